@@ -1,0 +1,45 @@
+"""Who acts: a party of the contract (role derived from it), staff, or the system's timers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.errors import NotAPartyError, ValidationError
+from engine.models import Contract
+
+STAFF, SYSTEM = "staff", "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """`role` is None for a party: the contract says whether they are buyer or provider."""
+
+    id: str
+    role: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id.strip() or len(self.id) > 128:
+            raise ValidationError("an actor is named by a non-empty id of at most 128 characters")
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls("system", SYSTEM)
+
+    @classmethod
+    def staff(cls, staff_id: str) -> Actor:
+        return cls(staff_id, STAFF)
+
+
+def role_of(contract: Contract, actor: Actor) -> str:
+    """The actor's role on this contract; a stranger is refused."""
+    if actor.role in (STAFF, SYSTEM):
+        return actor.role
+    if actor.id == contract.buyer_id:
+        return "buyer"
+    if actor.id == contract.provider_id:
+        return "provider"
+    raise NotAPartyError(
+        f"{actor.id!r} is neither the buyer nor the provider of contract {contract.id}",
+        actor=actor.id,
+        contract_id=contract.id,
+    )

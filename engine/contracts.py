@@ -1,0 +1,348 @@
+"""Contract commands: create a contract, add milestones, pay directly, request payments.
+
+Like the milestone commands, these work in the caller's unit of work and never commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from engine.actors import Actor, role_of
+from engine.errors import (
+    ExceedsAgreedError,
+    ForbiddenEventError,
+    InvalidAmountError,
+    NotFoundError,
+    ValidationError,
+)
+from engine.events import GENESIS, append
+from engine.ledger import DIRECT, ESCROW, post_movement
+from engine.models import Contract, Milestone, PaymentRequest, Posting, new_id
+from engine.money import check_currency, check_minor_units
+from engine.policy_store import get_policy, latest_version
+from engine.rules import Movement
+from engine.uow import UnitOfWork
+
+MAX_AMOUNT = 10**15
+"""Far above any real contract, well inside a signed 64-bit column after summing."""
+
+
+def positive_amount(value: object, name: str = "amount") -> int:
+    amount = check_minor_units(value)
+    if amount <= 0:
+        raise InvalidAmountError(f"{name} must be positive, got {amount}", field=name)
+    if amount > MAX_AMOUNT:
+        raise InvalidAmountError(f"{name} must be at most {MAX_AMOUNT}", field=name)
+    return amount
+
+
+def _text(value: object, name: str, limit: int, required: bool = True) -> str:
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ValidationError(f"{name} must be a non-empty string", field=name)
+    if len(value) > limit:
+        raise ValidationError(f"{name} must be at most {limit} characters", field=name)
+    return value.strip()
+
+
+def get_contract(
+    uow: UnitOfWork, contract_id: str, tenant: str | None = None, lock: bool = False
+) -> Contract:
+    query = select(Contract).where(Contract.id == contract_id)
+    if lock and uow.database.is_postgres:
+        query = query.with_for_update()
+    contract = uow.session.scalars(query).first()
+    if contract is None or (tenant and contract.tenant != tenant):
+        raise NotFoundError(f"no contract {contract_id!r}", contract_id=contract_id)
+    return contract
+
+
+def create_contract(
+    uow: UnitOfWork,
+    *,
+    buyer_id: str,
+    provider_id: str,
+    currency: str,
+    agreed_amount: int,
+    title: str,
+    policy: str = "fixed-price",
+    tenant: str = "default",
+) -> Contract:
+    buyer_id = _text(buyer_id, "buyer_id", 128)
+    provider_id = _text(provider_id, "provider_id", 128)
+    if buyer_id == provider_id:
+        raise ValidationError("the buyer and the provider must be different people")
+    if buyer_id in ("system",) or provider_id in ("system",):
+        raise ValidationError("'system' is reserved for the engine's timers")
+    now = uow.clock.now()
+    version = latest_version(uow.session, _text(policy, "policy", 64))
+    contract = Contract(
+        id=new_id("ct"),
+        tenant=tenant,
+        buyer_id=buyer_id,
+        provider_id=provider_id,
+        currency=check_currency(currency),
+        agreed_amount=positive_amount(agreed_amount, "agreed_amount"),
+        title=_text(title, "title", 200),
+        policy_name=policy,
+        policy_version=version,
+        created_at=now,
+        event_seq=0,
+        last_event_hash=GENESIS,
+    )
+    uow.session.add(contract)
+    append(
+        uow.session,
+        contract,
+        "contract_created",
+        buyer_id,
+        "buyer",
+        now,
+        policy=(policy, version),
+        amount=contract.agreed_amount,
+        data={"provider_id": provider_id, "title": contract.title},
+    )
+    uow.session.flush()
+    return contract
+
+
+def _committed_amount(uow: UnitOfWork, contract: Contract) -> int:
+    """What the contract's milestones claim of the agreed amount (unfunded finals free theirs)."""
+    funded = {
+        mid: total
+        for mid, total in uow.session.execute(
+            select(Posting.milestone_id, func.sum(Posting.amount))
+            .where(
+                Posting.contract_id == contract.id, Posting.account == ESCROW, Posting.amount > 0
+            )
+            .group_by(Posting.milestone_id)
+        )
+    }
+    total = 0
+    for milestone in uow.session.scalars(
+        select(Milestone).where(Milestone.contract_id == contract.id)
+    ):
+        policy = get_policy(
+            uow.session, milestone.policy_name, milestone.policy_version, uow.database.policy_cache
+        )
+        if not (policy.state(milestone.state).final and not funded.get(milestone.id)):
+            total += milestone.amount
+    return total
+
+
+def add_milestone(
+    uow: UnitOfWork,
+    contract_id: str,
+    *,
+    title: str,
+    amount: int,
+    actor: Actor | None = None,
+    tenant: str | None = None,
+) -> Milestone:
+    """A new milestone, proposed, on the newest published version of the contract's policy."""
+    contract = get_contract(uow, contract_id, tenant, lock=True)
+    role = role_of(contract, actor) if actor else "buyer"
+    amount = positive_amount(amount)
+    title = _text(title, "title", 200)
+    committed = _committed_amount(uow, contract)
+    if committed + amount > contract.agreed_amount:
+        raise ExceedsAgreedError(
+            f"milestones would total {committed + amount}, more than the agreed "
+            f"{contract.agreed_amount}",
+            agreed=contract.agreed_amount,
+            committed=committed,
+            amount=amount,
+        )
+    now = uow.clock.now()
+    version = latest_version(uow.session, contract.policy_name)
+    policy = get_policy(uow.session, contract.policy_name, version, uow.database.policy_cache)
+    position = 1 + (
+        uow.session.scalar(
+            select(func.count()).select_from(Milestone).where(Milestone.contract_id == contract.id)
+        )
+        or 0
+    )
+    milestone = Milestone(
+        id=new_id("ms"),
+        contract_id=contract.id,
+        position=position,
+        title=title,
+        amount=amount,
+        state=policy.initial.name,
+        policy_name=policy.name,
+        policy_version=policy.version,
+        revisions=0,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(milestone)
+    uow.session.flush()
+    append(
+        uow.session,
+        contract,
+        "milestone_added",
+        actor.id if actor else contract.buyer_id,
+        role,
+        now,
+        policy=policy.key,
+        milestone_id=milestone.id,
+        amount=amount,
+        to_state=milestone.state,
+        data={"title": title, "position": position},
+    )
+    return milestone
+
+
+def _pay(
+    uow: UnitOfWork, contract: Contract, actor: Actor, amount: int, note: str, now: datetime
+) -> None:
+    policy = get_policy(
+        uow.session, contract.policy_name, contract.policy_version, uow.database.policy_cache
+    )
+    entry = post_movement(
+        uow.session, contract, Movement(DIRECT, amount), None, policy.platform_fee_bps, now, note
+    )
+    append(
+        uow.session,
+        contract,
+        "payment_made",
+        actor.id,
+        "buyer",
+        now,
+        policy=policy.key,
+        amount=amount,
+        data={"note": note, "ledger_entries": [entry.id], "notify": ["provider"]},
+    )
+
+
+def _require(contract: Contract, actor: Actor, role: str, what: str) -> None:
+    actual = role_of(contract, actor)
+    if actual != role:
+        raise ForbiddenEventError(
+            f"only the {role} may {what}; {actor.id!r} is the {actual}",
+            event=what.replace(" ", "_"),
+            actor=actual,
+            allowed_events=[],
+        )
+
+
+def pay_directly(
+    uow: UnitOfWork,
+    contract_id: str,
+    *,
+    actor: Actor,
+    amount: int,
+    note: str = "",
+    tenant: str | None = None,
+) -> None:
+    """The buyer pays the provider any amount, at any time, outside the milestones."""
+    contract = get_contract(uow, contract_id, tenant, lock=True)
+    _require(contract, actor, "buyer", "pay directly")
+    _pay(
+        uow,
+        contract,
+        actor,
+        positive_amount(amount),
+        _text(note, "note", 500, False),
+        uow.clock.now(),
+    )
+
+
+def request_payment(
+    uow: UnitOfWork,
+    contract_id: str,
+    *,
+    actor: Actor,
+    amount: int,
+    note: str = "",
+    tenant: str | None = None,
+) -> PaymentRequest:
+    """The provider asks the buyer for a direct payment (a small sum before starting, say)."""
+    contract = get_contract(uow, contract_id, tenant, lock=True)
+    _require(contract, actor, "provider", "request a payment")
+    now = uow.clock.now()
+    request = PaymentRequest(
+        id=new_id("pr"),
+        contract_id=contract.id,
+        amount=positive_amount(amount),
+        note=_text(note, "note", 500, False),
+        status="requested",
+        requested_by=actor.id,
+        created_at=now,
+    )
+    uow.session.add(request)
+    append(
+        uow.session,
+        contract,
+        "payment_requested",
+        actor.id,
+        "provider",
+        now,
+        policy=(contract.policy_name, contract.policy_version),
+        amount=request.amount,
+        data={"payment_request_id": request.id, "note": request.note, "notify": ["buyer"]},
+    )
+    uow.session.flush()
+    return request
+
+
+def decide_payment_request(
+    uow: UnitOfWork,
+    request_id: str,
+    *,
+    actor: Actor,
+    pay: bool,
+    tenant: str | None = None,
+) -> PaymentRequest:
+    """The buyer pays or declines an open request; a decided request stays decided."""
+    request = uow.session.get(PaymentRequest, request_id)
+    if request is None:
+        raise NotFoundError(f"no payment request {request_id!r}", payment_request_id=request_id)
+    contract = get_contract(uow, request.contract_id, tenant, lock=True)
+    verb = "pay" if pay else "decline"
+    _require(contract, actor, "buyer", f"{verb} a payment request")
+    if request.status != "requested":
+        raise ForbiddenEventError(
+            f"payment request {request_id} is already {request.status}",
+            event=verb,
+            state=request.status,
+            actor="buyer",
+            allowed_events=[],
+        )
+    now = uow.clock.now()
+    request.status, request.decided_at, request.decided_by = (
+        ("paid" if pay else "declined"),
+        now,
+        actor.id,
+    )
+    if pay:
+        _pay(
+            uow,
+            contract,
+            actor,
+            request.amount,
+            request.note or f"payment request {request.id}",
+            now,
+        )
+    else:
+        append(
+            uow.session,
+            contract,
+            "payment_request_declined",
+            actor.id,
+            "buyer",
+            now,
+            policy=(contract.policy_name, contract.policy_version),
+            amount=request.amount,
+            data={"payment_request_id": request.id, "notify": ["provider"]},
+        )
+    uow.session.flush()
+    return request
+
+
+@dataclass(frozen=True, slots=True)
+class ContractView:
+    contract: Contract
+    milestones: list[Milestone]

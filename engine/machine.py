@@ -1,0 +1,171 @@
+"""Compile a policy into a python-statemachine class, and drive a milestone row with it.
+
+The class is built once per policy version (about half a millisecond) and cached;
+each command rehydrates it around the milestone row (`state_field="state"`).
+Who may act and the policy's guards are `cond`s, so `enabled_events` answers
+"what may this actor do now"; amount rules are validators that raise precise
+errors and leave the state unchanged. The strict `StateMachine` base makes an
+event with no transition, or a failing callback, loud.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import Any
+
+from statemachine import State, StateMachine
+from statemachine.exceptions import TransitionNotAllowed
+
+from engine.errors import ForbiddenEventError, UnknownEventError
+from engine.rules import EFFECTS, GUARDS, PARTIES, Facts
+from policies.document import PREVIOUS, SAME, Policy, TransitionSpec
+
+
+@dataclass(slots=True)
+class Command:
+    """What one `send` carries to the guards and callbacks."""
+
+    facts: Facts
+    previous_state: str | None = None
+    fired: list[tuple[TransitionSpec, str]] = field(default_factory=list)
+
+
+def actor_allowed(actors: tuple[str, ...], role: str, opener: str | None) -> bool:
+    if role in actors:
+        return True
+    if role not in PARTIES:
+        return False
+    return ("opener" in actors and role == opener) or (
+        "other_party" in actors and opener in PARTIES and role != opener
+    )
+
+
+def _applies(spec: TransitionSpec, target: str) -> Callable[[Command], bool]:
+    guards = [GUARDS[name].test for name in spec.guards]
+    back = spec.target == PREVIOUS
+
+    def applies(cmd: Command) -> bool:
+        facts = cmd.facts
+        return (
+            actor_allowed(spec.actors, facts.actor_role, facts.opener_role)
+            and (not back or cmd.previous_state == target)
+            and all(guard(facts) for guard in guards)
+        )
+
+    return applies
+
+
+def _transition(states: dict[str, State], spec: TransitionSpec, source: str, target: str) -> Any:
+    applies = _applies(spec, target)
+    checks = [(EFFECTS[e.name].check, e.kwargs) for e in spec.effects]
+
+    def cond(cmd: Command | None = None) -> bool:
+        return cmd is not None and applies(cmd)
+
+    def validate(cmd: Command | None = None) -> None:
+        # Validators run even for transitions whose cond is false: check only our own.
+        if cmd is not None and applies(cmd):
+            for check, params in checks:
+                check(cmd.facts, params)
+
+    def record(cmd: Command | None = None) -> None:
+        assert cmd is not None
+        cmd.fired.append((spec, target))
+
+    cond.__name__ = f"may_{spec.event}_{spec.index}_{source}"
+    origin = states[source]
+    kwargs = {"cond": [cond], "validators": [validate], "on": [record], "event": spec.event}
+    if source == target:
+        return origin.to.itself(**kwargs)
+    return origin.to(states[target], **kwargs)
+
+
+def _predecessors(policy: Policy, state: str) -> list[str]:
+    """States a milestone can have come from into `state`: where `previous` may lead."""
+    found: dict[str, None] = {}
+    for spec in policy.transitions:
+        if spec.target == state:
+            found.update(dict.fromkeys(s for s in spec.sources if s != state))
+    return list(found)
+
+
+def build_machine_class(policy: Policy) -> type[StateMachine]:
+    states = {
+        s.name: State(s.name, value=s.name, initial=s.initial, final=s.final) for s in policy.states
+    }
+    by_event: dict[str, list[Any]] = {}
+    for spec in policy.transitions:
+        for source in spec.sources:
+            if spec.target == PREVIOUS:
+                targets = _predecessors(policy, source)
+            else:
+                targets = [source if spec.target == SAME else spec.target]
+            for target in targets:
+                by_event.setdefault(spec.event, []).append(
+                    _transition(states, spec, source, target)
+                )
+    attrs: dict[str, Any] = dict(states)
+    for event, transitions in by_event.items():
+        attrs[event] = reduce(lambda a, b: a | b, transitions)
+    name = "Policy_" + "".join(c if c.isalnum() else "_" for c in f"{policy.name}_{policy.version}")
+    return type(name, (StateMachine,), attrs)
+
+
+_CLASSES: dict[tuple[str, int, str], type[StateMachine]] = {}
+
+
+def machine_class(policy: Policy) -> type[StateMachine]:
+    """The compiled class for a policy version, built on first use."""
+    key = (policy.name, policy.version, policy.digest)
+    cls = _CLASSES.get(key)
+    if cls is None:
+        cls = _CLASSES[key] = build_machine_class(policy)
+    return cls
+
+
+class MilestoneMachine:
+    """A policy's machine around one milestone row: asks and applies events."""
+
+    def __init__(self, policy: Policy, row: Any) -> None:
+        cls = machine_class(policy)
+        if row.state not in cls.states_map:
+            raise ForbiddenEventError(
+                f"milestone is in state {row.state!r}, unknown to policy "
+                f"{policy.name} v{policy.version}",
+                state=row.state,
+            )
+        self.policy = policy
+        self.row = row
+        self.sm = cls(model=row, state_field="state")
+
+    def allowed_events(self, facts: Facts) -> list[str]:
+        """The events this actor could send now (amounts permitting)."""
+        cmd = Command(facts, self.row.previous_state)
+        return [e.id for e in self.sm.enabled_events(cmd=cmd)]
+
+    def apply(self, event: str, facts: Facts) -> tuple[TransitionSpec, str]:
+        """Move the row along the transition `event` picks, or raise with what is allowed."""
+        if event not in self.policy.events:
+            raise UnknownEventError(
+                f"policy {self.policy.name} v{self.policy.version} has no event {event!r}",
+                event=event,
+                state=self.row.state,
+                actor=facts.actor_role,
+                allowed_events=self.allowed_events(facts),
+                known_events=list(self.policy.events),
+            )
+        cmd = Command(facts, self.row.previous_state)
+        try:
+            self.sm.send(event, cmd=cmd)
+        except TransitionNotAllowed:
+            state = self.row.state
+            raise ForbiddenEventError(
+                f"{facts.actor_role} may not {event} a milestone that is {state}",
+                event=event,
+                state=state,
+                actor=facts.actor_role,
+                allowed_events=self.allowed_events(facts),
+            ) from None
+        return cmd.fired[-1]

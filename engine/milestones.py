@@ -1,0 +1,268 @@
+"""Milestone commands: drive one milestone through its policy, with its money and its event.
+
+Every function here works inside a caller's unit of work and never commits, so
+the transition, its ledger postings, its timers and its event land together or
+not at all (invariant 7).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.actors import Actor, role_of
+from engine.errors import LedgerError, NotFoundError, PreconditionFailedError
+from engine.events import append
+from engine.ledger import escrow_balance, post_movement
+from engine.machine import MilestoneMachine
+from engine.models import Contract, Event, Milestone
+from engine.policy_store import get_policy
+from engine.rules import EFFECTS, HOLD, REFUND, RELEASE, Facts, Movement
+from engine.summary import Summary, milestone_summary
+from engine.timers import cancel_pending, next_pending, schedule
+from engine.uow import UnitOfWork
+from policies.document import Policy
+
+
+def load_for_update(
+    uow: UnitOfWork, milestone_id: str, tenant: str | None = None
+) -> tuple[Milestone, Contract]:
+    """The milestone and its contract, row-locked on PostgreSQL (SQLite locks on BEGIN)."""
+    session = uow.session
+    lock = uow.database.is_postgres
+    query = select(Milestone).where(Milestone.id == milestone_id)
+    milestone = session.scalars(query.with_for_update() if lock else query).first()
+    contract = None
+    if milestone is not None:
+        cq = select(Contract).where(Contract.id == milestone.contract_id)
+        contract = session.scalars(cq.with_for_update() if lock else cq).first()
+    if milestone is None or contract is None or (tenant and contract.tenant != tenant):
+        raise NotFoundError(f"no milestone {milestone_id!r}", milestone_id=milestone_id)
+    return milestone, contract
+
+
+def milestone_policy(uow: UnitOfWork, milestone: Milestone) -> Policy:
+    return get_policy(
+        uow.session, milestone.policy_name, milestone.policy_version, uow.database.policy_cache
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EventArgs:
+    """The optional arguments an event may carry (which ones matter depends on its effects)."""
+
+    amount: int | None = None
+    to_provider: int | None = None
+    to_buyer: int | None = None
+    offer_by: str | None = None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def facts_for(
+    milestone: Milestone, policy: Policy, role: str, escrow: int, args: EventArgs
+) -> Facts:
+    return Facts(
+        milestone_amount=milestone.amount,
+        escrow=escrow,
+        actor_role=role,
+        revisions=milestone.revisions,
+        revision_limit=policy.revision_limit,
+        opener_role=milestone.entered_by,
+        amount=args.amount,
+        to_provider=args.to_provider,
+        to_buyer=args.to_buyer,
+        offer_by=args.offer_by,
+    )
+
+
+def fire_event(
+    uow: UnitOfWork,
+    milestone_id: str,
+    event: str,
+    actor: Actor,
+    args: EventArgs | None = None,
+    *,
+    expected_version: int | None = None,
+    tenant: str | None = None,
+    now: datetime | None = None,
+) -> Event:
+    """Apply one event of the milestone's policy; return the event it appended."""
+    args = args or EventArgs()
+    now = now or uow.clock.now()
+    session = uow.session
+    milestone, contract = load_for_update(uow, milestone_id, tenant)
+    role = role_of(contract, actor)
+    if expected_version is not None and milestone.version != expected_version:
+        raise PreconditionFailedError(
+            f"milestone is at version {milestone.version}, not {expected_version}",
+            current_version=milestone.version,
+            expected_version=expected_version,
+        )
+    policy = milestone_policy(uow, milestone)
+    escrow = escrow_balance(session, milestone.id)
+    facts = facts_for(milestone, policy, role, escrow, args)
+    source = milestone.state
+    spec, target = MilestoneMachine(policy, milestone).apply(event, facts)
+
+    movements: list[Movement] = []
+    for ref in spec.effects:
+        effect = EFFECTS[ref.name]
+        movements += effect.moves(facts, ref.kwargs)
+        milestone.revisions += int(effect.counts_revision)
+    delta = {HOLD: 0, RELEASE: 0, REFUND: 0}
+    entries = []
+    for movement in movements:
+        entries.append(
+            post_movement(
+                session, contract, movement, milestone.id, policy.platform_fee_bps, now, event
+            ).id
+        )
+        delta[movement.kind] += movement.amount
+    escrow_after = escrow + delta[HOLD] - delta[RELEASE] - delta[REFUND]
+    if policy.state(target).final and escrow_after != 0:
+        raise LedgerError(
+            f"{target!r} is final but would hold {escrow_after} in escrow",
+            state=target,
+            escrow=escrow_after,
+        )
+    if target != source:
+        milestone.previous_state = source
+        milestone.entered_by = role
+        cancel_pending(session, milestone.id, now)
+        schedule(session, milestone, policy, now)
+    milestone.updated_at = now
+    data: dict[str, Any] = {
+        "movements": [{"kind": m.kind, "amount": m.amount} for m in movements],
+        "ledger_entries": entries,
+        "notify": list(spec.notify),
+        "escrow_after": escrow_after,
+    }
+    if args.note:
+        data["note"] = args.note[:2000]
+    if args.to_provider is not None:
+        data["split"] = {"to_provider": args.to_provider, "to_buyer": args.to_buyer}
+    data.update(args.extra)
+    recorded = append(
+        session,
+        contract,
+        event,
+        actor.id,
+        role,
+        now,
+        policy=policy.key,
+        milestone_id=milestone.id,
+        amount=sum(m.amount for m in movements) if movements else None,
+        from_state=source,
+        to_state=target,
+        data=data,
+    )
+    session.flush()
+    return recorded
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """What happens by default, and when, if nobody acts first."""
+
+    event: str
+    due_at: datetime
+    description: str
+    outcome: str | None
+
+    def __str__(self) -> str:
+        what = self.description or self.event.replace("_", " ")
+        return f"{what} on {self.due_at.date().isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneView:
+    id: str
+    contract_id: str
+    position: int
+    title: str
+    amount: int
+    currency: str
+    state: str
+    policy_name: str
+    policy_version: int
+    version: int
+    revisions: int
+    final: bool
+    summary: Summary
+    role: str | None
+    allowed_events: list[str]
+    next_deadline: Deadline | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def view_milestone(
+    uow: UnitOfWork,
+    milestone_id: str,
+    actor: Actor | None = None,
+    tenant: str | None = None,
+) -> MilestoneView:
+    """The milestone as its parties see it, with what `actor` may do now."""
+    session = uow.session
+    milestone = session.get(Milestone, milestone_id)
+    contract = session.get(Contract, milestone.contract_id) if milestone else None
+    if milestone is None or contract is None or (tenant and contract.tenant != tenant):
+        raise NotFoundError(f"no milestone {milestone_id!r}", milestone_id=milestone_id)
+    policy = milestone_policy(uow, milestone)
+    summary = milestone_summary(session, milestone, contract.currency)
+    role, allowed = None, []
+    if actor is not None:
+        role = role_of(contract, actor)
+        facts = facts_for(milestone, policy, role, summary.in_escrow, EventArgs())
+        allowed = MilestoneMachine(policy, milestone).allowed_events(facts)
+    timer = next_pending(session, milestone.id)
+    deadline = None
+    if timer is not None:
+        outcome = next(
+            (
+                t.target_from(milestone.state)
+                for t in policy.transitions_from(milestone.state)
+                if t.event == timer.event
+            ),
+            None,
+        )
+        deadline = Deadline(timer.event, timer.due_at, timer.description, outcome)
+    return MilestoneView(
+        id=milestone.id,
+        contract_id=contract.id,
+        position=milestone.position,
+        title=milestone.title,
+        amount=milestone.amount,
+        currency=contract.currency,
+        state=milestone.state,
+        policy_name=milestone.policy_name,
+        policy_version=milestone.policy_version,
+        version=milestone.version,
+        revisions=milestone.revisions,
+        final=policy.state(milestone.state).final,
+        summary=summary,
+        role=role,
+        allowed_events=allowed,
+        next_deadline=deadline,
+        created_at=milestone.created_at,
+        updated_at=milestone.updated_at,
+    )
+
+
+def history(uow: UnitOfWork, milestone_id: str, tenant: str | None = None) -> list[Event]:
+    """The milestone's events, oldest first."""
+    view_milestone(uow, milestone_id, tenant=tenant)  # existence and tenancy
+    return list(
+        uow.session.scalars(
+            select(Event).where(Event.milestone_id == milestone_id).order_by(Event.seq)
+        )
+    )
+
+
+def event_data(event: Event) -> dict[str, Any]:
+    return json.loads(event.data)

@@ -1,0 +1,73 @@
+"""Published policy versions: stored once, never changed, compiled once per process."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.db import Database
+from engine.errors import NotFoundError, PolicyError
+from engine.models import PolicyVersion
+from policies.document import Policy
+from policies.loader import bundled_policy_files, load_policy_file, load_policy_text
+
+
+def publish(session: Session, policy: Policy) -> bool:
+    """Store a version; True if new. The same name and version with other content is refused."""
+    row = session.get(PolicyVersion, (policy.name, policy.version))
+    if row is not None:
+        if row.digest != policy.digest:
+            raise PolicyError(
+                f"{policy.source}: {policy.name} version {policy.version} is already published "
+                "with different content; publish it as a new version",
+                name=policy.name,
+                version=policy.version,
+            )
+        return False
+    session.add(
+        PolicyVersion(
+            name=policy.name,
+            version=policy.version,
+            digest=policy.digest,
+            document=policy.text,
+            published_at=datetime.now(UTC),
+        )
+    )
+    return True
+
+
+def publish_bundled(database: Database) -> None:
+    """Publish the documents shipped in policies/ that are not stored yet."""
+    with database.session() as session, session.begin():
+        for path in bundled_policy_files():
+            publish(session, load_policy_file(path))
+
+
+@lru_cache(maxsize=256)
+def _parse(name: str, version: int, digest: str, text: str) -> Policy:
+    return load_policy_text(text, f"{name}@{version}")
+
+
+def get_policy(session: Session, name: str, version: int, cache: dict | None = None) -> Policy:
+    """A stored version, read once per database (versions are immutable) and parsed once."""
+    if cache is not None and (name, version) in cache:
+        return cache[(name, version)]
+    row = session.get(PolicyVersion, (name, version))
+    if row is None:
+        raise NotFoundError(f"no policy {name!r} version {version}", name=name, version=version)
+    policy = _parse(row.name, row.version, row.digest, row.document)
+    if cache is not None:
+        cache[(name, version)] = policy
+    return policy
+
+
+def latest_version(session: Session, name: str) -> int:
+    version = session.scalar(
+        select(func.max(PolicyVersion.version)).where(PolicyVersion.name == name)
+    )
+    if version is None:
+        raise NotFoundError(f"no policy named {name!r} is published", name=name)
+    return version

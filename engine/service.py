@@ -1,0 +1,165 @@
+"""The service layer's front door: one method per command, one transaction per call.
+
+Each method opens a unit of work, runs one command from `contracts` or
+`milestones`, and commits. Callers that must add their own rows to the same
+transaction (the HTTP layer's idempotency records) use those functions directly
+inside `unit_of_work()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import contracts, milestones
+from engine.actors import Actor
+from engine.clock import Clock, SystemClock
+from engine.db import Database
+from engine.errors import ConflictError, TrancheError
+from engine.events import ChainBreak, verify_chain
+from engine.ledger import unbalanced_entries
+from engine.milestones import EventArgs, MilestoneView
+from engine.models import Contract, Event, Milestone, PaymentRequest
+from engine.summary import Summary, contract_summary
+from engine.timers import DONE, VOID, Fired, claim_due
+from engine.uow import UnitOfWork
+
+T = TypeVar("T")
+
+
+@contextmanager
+def conflicts_as_errors() -> Iterator[None]:
+    """A lost race surfaces from the database in several shapes; all mean ConflictError."""
+    try:
+        yield
+    except (StaleDataError, IntegrityError, OperationalError) as exc:
+        raise ConflictError(
+            "another command changed this record first; nothing was applied; "
+            "read it again and retry",
+            cause=type(exc).__name__,
+        ) from exc
+
+
+class Tranche:
+    """The engine as one object: built from a Database and a Clock, nothing global."""
+
+    def __init__(self, database: Database, clock: Clock | None = None) -> None:
+        self.database = database
+        self.clock = clock or SystemClock()
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.database, self.clock)
+
+    def _write(self, command: Callable[[UnitOfWork], T]) -> T:
+        with conflicts_as_errors(), self.unit_of_work() as uow:
+            result = command(uow)
+            uow.commit()
+            return result
+
+    def _read(self, query: Callable[[UnitOfWork], T]) -> T:
+        with self.unit_of_work() as uow:
+            return query(uow)
+
+    # contracts -----------------------------------------------------------------------
+    def create_contract(self, **fields: Any) -> Contract:
+        return self._write(lambda uow: contracts.create_contract(uow, **fields))
+
+    def add_milestone(self, contract_id: str, **fields: Any) -> Milestone:
+        return self._write(lambda uow: contracts.add_milestone(uow, contract_id, **fields))
+
+    def pay_directly(self, contract_id: str, **fields: Any) -> None:
+        self._write(lambda uow: contracts.pay_directly(uow, contract_id, **fields))
+
+    def request_payment(self, contract_id: str, **fields: Any) -> PaymentRequest:
+        return self._write(lambda uow: contracts.request_payment(uow, contract_id, **fields))
+
+    def decide_payment_request(self, request_id: str, **fields: Any) -> PaymentRequest:
+        return self._write(lambda uow: contracts.decide_payment_request(uow, request_id, **fields))
+
+    def contract(self, contract_id: str, tenant: str | None = None) -> Contract:
+        return self._read(lambda uow: contracts.get_contract(uow, contract_id, tenant))
+
+    def summary(self, contract_id: str, tenant: str | None = None) -> Summary:
+        return self._read(
+            lambda uow: contract_summary(
+                uow.session, contracts.get_contract(uow, contract_id, tenant)
+            )
+        )
+
+    def milestones_of(self, contract_id: str, tenant: str | None = None) -> list[Milestone]:
+        def query(uow: UnitOfWork) -> list[Milestone]:
+            contracts.get_contract(uow, contract_id, tenant)
+            return list(
+                uow.session.scalars(
+                    select(Milestone)
+                    .where(Milestone.contract_id == contract_id)
+                    .order_by(Milestone.position)
+                )
+            )
+
+        return self._read(query)
+
+    # milestones ----------------------------------------------------------------------
+    def fire(
+        self,
+        milestone_id: str,
+        event: str,
+        actor: Actor,
+        args: EventArgs | None = None,
+        **options: Any,
+    ) -> Event:
+        return self._write(
+            lambda uow: milestones.fire_event(uow, milestone_id, event, actor, args, **options)
+        )
+
+    def milestone(
+        self, milestone_id: str, actor: Actor | None = None, tenant: str | None = None
+    ) -> MilestoneView:
+        return self._read(lambda uow: milestones.view_milestone(uow, milestone_id, actor, tenant))
+
+    def history(self, milestone_id: str, tenant: str | None = None) -> list[Event]:
+        return self._read(lambda uow: milestones.history(uow, milestone_id, tenant))
+
+    # timers and audit ----------------------------------------------------------------
+    def sweep(self, now: datetime | None = None, limit: int | None = None) -> list[Fired]:
+        """Fire every timer due at `now`, one per transaction; safe beside other sweepers."""
+        now = now or self.clock.now()
+        fired: list[Fired] = []
+        while limit is None or len(fired) < limit:
+            with conflicts_as_errors(), self.unit_of_work() as uow:
+                timer = claim_due(uow.session, now)
+                if timer is None:
+                    return fired
+                try:
+                    with uow.session.begin_nested():
+                        event = milestones.fire_event(
+                            uow, timer.milestone_id, timer.event, Actor.system(), now=now
+                        )
+                    outcome, timer.status = str(event.to_state), DONE
+                except TrancheError as exc:
+                    outcome, timer.status = f"void: {exc.message}", VOID
+                timer.finished_at = now
+                uow.commit()
+                fired.append(Fired(timer.id, timer.milestone_id, timer.event, outcome))
+        return fired
+
+    def verify(self, contract_id: str | None = None) -> list[ChainBreak]:
+        return self._read(lambda uow: verify_chain(uow.session, contract_id))
+
+    def unbalanced_entries(self) -> list[int]:
+        return self._read(lambda uow: unbalanced_entries(uow.session))
+
+    def events_of(self, contract_id: str) -> list[Event]:
+        return self._read(
+            lambda uow: list(
+                uow.session.scalars(
+                    select(Event).where(Event.contract_id == contract_id).order_by(Event.seq)
+                )
+            )
+        )

@@ -1,0 +1,73 @@
+"""Default actions that happen at a deadline unless someone acts first.
+
+Entering a state schedules the policy's timers for it; leaving the state cancels
+them. `sweep` fires what is due, one timer per transaction, and on PostgreSQL
+claims each with FOR UPDATE SKIP LOCKED so several sweepers can run at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from engine.models import Milestone, Timer
+from policies.document import Policy
+
+PENDING, DONE, CANCELLED, VOID = "pending", "done", "cancelled", "void"
+
+
+def schedule(session: Session, milestone: Milestone, policy: Policy, now: datetime) -> None:
+    for spec in policy.timers_for(milestone.state):
+        session.add(
+            Timer(
+                milestone_id=milestone.id,
+                event=spec.event,
+                description=spec.description,
+                due_at=now + spec.after,
+                status=PENDING,
+                created_at=now,
+            )
+        )
+
+
+def cancel_pending(session: Session, milestone_id: str, now: datetime) -> None:
+    session.execute(
+        update(Timer)
+        .where(Timer.milestone_id == milestone_id, Timer.status == PENDING)
+        .values(status=CANCELLED, finished_at=now)
+    )
+
+
+def next_pending(session: Session, milestone_id: str) -> Timer | None:
+    return session.scalars(
+        select(Timer)
+        .where(Timer.milestone_id == milestone_id, Timer.status == PENDING)
+        .order_by(Timer.due_at)
+        .limit(1)
+    ).first()
+
+
+def claim_due(session: Session, now: datetime) -> Timer | None:
+    """The most overdue pending timer, locked for this transaction (skipped if another has it)."""
+    query = (
+        select(Timer)
+        .where(Timer.status == PENDING, Timer.due_at <= now)
+        .order_by(Timer.due_at, Timer.id)
+        .limit(1)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return session.scalars(query).first()
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """What one timer did: the event, and the state it led to (or why it did nothing)."""
+
+    timer_id: int
+    milestone_id: str
+    event: str
+    outcome: str

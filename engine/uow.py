@@ -1,0 +1,34 @@
+"""A unit of work: one database transaction; nothing is kept unless `commit` is called."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock, SystemClock
+from engine.db import Database
+
+
+class UnitOfWork:
+    def __init__(self, database: Database, clock: Clock | None = None) -> None:
+        self.database = database
+        self.clock = clock or SystemClock()
+        self.session: Session
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self.database.session()
+        self.session.begin()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()

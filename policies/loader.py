@@ -1,0 +1,144 @@
+"""Read policy documents from YAML, reporting every problem with its file and line."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import ValidationError as SchemaError
+
+from engine.errors import PolicyError
+from policies.document import EffectRef, Policy, StateSpec, TimerSpec, TransitionSpec
+from policies.schema import PolicySchema, cross_reference, flatten
+
+BUNDLED = Path(__file__).resolve().parent
+_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a policy document, where a person can find it."""
+
+    file: str
+    line: int | None
+    place: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.place}: {self.message}"
+
+
+def bundled_policy_files() -> list[Path]:
+    """The policy documents shipped in `policies/`, in name order."""
+    return sorted(BUNDLED.glob("*.yaml"))
+
+
+def load_policy_file(path: str | Path) -> Policy:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(
+            f"{path}: cannot read: {exc}", [Problem(str(path), None, "(file)", str(exc))]
+        ) from None
+    return load_policy_text(text, str(path))
+
+
+def load_policy_text(text: str, source: str = "<memory>") -> Policy:
+    """Parse, validate and cross-check one document; raise PolicyError listing all problems."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = Problem(source, line, "(syntax)", str(getattr(exc, "problem", exc)))
+        raise PolicyError(str(problem), [problem]) from None
+    if not isinstance(data, dict):
+        problem = Problem(source, 1, "(document)", "a policy is a mapping of keys to values")
+        raise PolicyError(str(problem), [problem])
+    found = _duplicate_keys(root, source)
+    try:
+        doc = PolicySchema().load(data)
+    except SchemaError as exc:
+        found += [_problem(root, source, p, m) for p, m in flatten(exc.messages)]
+    else:
+        found += [_problem(root, source, p, m) for p, m in cross_reference(doc)]
+    if found:
+        raise PolicyError("\n".join(map(str, found)), found, file=source)
+    return _build(doc, text, source)
+
+
+def _build(doc: dict[str, Any], text: str, source: str) -> Policy:
+    params = doc["parameters"]
+    return Policy(
+        name=doc["name"],
+        version=doc["version"],
+        description=doc["description"].strip(),
+        states=tuple(StateSpec(**s) for s in doc["states"]),
+        transitions=tuple(
+            TransitionSpec(
+                index=i,
+                event=t["event"],
+                sources=tuple(t["from_"]),
+                target=t["to"],
+                actors=tuple(t["actors"]),
+                guards=tuple(t["guards"]),
+                effects=tuple(EffectRef(n, tuple(sorted(p.items()))) for n, p in t["effects"]),
+                notify=tuple(t["notify"]),
+                description=t["description"],
+            )
+            for i, t in enumerate(doc["transitions"])
+        ),
+        timers=tuple(TimerSpec(**t) for t in doc["timers"]),
+        revision_limit=params.get("revision_limit", 0),
+        platform_fee_bps=params.get("platform_fee_bps", 0),
+        source=source,
+        text=text,
+        digest=hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+def _problem(root: yaml.Node, source: str, place: str, message: str) -> Problem:
+    return Problem(source, _line_of(root, place), place, message)
+
+
+def _line_of(node: yaml.Node | None, place: str) -> int | None:
+    """The 1-based line of `place` (like `transitions[3].to`), or of its nearest parent."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key, index in _TOKEN.findall(place):
+        child = None
+        if key and isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == key), None)
+            if child is None:  # a missing key: point at the mapping that lacks it
+                return line
+            line = next(k for k, v in node.value if k.value == key).start_mark.line + 1
+        elif index and isinstance(node, yaml.SequenceNode) and int(index) < len(node.value):
+            child = node.value[int(index)]
+            line = child.start_mark.line + 1
+        if child is None:
+            return line
+        node = child
+    return line
+
+
+def _duplicate_keys(node: yaml.Node | None, source: str, place: str = "") -> list[Problem]:
+    """YAML silently keeps the last of two equal keys; a policy author never means that."""
+    found: list[Problem] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            sub = f"{place}.{key.value}" if place else str(key.value)
+            if key.value in seen:
+                found.append(Problem(source, key.start_mark.line + 1, sub, "key given twice"))
+            seen.add(key.value)
+            found += _duplicate_keys(value, source, sub)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found += _duplicate_keys(item, source, f"{place}[{i}]")
+    return found

@@ -1,0 +1,36 @@
+"""The Flask app factory: configuration in, an app out; nothing is built at import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify
+from sqlalchemy import text
+
+from engine.clock import Clock
+from engine.db import Database
+from engine.service import Tranche
+
+
+def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(DATABASE_URL=None, AUTO_UPGRADE=True)
+    app.config.from_prefixed_env("TRANCHE")
+    if config:
+        app.config.from_mapping(config)
+    database = Database(app.config["DATABASE_URL"])
+    if app.config["AUTO_UPGRADE"]:
+        database.upgrade()
+    app.extensions["tranche"] = Tranche(database, clock)
+
+    @app.get("/health")
+    def health() -> Any:
+        with database.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return jsonify(status="ok", database=database.engine.dialect.name)
+
+    return app
+
+
+def tranche_of(app: Flask) -> Tranche:
+    return app.extensions["tranche"]

@@ -1,0 +1,156 @@
+"""The `tranche` command: database, timers, policies, audit, the server and the demo.
+
+Every argument is validated; a bad one gets a one-line message naming what is
+wrong (and for policy files, the file and the line), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+
+import click
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from engine.clock import FixedClock, as_utc
+from engine.db import Database, database_url
+from engine.errors import PolicyError, TrancheError
+from engine.service import Tranche
+from policies.loader import load_policy_file
+
+
+class IsoMoment(click.ParamType):
+    name = "ISO-8601"
+
+    def convert(self, value: object, param: object, ctx: object) -> datetime:
+        if isinstance(value, datetime):
+            return as_utc(value)
+        try:
+            return as_utc(datetime.fromisoformat(str(value)))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO-8601 moment (like 2026-12-08T09:00:00Z)")
+
+
+def _database(ctx: click.Context) -> Database:
+    return Database(ctx.obj["url"])
+
+
+@click.group()
+@click.option(
+    "--database-url",
+    envvar="DATABASE_URL",
+    default=None,
+    help="SQLAlchemy URL; default sqlite:///tranche.db in the current directory.",
+)
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None) -> None:
+    """Tranche: an escrow engine for milestone payments on fixed-price work."""
+    ctx.obj = {"url": database_url}
+
+
+@main.group()
+def db() -> None:
+    """Schema migrations."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create or migrate the schema to the newest version, and publish bundled policies."""
+    database = _database(ctx)
+    database.upgrade()
+    click.echo(f"database at {database.url} is up to date")
+
+
+@main.command()
+@click.option("--now", type=IsoMoment(), default=None, help="Run as of this moment (rehearsals).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Fire at most N timers.")
+@click.pass_context
+def sweep(ctx: click.Context, now: datetime | None, limit: int | None) -> None:
+    """Fire every timer that is due (auto-approve, auto-refund). Safe to run concurrently."""
+    fired = Tranche(_database(ctx)).sweep(now=now, limit=limit)
+    for item in fired:
+        click.echo(f"timer {item.timer_id}: {item.event} on {item.milestone_id} -> {item.outcome}")
+    click.echo(f"{len(fired)} timer(s) fired")
+
+
+@main.group()
+def policy() -> None:
+    """Check policy documents."""
+
+
+@policy.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def policy_check(files: tuple[str, ...]) -> None:
+    """Validate policy files; exit 1 listing every problem with its file and line."""
+    failed = False
+    for path in files:
+        try:
+            loaded = load_policy_file(path)
+        except PolicyError as exc:
+            failed = True
+            click.echo(exc.message, err=True)
+        else:
+            click.echo(f"{path}: ok ({loaded.name} v{loaded.version})")
+    if failed:
+        sys.exit(1)
+
+
+@main.group()
+def audit() -> None:
+    """Check the ledger and the event hash chains."""
+
+
+@audit.command("verify")
+@click.option("--contract", "contract_id", default=None, help="Only this contract's chain.")
+@click.pass_context
+def audit_verify(ctx: click.Context, contract_id: str | None) -> None:
+    """Recompute every event hash chain and ledger balance; exit 1 naming the first bad row."""
+    tranche = Tranche(_database(ctx))
+    breaks = tranche.verify(contract_id)
+    unbalanced = tranche.unbalanced_entries()
+    for item in breaks:
+        click.echo(f"TAMPERED: {item}", err=True)
+    for entry in unbalanced:
+        click.echo(f"UNBALANCED: ledger entry {entry}", err=True)
+    if breaks or unbalanced:
+        sys.exit(1)
+    click.echo("audit ok: every event chain and ledger entry verifies")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the HTTP API and the console (embedded server; use gunicorn in production)."""
+    from web.app import create_app
+
+    app = create_app({"DATABASE_URL": ctx.obj["url"]})
+    click.echo(f"Tranche on http://{host}:{port}/ (database {database_url(ctx.obj['url'])})")
+    app.run(host=host, port=port, threaded=True)
+
+
+@main.command()
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Play the escrow story end to end and print the contract summary after each step."""
+    from engine.demo import play
+
+    database = _database(ctx)
+    database.upgrade()
+    clock = FixedClock(datetime.now(UTC) - timedelta(days=30))
+    contract_id = play(Tranche(database, clock), clock, click.echo)
+    click.echo(f"\ncontract {contract_id} is in {database.url}")
+
+
+def run() -> None:
+    """Console entry point: domain refusals become one-line messages, not tracebacks."""
+    try:
+        main(standalone_mode=True)
+    except TrancheError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    except (ArgumentError, OperationalError) as exc:
+        click.echo(f"error: cannot use the database: {str(exc).splitlines()[0]}", err=True)
+        sys.exit(1)
