@@ -29,6 +29,8 @@ class Command:
 
     facts: Facts
     previous_state: str | None = None
+    listing: bool = False
+    """True when asking what is open to the actor: guards on arguments are not judged."""
     fired: list[tuple[TransitionSpec, str]] = field(default_factory=list)
 
 
@@ -43,7 +45,7 @@ def actor_allowed(actors: tuple[str, ...], role: str, opener: str | None) -> boo
 
 
 def _applies(spec: TransitionSpec, target: str) -> Callable[[Command], bool]:
-    guards = [GUARDS[name].test for name in spec.guards]
+    guards = [GUARDS[name] for name in spec.guards]
     back = spec.target == PREVIOUS
 
     def applies(cmd: Command) -> bool:
@@ -51,7 +53,7 @@ def _applies(spec: TransitionSpec, target: str) -> Callable[[Command], bool]:
         return (
             actor_allowed(spec.actors, facts.actor_role, facts.opener_role)
             and (not back or cmd.previous_state == target)
-            and all(guard(facts) for guard in guards)
+            and all(g.test(facts) for g in guards if not (cmd.listing and g.on_arguments))
         )
 
     return applies
@@ -141,8 +143,8 @@ class MilestoneMachine:
         self.sm = cls(model=row, state_field="state")
 
     def allowed_events(self, facts: Facts) -> list[str]:
-        """The events this actor could send now (amounts permitting)."""
-        cmd = Command(facts, self.row.previous_state)
+        """The events this actor could send now, given suitable arguments (amounts, a split)."""
+        cmd = Command(facts, self.row.previous_state, listing=True)
         return [e.id for e in self.sm.enabled_events(cmd=cmd)]
 
     def apply(self, event: str, facts: Facts) -> tuple[TransitionSpec, str]:
