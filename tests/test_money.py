@@ -58,7 +58,7 @@ def test_unknown_currencies_are_refused(code):
 
 def test_exponents_follow_iso_4217():
     assert (EXPONENTS["JPY"], EXPONENTS["USD"], EXPONENTS["BHD"], EXPONENTS["CLF"]) == (0, 2, 3, 4)
-    assert EXPONENTS["KRW"] == 0 and EXPONENTS["KWD"] == 3 and EXPONENTS["EUR"] == 2
+    assert (EXPONENTS["KRW"], EXPONENTS["KWD"], EXPONENTS["EUR"]) == (0, 3, 2)
 
 
 def test_arithmetic_keeps_currency_and_refuses_mixing():

@@ -67,7 +67,8 @@ def test_unknown_target_state_names_place_and_line():
 def test_yaml_syntax_error_names_the_line():
     text = GOOD.replace("  - name: funded\n", "  - name: funded\n   bad: [\n", 1)
     (problem,) = problems_of(text)
-    assert problem.startswith("bad.yaml:") and "(syntax)" in problem
+    assert problem.startswith("bad.yaml:")
+    assert "(syntax)" in problem
 
 
 @pytest.mark.parametrize(
