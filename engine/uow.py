@@ -27,7 +27,8 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.session.rollback()
+        # close() rolls back whatever was not committed and detaches the objects without
+        # expiring them, so views read inside the unit of work stay readable after it.
         self.session.close()
 
     def commit(self) -> None:
