@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 
 from engine.clock import Clock, SystemClock
 from engine.db import Database
+from engine.policy_store import get_policy
+from policies.document import Policy
 
 
 class UnitOfWork:
@@ -33,3 +35,7 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+
+    def policy(self, name: str, version: int) -> Policy:
+        """A published policy version, cached per database (versions never change)."""
+        return get_policy(self.session, name, version, self.database.policy_cache)
