@@ -130,7 +130,8 @@ def fire_event(
     if target != source:
         milestone.previous_state = source
         milestone.entered_by = role
-        cancel_pending(session, milestone.id, now)
+        if policy.timers_for(source):  # only states with timers can have pending ones
+            cancel_pending(session, milestone.id, now)
         schedule(session, milestone, policy, now)
     milestone.updated_at = now
     data: dict[str, Any] = {
