@@ -21,7 +21,7 @@ from engine.ledger import escrow_balance, post_movement
 from engine.machine import MilestoneMachine
 from engine.models import Contract, Event, Milestone
 from engine.policy_store import get_policy
-from engine.rules import EFFECTS, HOLD, REFUND, RELEASE, Facts, Movement
+from engine.rules import HOLD, REFUND, RELEASE, Facts, apply_effects
 from engine.summary import Summary, milestone_summary
 from engine.timers import cancel_pending, next_pending, schedule
 from engine.uow import UnitOfWork
@@ -109,11 +109,8 @@ def fire_event(
     source = milestone.state
     spec, target = MilestoneMachine(policy, milestone).apply(event, facts)
 
-    movements: list[Movement] = []
-    for ref in spec.effects:
-        effect = EFFECTS[ref.name]
-        movements += effect.moves(facts, ref.kwargs)
-        milestone.revisions += int(effect.counts_revision)
+    movements, counted = apply_effects(((r.name, r.kwargs) for r in spec.effects), facts)
+    milestone.revisions += counted
     delta = {HOLD: 0, RELEASE: 0, REFUND: 0}
     entries = []
     for movement in movements:
