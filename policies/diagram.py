@@ -1,0 +1,104 @@
+"""Draw a policy as a state diagram (DOT text, or SVG/PNG through Graphviz's `dot`).
+
+`render(policy, current_state=None, format="svg")` is the one entry point for the
+CLI, the API and the console: it marks a milestone's current state when given.
+The DOT text is generated here (no extra dependency); only SVG and PNG need the
+`dot` program (Debian package `graphviz`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from engine.errors import TrancheError, ValidationError
+from engine.machine import _predecessors
+from policies.diff import _duration, _effect
+from policies.document import PREVIOUS, Policy
+
+FORMATS = ("svg", "png", "dot")
+MEDIA_TYPES = {"svg": "image/svg+xml", "png": "image/png", "dot": "text/vnd.graphviz"}
+
+
+class DiagramError(TrancheError):
+    """The drawing program is missing or failed: the policy itself is fine."""
+
+    code = "diagram_unavailable"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def to_dot(policy: Policy, current_state: str | None = None) -> str:
+    """The policy as Graphviz DOT; `current_state` is filled and drawn bold."""
+    names = [s.name for s in policy.states]
+    if current_state is not None and current_state not in names:
+        raise ValidationError(
+            f"policy {policy.name} v{policy.version} has no state {current_state!r}",
+            field="current_state",
+            states=names,
+        )
+    lines = [
+        f"digraph {_quote(f'{policy.name} v{policy.version}')} {{",
+        "  rankdir=LR;",
+        f"  label={_quote(f'{policy.name} v{policy.version}')}; labelloc=t;",
+        '  node [shape=box, style="rounded", fontname="Helvetica"];',
+        '  edge [fontname="Helvetica", fontsize=10];',
+    ]
+    for state in policy.states:
+        attrs = []
+        if state.final:
+            attrs.append("peripheries=2")
+        if state.initial:
+            attrs.append("penwidth=2")
+        if state.name == current_state:
+            attrs += ['style="rounded,filled,bold"', 'fillcolor="#ffd54f"', "penwidth=3"]
+            attrs.append(f"xlabel={_quote('current')}")
+        suffix = f" [{', '.join(attrs)}]" if attrs else ""
+        lines.append(f"  {_quote(state.name)}{suffix};")
+    for spec in policy.transitions:
+        label = [spec.event, f"by {', '.join(spec.actors)}"]
+        if spec.guards:
+            label.append(f"if {', '.join(spec.guards)}")
+        if spec.effects:
+            label.append(", ".join(_effect(e) for e in spec.effects))
+        dashed = "system" in spec.actors
+        for source in spec.sources:
+            if spec.target == PREVIOUS:
+                targets = _predecessors(policy, source)
+            else:
+                targets = [spec.target_from(source)]
+            for target in targets:
+                style = ", style=dashed" if dashed else ""
+                lines.append(
+                    f"  {_quote(source)} -> {_quote(target)} [label={_quote(chr(10).join(label))}"
+                    f"{style}];"
+                )
+    for timer in policy.timers:
+        note = f"timer:{timer.state}:{timer.event}"
+        text = f"after {_duration(timer.after)}: {timer.event}"
+        lines.append(f"  {_quote(note)} [shape=note, label={_quote(text)}, fontsize=9];")
+        lines.append(f"  {_quote(note)} -> {_quote(timer.state)} [style=dotted, arrowhead=none];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def render(policy: Policy, current_state: str | None = None, format: str = "svg") -> bytes:
+    """The drawing in `format` (svg, png or dot), marking `current_state` if given."""
+    if format not in FORMATS:
+        raise ValidationError(
+            f"format must be one of {', '.join(FORMATS)}, not {format!r}", field="format"
+        )
+    dot = to_dot(policy, current_state)
+    if format == "dot":
+        return dot.encode()
+    program = shutil.which("dot")
+    if program is None:
+        raise DiagramError("Graphviz is not installed: the `dot` program is needed for svg/png")
+    done = subprocess.run(
+        [program, f"-T{format}"], input=dot.encode(), capture_output=True, timeout=30
+    )
+    if done.returncode != 0:
+        raise DiagramError(f"dot failed: {done.stderr.decode(errors='replace').strip()[:500]}")
+    return done.stdout
