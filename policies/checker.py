@@ -182,9 +182,10 @@ class _Checker:
             self._add((problem.rule, *where), prop, message, edge.source, edge)
         if edge.refunds and not self._consented(edge):
             message = (
-                f"the {edge.step.actor} moves {edge.refunds} of escrow to the buyer from "
-                f"{edge.source.state!r} ({edge.step.event}) without the provider's consent, "
-                "a settlement, a staff ruling or a deadline the provider was notified of"
+                f"'{edge.step.actor} {edge.step.event}' sends {edge.refunds} of escrow back to "
+                f"the buyer from {edge.source.state!r} without the provider's consent, a "
+                "settlement, a staff ruling, or a deadline the provider was told of and could "
+                "object to"
             )
             self._add(("refund", *where), "no_unilateral_refund", message, edge.source, edge)
 

@@ -14,6 +14,7 @@ import click
 from engine.db import Database
 from engine.errors import PolicyError
 from engine.policy_store import get_policy, latest_version, publish
+from engine.rules import EFFECTS, GUARDS
 from policies.checker import CheckResult, check_policy
 from policies.diagram import FORMATS, render
 from policies.diff import diff_policies
@@ -125,3 +126,20 @@ def policy_draw(
         click.echo(f"wrote {output}")
     else:
         sys.stdout.buffer.write(data)
+
+
+def vocabulary_markdown() -> str:
+    """The guards and effects a policy may name, as Markdown tables (the README's copy)."""
+    lines = ["| guard | true when |", "|---|---|"]
+    lines += [f"| `{name}` | {guard.description} |" for name, guard in GUARDS.items()]
+    lines += ["", "| effect | parameters | what moves |", "|---|---|---|"]
+    for name, effect in EFFECTS.items():
+        params = ", ".join(f"`{k}`: {v}" for k, v in effect.params.items()) or "none"
+        lines.append(f"| `{name}` | {params} | {effect.description} |")
+    return "\n".join(lines)
+
+
+@policy.command("vocabulary")
+def policy_vocabulary() -> None:
+    """List the guards and effects a policy may use, with what each means."""
+    click.echo(vocabulary_markdown())

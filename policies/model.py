@@ -258,6 +258,10 @@ class Explorer:
             legs = legs_for(m, fee_bps)
             if sum(leg.amount for leg in legs) != 0:
                 edge.problems.append(Problem("conservation", f"the {m.kind} legs do not balance"))
+            if any(leg.amount < 0 for leg in legs[1:]):
+                edge.problems.append(
+                    Problem("conservation", f"the fee on a {m.kind} of {m.amount} exceeds it")
+                )
             if m.kind == HOLD:
                 escrow += m.amount
             elif m.amount > escrow:

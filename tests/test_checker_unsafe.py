@@ -248,3 +248,12 @@ def test_bundled_example_of_an_unsafe_file() -> None:
     policy = load_policy_text(path.read_text(), str(path))
     violation = only(check_policy(policy), "no_unilateral_refund")
     assert steps(violation) == [FUND, SUBMIT, ("buyer", "cancel")]
+
+
+def test_fee_larger_than_the_payment_is_refused() -> None:
+    """The schema caps the fee at 100%; a policy built in code is still checked."""
+    policy = dataclasses.replace(load_policy_text(variant()), platform_fee_bps=12_000)
+    result = check_policy(policy)
+    first = result.of("conservation")[0]
+    assert "exceeds it" in first.message
+    assert steps(first)[-1][1] in ("release", "approve")
