@@ -11,13 +11,15 @@ resulting graph:
   without refunding: submit, dispute...);
 - **no stranded money**: from every configuration holding escrow, the buyer
   alone and the provider alone can each reach a final state, counting system
-  timers and staff rulings (which a dispute asks for);
+  timers and staff rulings (which a dispute asks for), but not accepting a
+  settlement (that needs the other party's offer);
 - **conservation**: every movement balances, fees included; no movement takes
   more than the escrow holds; escrow never exceeds the milestone amount; every
   final state holds zero escrow;
 - **structure**: every state reachable, no transition or timer into an
   undefined state, never two transitions enabled by one event for one actor,
-  every timer leaves its state.
+  every timer leaves its state, no system transition that no timer fires (the
+  system acts only through timers, as `Tranche.sweep` does).
 
 Exploration is breadth first, so each counterexample is a shortest one.
 """
@@ -142,6 +144,15 @@ def _line(edge: Edge) -> TraceLine:
     )
 
 
+def _alone(step: Step, party: str) -> bool:
+    """Could `party` take this step without the other party: by itself, a timer or staff?
+
+    Accepting a settlement offered by the other party needs that party, so it does not count.
+    """
+    offer_by = dict(step.args).get("offer_by")
+    return step.actor in (party, SYSTEM, "staff") and offer_by in (None, party)
+
+
 class _Checker:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
@@ -219,7 +230,7 @@ class _Checker:
         into: dict[Config, list[Config]] = {}
         for config, edges in self.graph.edges.items():
             for e in edges:
-                if e.target is not None and e.step.actor in (party, SYSTEM, "staff"):
+                if e.target is not None and _alone(e.step, party):
                     into.setdefault(e.target, []).append(config)
         good = {c for c in self.graph.edges if c.state in finals}
         queue = deque(good)
@@ -238,7 +249,9 @@ class _Checker:
                     {
                         f"{e.step.event} -> {e.target.state}"
                         for e in self.graph.edges[config]
-                        if e.target is not None and e.step.actor in (party, SYSTEM)
+                        if e.target is not None
+                        and _alone(e.step, party)
+                        and e.step.actor != "staff"
                     }
                 )
                 message = (
@@ -265,6 +278,15 @@ class _Checker:
                 )
                 if not any(k[0] == "defined" and k[2] == spec.event for k in self.found):
                     self._add(key, "structure", message, None)
+        timed = {(t.state, t.event) for t in self.policy.timers}
+        for spec in self.policy.transitions:
+            for source in spec.sources:
+                if SYSTEM in spec.actors and (source, spec.event) not in timed:
+                    message = (
+                        f"transition #{spec.index} lets the system send {spec.event!r} from "
+                        f"{source!r}, but no timer of {source!r} fires it: a dead rule"
+                    )
+                    self._add(("dead", source, spec.event), "structure", message, None)
         for timer in self.policy.timers:
             if timer.state not in defined:
                 message = f"timer {timer.event!r} belongs to undefined state {timer.state!r}"

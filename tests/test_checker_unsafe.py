@@ -257,3 +257,38 @@ def test_fee_larger_than_the_payment_is_refused() -> None:
     first = result.of("conservation")[0]
     assert "exceeds it" in first.message
     assert steps(first)[-1][1] in ("release", "approve")
+
+
+def test_dispute_only_a_settlement_can_end_strands_the_money() -> None:
+    """Accepting an offer needs the other party's offer: it is no way out for one party alone."""
+    text = variant()
+    for target in ("approved", "refunded", "settled"):
+        rule = f"  - event: rule\n    from: [disputed]\n    to: {target}\n    actors: [staff]\n"
+        start = text.index(rule)
+        text = text[:start] + text[text.index("    effects: [split]\n", start) + 21 :]
+    assert "event: rule" not in text
+    result = check_policy(load_policy_text(text))
+    stranded = result.of("no_stranded_money")
+    # Whoever opened the dispute can withdraw it; the other party is stuck until an offer.
+    assert [(v.state, steps(v)) for v in stranded] == [
+        ("disputed", [FUND, ("provider", "dispute")]),
+        ("disputed", [FUND, ("buyer", "dispute")]),
+    ]
+    assert "the buyer alone can never reach a final state" in stranded[0].message
+    assert "the provider alone can never reach a final state" in stranded[1].message
+
+
+def test_system_transition_without_a_timer_is_a_dead_rule() -> None:
+    policy = load_policy_text(
+        variant(
+            """
+  - event: auto_close
+    from: [funded]
+    to: approved
+    actors: [system]
+    effects: [release_rest]
+"""
+        )
+    )
+    violation = only(check_policy(policy), "structure")
+    assert "no timer of 'funded' fires it" in violation.message
