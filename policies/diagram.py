@@ -13,7 +13,7 @@ import subprocess
 
 from engine.errors import TrancheError, ValidationError
 from engine.machine import _predecessors
-from policies.diff import _duration, _effect
+from policies.diff import duration_text, effect_text
 from policies.document import PREVIOUS, Policy
 
 FORMATS = ("svg", "png", "dot")
@@ -62,7 +62,7 @@ def to_dot(policy: Policy, current_state: str | None = None) -> str:
         if spec.guards:
             label.append(f"if {', '.join(spec.guards)}")
         if spec.effects:
-            label.append(", ".join(_effect(e) for e in spec.effects))
+            label.append(", ".join(effect_text(e) for e in spec.effects))
         dashed = "system" in spec.actors
         for source in spec.sources:
             if spec.target == PREVIOUS:
@@ -77,7 +77,7 @@ def to_dot(policy: Policy, current_state: str | None = None) -> str:
                 )
     for timer in policy.timers:
         note = f"timer:{timer.state}:{timer.event}"
-        text = f"after {_duration(timer.after)}: {timer.event}"
+        text = f"after {duration_text(timer.after)}: {timer.event}"
         lines.append(f"  {_quote(note)} [shape=note, label={_quote(text)}, fontsize=9];")
         lines.append(f"  {_quote(note)} -> {_quote(timer.state)} [style=dotted, arrowhead=none];")
     lines.append("}")

@@ -12,7 +12,7 @@ from typing import Any
 from policies.document import EffectRef, Policy
 
 
-def _duration(after: timedelta) -> str:
+def duration_text(after: timedelta) -> str:
     minutes = int(after.total_seconds() // 60)
     for unit, size in (("d", 1440), ("h", 60)):
         if minutes % size == 0:
@@ -20,7 +20,7 @@ def _duration(after: timedelta) -> str:
     return f"{minutes}m"
 
 
-def _effect(ref: EffectRef) -> str:
+def effect_text(ref: EffectRef) -> str:
     return ref.name + (f"({', '.join(f'{k}={v}' for k, v in ref.params)})" if ref.params else "")
 
 
@@ -38,14 +38,14 @@ def _transitions(policy: Policy) -> dict[tuple[str, str, str], dict[str, Any]]:
             found[(spec.event, source, spec.target_from(source))] = {
                 "actors": list(spec.actors),
                 "guards": list(spec.guards),
-                "effects": [_effect(e) for e in spec.effects],
+                "effects": [effect_text(e) for e in spec.effects],
                 "notify": list(spec.notify),
             }
     return found
 
 
 def _timers(policy: Policy) -> dict[tuple[str, str], str]:
-    return {(t.state, t.event): _duration(t.after) for t in policy.timers}
+    return {(t.state, t.event): duration_text(t.after) for t in policy.timers}
 
 
 def _compare(title: str, old: dict, new: dict, show) -> list[str]:
