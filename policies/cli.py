@@ -13,10 +13,10 @@ import click
 
 from engine.db import Database
 from engine.errors import PolicyError
-from engine.policy_store import get_policy, latest_version, publish
+from engine.policy_store import get_policy, publish
 from engine.rules import EFFECTS, GUARDS
 from policies.checker import CheckResult, check_policy
-from policies.diagram import FORMATS, render
+from policies.diagram import FORMATS, policy_diagram
 from policies.diff import diff_policies
 from policies.document import Policy
 from policies.loader import load_policy_file
@@ -119,8 +119,7 @@ def policy_draw(
 ) -> None:
     """Draw a published policy (the latest version unless --version) as SVG, PNG or DOT."""
     with _database(ctx).session() as session:
-        chosen = get_policy(session, name, version or latest_version(session, name))
-    data = render(chosen, current_state=state, format=fmt)
+        data = policy_diagram(session, name, version, fmt, current_state=state)
     if output:
         Path(output).write_bytes(data)
         click.echo(f"wrote {output}")

@@ -2,6 +2,8 @@
 
 `render(policy, current_state=None, format="svg")` is the one entry point for the
 CLI, the API and the console: it marks a milestone's current state when given.
+`policy_diagram` (GET /v1/policies/{name}/{version}/diagram) and `milestone_diagram`
+(a case page) wrap it around the database; `MEDIA_TYPES` gives each format's type.
 The DOT text is generated here (no extra dependency); only SVG and PNG need the
 `dot` program (Debian package `graphviz`).
 """
@@ -11,8 +13,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from sqlalchemy.orm import Session
+
 from engine.errors import TrancheError, ValidationError
 from engine.machine import _predecessors
+from engine.milestones import view_milestone
+from engine.policy_store import get_policy, latest_version
+from engine.uow import UnitOfWork
 from policies.diff import duration_text, effect_text
 from policies.document import PREVIOUS, Policy
 
@@ -102,3 +109,24 @@ def render(policy: Policy, current_state: str | None = None, format: str = "svg"
     if done.returncode != 0:
         raise DiagramError(f"dot failed: {done.stderr.decode(errors='replace').strip()[:500]}")
     return done.stdout
+
+
+def policy_diagram(
+    session: Session,
+    name: str,
+    version: int | None = None,
+    format: str = "svg",
+    current_state: str | None = None,
+) -> bytes:
+    """A published version's drawing (the latest when `version` is None); NotFoundError if none."""
+    chosen = get_policy(session, name, version or latest_version(session, name))
+    return render(chosen, current_state=current_state, format=format)
+
+
+def milestone_diagram(
+    uow: UnitOfWork, milestone_id: str, format: str = "svg", tenant: str | None = None
+) -> bytes:
+    """The drawing of a milestone's own policy version, its current state marked."""
+    view = view_milestone(uow, milestone_id, tenant=tenant)
+    chosen = get_policy(uow.session, view.policy_name, view.policy_version)
+    return render(chosen, current_state=view.state, format=format)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import BUYER
 
-from engine.errors import ValidationError
+from engine.errors import NotFoundError, ValidationError
 from policies import diagram
-from policies.diagram import DiagramError, render, to_dot
+from policies.diagram import DiagramError, milestone_diagram, policy_diagram, render, to_dot
 from policies.diff import diff_policies
 from policies.loader import BUNDLED, load_policy_file, load_policy_text
 
@@ -96,3 +97,17 @@ def test_diff_shows_added_and_removed_states_transitions_and_timers() -> None:
         "  - state cancelled (final)",
         "  - transition cancel: proposed -> cancelled (by buyer, provider)",
     ]
+
+
+def test_milestone_diagram_marks_its_current_state(tranche, milestone) -> None:
+    tranche.fire(milestone.id, "fund", BUYER)
+    with tranche.unit_of_work() as uow:
+        dot = milestone_diagram(uow, milestone.id, format="dot").decode()
+        assert dot.count("fillcolor") == 1
+        assert '"funded" [style="rounded,filled,bold"' in dot
+        with pytest.raises(NotFoundError):
+            milestone_diagram(uow, milestone.id, format="dot", tenant="someone-else")
+        assert policy_diagram(uow.session, "fixed-price", 1, "dot").startswith(b"digraph")
+        assert b"<svg" in policy_diagram(uow.session, "express")
+        with pytest.raises(NotFoundError):
+            policy_diagram(uow.session, "fixed-price", 9, "dot")
