@@ -64,6 +64,7 @@ def to_dot(policy: Policy, current_state: str | None = None) -> str:
             attrs.append(f"xlabel={_quote('current')}")
         suffix = f" [{', '.join(attrs)}]" if attrs else ""
         lines.append(f"  {_quote(state.name)}{suffix};")
+    timed = {(t.state, t.event): duration_text(t.after) for t in policy.timers}
     for spec in policy.transitions:
         label = [spec.event, f"by {', '.join(spec.actors)}"]
         if spec.guards:
@@ -72,6 +73,8 @@ def to_dot(policy: Policy, current_state: str | None = None) -> str:
             label.append(", ".join(effect_text(e) for e in spec.effects))
         dashed = "system" in spec.actors
         for source in spec.sources:
+            after = timed.get((source, spec.event))
+            text = label + ([f"after {after}"] if after else [])
             if spec.target == PREVIOUS:
                 targets = _predecessors(policy, source)
             else:
@@ -79,14 +82,9 @@ def to_dot(policy: Policy, current_state: str | None = None) -> str:
             for target in targets:
                 style = ", style=dashed" if dashed else ""
                 lines.append(
-                    f"  {_quote(source)} -> {_quote(target)} [label={_quote(chr(10).join(label))}"
+                    f"  {_quote(source)} -> {_quote(target)} [label={_quote(chr(10).join(text))}"
                     f"{style}];"
                 )
-    for timer in policy.timers:
-        note = f"timer:{timer.state}:{timer.event}"
-        text = f"after {duration_text(timer.after)}: {timer.event}"
-        lines.append(f"  {_quote(note)} [shape=note, label={_quote(text)}, fontsize=9];")
-        lines.append(f"  {_quote(note)} -> {_quote(timer.state)} [style=dotted, arrowhead=none];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -23,7 +23,11 @@ def test_dot_has_every_state_and_transition() -> None:
     # `previous` is drawn back to each state a dispute can be opened from.
     for back in ("funded", "submitted", "refund_requested"):
         assert f'"disputed" -> "{back}" [label="withdraw\\nby opener"];' in dot
-    assert "after 14d: review_period_elapsed" in dot
+    # A timer's deadline is written on the transition it fires (drawn dashed).
+    assert (
+        '"submitted" -> "approved" [label="review_period_elapsed\\nby system\\n'
+        'release_rest\\nafter 14d", style=dashed];'
+    ) in dot
     assert "fillcolor" not in dot
 
 
