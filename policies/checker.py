@@ -31,6 +31,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.rules import REFUND, RELEASE
 from policies.document import PREVIOUS, SAME, Policy
 from policies.model import SYSTEM, Config, Edge, Graph, Step, explore, level
 
@@ -92,6 +93,8 @@ class CheckResult:
     steps: int
     seconds: float
     violations: list[Violation] = field(default_factory=list)
+    warnings: list[Violation] = field(default_factory=list)
+    """Not unsafe, but worth an author's attention (deadlines one party can postpone)."""
 
     @property
     def ok(self) -> bool:
@@ -114,6 +117,7 @@ class CheckResult:
                 for name, title in PROPERTIES.items()
             },
             "violations": [v.as_dict() for v in self.violations],
+            "warnings": [v.as_dict() for v in self.warnings],
         }
 
 
@@ -121,7 +125,8 @@ def check_policy(policy: Policy) -> CheckResult:
     """Explore the policy and check every invariant; never raises for an unsafe policy."""
     started = time.perf_counter()
     graph = explore(policy)
-    violations = _Checker(graph).run()
+    checker = _Checker(graph)
+    violations = checker.run()
     return CheckResult(
         policy=policy.name,
         version=policy.version,
@@ -130,6 +135,7 @@ def check_policy(policy: Policy) -> CheckResult:
         steps=graph.steps,
         seconds=time.perf_counter() - started,
         violations=violations,
+        warnings=checker.postponements(),
     )
 
 
@@ -260,6 +266,52 @@ class _Checker:
                     f"{', '.join(moves) or 'none'})"
                 )
                 self._add(("stranded", party, config.state), "no_stranded_money", message, config)
+
+    def postponements(self) -> list[Violation]:
+        """Deadlines the party who loses by them can restart alone, by leaving and coming back.
+
+        Not a broken invariant (someone must keep acting, and a dispute stays open to
+        the other party), but a way to postpone the other party's default outcome.
+        """
+        found: dict[tuple, Violation] = {}
+        for config, edges in self.graph.edges.items():
+            for timer in edges:
+                if timer.step.actor != SYSTEM or not timer.leaves:
+                    continue
+                kinds = {m.kind for m in timer.movements}
+                for winner in [
+                    p for k, p in ((RELEASE, "provider"), (REFUND, "buyer")) if k in kinds
+                ]:
+                    loser = "buyer" if winner == "provider" else "provider"
+                    key = (config.state, timer.step.event, loser)
+                    cycle = None if key in found else self._restart(config, loser)
+                    if cycle:
+                        how = ", ".join(str(e.step) for e in cycle)
+                        message = (
+                            f"the {loser} alone can restart the {timer.step.event!r} deadline "
+                            f"of {config.state!r} ({how}) again and again, postponing what it "
+                            f"gives the {winner}"
+                        )
+                        trace = self._trace(config) + tuple(_line(e) for e in cycle)
+                        found[key] = Violation("postponement", message, config.state, trace)
+        return list(found.values())
+
+    def _restart(self, start: Config, party: str) -> list[Edge] | None:
+        """The shortest run of `party`'s own steps that leaves `start`'s state and re-enters it."""
+        queue: deque[tuple[Config, list[Edge]]] = deque([(start, [])])
+        seen = {start}
+        while queue:
+            config, path = queue.popleft()
+            for e in self.graph.edges[config]:
+                if e.target is None or e.step.actor != party or not _alone(e.step, party):
+                    continue
+                if e.target.state == start.state:
+                    if e.leaves:
+                        return [*path, e]
+                elif e.target not in seen:
+                    seen.add(e.target)
+                    queue.append((e.target, [*path, e]))
+        return None
 
     def _static(self) -> None:
         """Problems visible in the document itself, whether or not a path reaches them."""

@@ -39,6 +39,9 @@ def render_text(result: CheckResult) -> str:
             if violation.trace:
                 lines.append("         shortest counterexample:")
                 lines += [trace_line(i, t) for i, t in enumerate(violation.trace, 1)]
+    for warning in result.warnings:
+        lines.append(f"  note {warning.message}")
+        lines += [trace_line(i, t) for i, t in enumerate(warning.trace, 1)]
     lines.append(
         f"  ({result.configurations} configurations, {result.steps} steps, {result.seconds:.2f} s)"
     )

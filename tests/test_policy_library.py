@@ -76,3 +76,18 @@ def test_express_auto_approves_after_three_days(tranche, clock) -> None:
     fired = tranche.sweep(now=clock.now() + timedelta(days=3))
     assert [f.outcome for f in fired] == ["approved"]
     assert tranche.summary(contract.id).released == 25_000
+
+
+def test_checker_notes_deadlines_a_party_can_postpone_by_dispute_and_withdraw() -> None:
+    """Not unsafe (the other party can ask staff to rule), but the author should know."""
+    result = check_policy(load_policy_file(Path("policies") / "fixed-price.yaml"))
+    assert result.ok
+    notes = {
+        (w.state, tuple((t.step.actor, t.step.event) for t in w.trace[-2:]))
+        for w in result.warnings
+    }
+    assert notes == {
+        ("submitted", (("buyer", "dispute"), ("buyer", "withdraw"))),
+        ("refund_requested", (("provider", "dispute"), ("provider", "withdraw"))),
+    }
+    assert result.as_dict()["warnings"][0]["property"] == "postponement"
