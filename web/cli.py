@@ -154,3 +154,9 @@ def run() -> None:
     except (ArgumentError, OperationalError) as exc:
         click.echo(f"error: cannot use the database: {str(exc).splitlines()[0]}", err=True)
         sys.exit(1)
+
+
+from web.api.cli import apikey, deliver  # noqa: E402  (the API's commands)
+
+main.add_command(apikey)
+main.add_command(deliver)
