@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import json
+import urllib.error
+import urllib.request
 from typing import Any
 
 from flask import Flask
@@ -64,3 +67,36 @@ class Client:
 
     def fire(self, milestone_id: str, event: str, actor: str, **kw: Any) -> Any:
         return self.post(f"/v1/milestones/{milestone_id}/events/{event}", actor=actor, **kw)
+
+
+class LiveServer:
+    """Plain HTTP to a running server: one call per connection, safe from many threads."""
+
+    def __init__(self, base: str, key: str) -> None:
+        self.base, self.key = base, key
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        actor: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any, dict[str, str]]:
+        sent = {"Authorization": f"Bearer {self.key}"} | (headers or {})
+        if actor:
+            sent["Tranche-Actor"] = actor
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            sent["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.base + path, data=data, headers=sent, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return (
+                    response.status,
+                    json.loads(response.read() or b"null"),
+                    dict(response.headers),
+                )
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null"), dict(exc.headers)

@@ -91,10 +91,9 @@ def _claim(uow: UnitOfWork, tenant: str, key: str, fingerprint: str) -> bool:
         created_at=uow.clock.now(),
     )
     insert = pg_insert if uow.database.is_postgres else sqlite_insert
-    result = uow.session.execute(
-        insert(IdempotencyRecord).values(**values).on_conflict_do_nothing()
-    )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    table = IdempotencyRecord.__table__
+    statement = insert(table).values(**values).on_conflict_do_nothing().returning(table.c.key)
+    return uow.session.execute(statement).first() is not None
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
