@@ -30,7 +30,6 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 
-from engine.clock import SystemClock
 from engine.models import Contract, Event
 from web.api.models import FeedEntry, WebhookDelivery, WebhookSubscription
 
@@ -65,7 +64,6 @@ def _number(session: Session) -> None:
         )
     ):
         hooks.setdefault(sub_tenant, []).append(sub_id)
-    now = SystemClock().now()
     for event in sorted(pending, key=lambda e: e.id):
         position += 1
         tenant = tenants[event.contract_id]
@@ -84,8 +82,8 @@ def _number(session: Session) -> None:
                     position=position,
                     status="pending",
                     attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
+                    next_attempt_at=event.created_at,
+                    created_at=event.created_at,
                 )
             )
     session.flush()
