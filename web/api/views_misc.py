@@ -65,7 +65,7 @@ def list_policies() -> Any:
 def get_policy_version(name: str, version: int) -> Any:
     """One policy version: its states, transitions and YAML source."""
     with tranche().unit_of_work() as uow:
-        row = uow.session.get(PolicyVersion, (name, version))
+        row = uow.session.get(PolicyVersion, (name, version)) if version < 2**31 else None
         if row is None:
             raise Problem("not_found", f"no policy {name!r} version {version}")
         policy = get_policy(uow.session, name, version, uow.database.policy_cache)
