@@ -39,23 +39,26 @@ FEED_LOCK = 7_301_900_001
 
 
 def _collect(session: Session, flush_context: Any) -> None:
-    new = [obj for obj in session.new if isinstance(obj, Event)]
-    if new:
-        session.info.setdefault(PENDING, []).extend(new)
+    """Remember new events with their tenant, while their contract is surely in the session."""
+    for obj in session.new:
+        if isinstance(obj, Event):
+            contract = session.get(Contract, obj.contract_id)
+            tenant = contract.tenant if contract else ""
+            session.info.setdefault(PENDING, []).append((obj, tenant))
 
 
 def _number(session: Session) -> None:
     if session.in_nested_transaction() or PENDING not in session.info:
         return
     session.flush()
-    pending = [e for e in session.info.pop(PENDING, []) if inspect(e).persistent]
+    pending = [(e, t) for e, t in session.info.pop(PENDING, []) if inspect(e).persistent]
     if not pending:
         return
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
     position = session.scalar(select(func.max(FeedEntry.position))) or 0
-    tenants = {e.contract_id: session.get(Contract, e.contract_id).tenant for e in pending}
+    tenants = {e.contract_id: tenant for e, tenant in pending}
     hooks: dict[str, list[str]] = {}
     for sub_id, sub_tenant in session.execute(
         select(WebhookSubscription.id, WebhookSubscription.tenant).where(
@@ -64,7 +67,7 @@ def _number(session: Session) -> None:
         )
     ):
         hooks.setdefault(sub_tenant, []).append(sub_id)
-    for event in sorted(pending, key=lambda e: e.id):
+    for event, _ in sorted(pending, key=lambda item: item[0].id):
         position += 1
         tenant = tenants[event.contract_id]
         session.add(
