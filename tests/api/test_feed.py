@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from api.helpers import BUYER, PROVIDER, Client, LiveServer
 
@@ -90,3 +91,16 @@ def test_concurrent_writers_never_make_a_reader_skip(live: LiveServer) -> None:
     assert len(final) == 8 * (1 + 3 * 4)
     assert [i["cursor"] for i in collected] == [i["cursor"] for i in final]
     assert len({i["event"]["id"] for i in collected}) == len(collected)
+
+
+def test_timer_sweeps_reach_the_feed(client: Client, app, clock) -> None:
+    """Events written outside the API (here the timer sweep, in a savepoint) are numbered too."""
+    milestone = client.milestone(client.contract()["id"])
+    client.fire(milestone["id"], "fund", BUYER)
+    client.fire(milestone["id"], "submit", PROVIDER)
+    clock.advance(timedelta(days=15))
+    fired = app.extensions["tranche"].sweep()
+    assert [f.event for f in fired] == ["review_period_elapsed"]
+    items, _ = _drain(lambda path: client.get(path).json, limit=100)
+    assert items[-1]["event"]["type"] == "review_period_elapsed"
+    assert items[-1]["event"]["to_state"] == "approved"

@@ -18,7 +18,10 @@ event's tenant, in the event's own transaction (a committed event is never
 without its deliveries, and a rolled-back one never has any).
 
 The hooks listen on every SQLAlchemy Session, so events appended by any
-command (API, CLI, timer sweeps, arbitration) reach the feed.
+command (API, CLI, timer sweeps, arbitration) reach the feed. They are installed
+when web.api.models is imported (the app, the `tranche` CLI and the migrations
+do): a process that appends events must import it, or its events stay out of
+the feed.
 """
 
 from __future__ import annotations
