@@ -51,9 +51,9 @@ def _collect(session: Session, flush_context: Any) -> None:
 
 
 def _number(session: Session) -> None:
-    if session.in_nested_transaction() or PENDING not in session.info:
+    if session.in_nested_transaction():
         return
-    session.flush()
+    session.flush()  # events still pending (added after the command's last flush) count too
     pending = [(e, t) for e, t in session.info.pop(PENDING, []) if inspect(e).persistent]
     if not pending:
         return
