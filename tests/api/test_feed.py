@@ -6,7 +6,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from api.helpers import BUYER, PROVIDER, Client, LiveServer
+from engine.models import Event
+from web.api.models import FeedEntry
 
 
 def _drain(call, after: str = "0", limit: int = 3) -> tuple[list[dict], str]:
@@ -104,3 +108,20 @@ def test_timer_sweeps_reach_the_feed(client: Client, app, clock) -> None:
     items, _ = _drain(lambda path: client.get(path).json, limit=100)
     assert items[-1]["event"]["type"] == "review_period_elapsed"
     assert items[-1]["event"]["to_state"] == "approved"
+
+
+def test_every_event_is_in_the_feed_once(client: Client, app) -> None:
+    contract = client.contract()
+    milestone = client.milestone(contract["id"])
+    client.fire(milestone["id"], "fund", BUYER)
+    client.post(f"/v1/contracts/{contract['id']}/payments", {"amount": 10}, actor=BUYER)
+    asked = client.post(
+        f"/v1/contracts/{contract['id']}/payment-requests", {"amount": 5}, actor=PROVIDER
+    )
+    client.post(f"/v1/payment-requests/{asked.json['id']}/decline", actor=BUYER)
+    tranche = app.extensions["tranche"]
+    with tranche.unit_of_work() as uow:
+        events = uow.session.scalars(select(Event.id)).all()
+        numbered = uow.session.scalars(select(FeedEntry.event_id)).all()
+    assert sorted(events) == sorted(numbered)
+    assert len(events) == 6
