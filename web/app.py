@@ -22,6 +22,9 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
     if app.config["AUTO_UPGRADE"]:
         database.upgrade()
     app.extensions["tranche"] = Tranche(database, clock)
+    from web.api.setup import install as install_api
+
+    install_api(app)
 
     @app.get("/health")
     def health() -> Any:

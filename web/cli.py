@@ -141,3 +141,8 @@ def run() -> None:
 
 
 main.add_command(policy)
+
+from web.api.cli import apikey, deliver  # noqa: E402  (the API's commands)
+
+main.add_command(apikey)
+main.add_command(deliver)

@@ -1,10 +1,14 @@
 """Alembic environment: runs on the engine the caller hands over (see Database.upgrade)."""
 
+import importlib
+
 from alembic import context
 
 from engine.models import Base
 
 config = context.config
+# Tables of other packages that live on Base (imported by name: engine depends on no web code).
+importlib.import_module("web.api.models")
 target_metadata = Base.metadata
 
 
