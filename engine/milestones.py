@@ -30,17 +30,23 @@ from policies.document import PREVIOUS, Policy
 def load_for_update(
     uow: UnitOfWork, milestone_id: str, tenant: str | None = None
 ) -> tuple[Milestone, Contract]:
-    """The milestone and its contract, row-locked on PostgreSQL (SQLite locks on BEGIN)."""
-    session = uow.session
-    lock = uow.database.is_postgres
-    query = select(Milestone).where(Milestone.id == milestone_id)
-    milestone = session.scalars(query.with_for_update() if lock else query).first()
-    contract = None
-    if milestone is not None:
-        cq = select(Contract).where(Contract.id == milestone.contract_id)
-        contract = session.scalars(cq.with_for_update() if lock else cq).first()
-    if milestone is None or contract is None or (tenant and contract.tenant != tenant):
+    """The milestone and its contract in one statement, row-locked on PostgreSQL.
+
+    (SQLite locks the whole database on BEGIN IMMEDIATE.) Both rows stay held by the
+    unit of work, so a view read after the command finds them without a query.
+    """
+    query = (
+        select(Milestone, Contract)
+        .join(Contract, Contract.id == Milestone.contract_id)
+        .where(Milestone.id == milestone_id)
+    )
+    if uow.database.is_postgres:
+        query = query.with_for_update()
+    row = uow.session.execute(query).first()
+    if row is None or (tenant and row[1].tenant != tenant):
         raise NotFoundError(f"no milestone {milestone_id!r}", milestone_id=milestone_id)
+    milestone, contract = row
+    uow.held.extend((milestone, contract))
     return milestone, contract
 
 
@@ -225,7 +231,9 @@ def view_milestone(
         if not final:  # nothing leaves a final state
             facts = facts_for(milestone, policy, role, milestone.escrow, EventArgs())
             allowed = MilestoneMachine(policy, milestone).allowed_events(facts)
-    timer = next_pending(session, milestone.id)
+    # Timers are scheduled on entering a state that has some and cancelled on leaving
+    # it, so a state without timers has no pending one: no need to ask.
+    timer = next_pending(session, milestone.id) if policy.timers_for(milestone.state) else None
     deadline = None
     if timer is not None:
         outcome = next(

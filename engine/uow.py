@@ -17,9 +17,14 @@ class UnitOfWork:
         self.database = database
         self.clock = clock or SystemClock()
         self.session: Session
+        self.held: list[object] = []
+        """Rows a command loaded, kept alive for the unit of work: the session's identity
+        map holds objects weakly, so without this a view read after the command would
+        SELECT them again."""
 
     def __enter__(self) -> UnitOfWork:
         self.session = self.database.session()
+        self.held = []
         self.session.begin()
         return self
 
@@ -32,6 +37,7 @@ class UnitOfWork:
         # close() rolls back whatever was not committed and detaches the objects without
         # expiring them, so views read inside the unit of work stay readable after it.
         self.session.close()
+        self.held = []
 
     def commit(self) -> None:
         self.session.commit()

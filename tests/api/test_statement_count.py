@@ -1,0 +1,46 @@
+"""SQL statements per transition over HTTP: a regression in round trips shows here.
+
+The counts are exact on purpose. If a change adds a statement to the hot path this
+fails; if it removes one, lower the number (bench/transition_cost.py measures time).
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event
+
+from api.helpers import BUYER, PROVIDER
+
+# Per command: the transaction's statements (SQLite's BEGIN IMMEDIATE, PostgreSQL's feed
+# advisory lock), idempotency claim and response, milestone+contract load, ledger entry and
+# its postings, timers, hash-chain head, event, milestone row, the view's summary (and its
+# next deadline where the state has timers), the feed's position+subscriptions and entry.
+EXPECTED = {
+    "sqlite": {"fund": 14, "submit": 13, "approve": 16},
+    "postgres": {"fund": 13, "submit": 13, "approve": 14},
+}
+
+
+@pytest.fixture
+def statements(app):
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append(statement)
+
+    engine = app.extensions["tranche"].database.engine
+    event.listen(engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(engine, "before_cursor_execute", count)
+
+
+def test_statements_per_transition(client, app, statements):
+    backend = app.extensions["tranche"].database.engine.dialect.name
+    milestone = client.milestone(client.contract()["id"])["id"]
+    counted = {}
+    for name, actor in (("fund", BUYER), ("submit", PROVIDER), ("approve", BUYER)):
+        statements.clear()
+        response = client.fire(milestone, name, actor, headers={"Idempotency-Key": f"k-{name}"})
+        assert response.status_code == 200, response.json
+        counted[name] = len(statements)
+    assert counted == EXPECTED["postgres" if backend == "postgresql" else "sqlite"], statements
