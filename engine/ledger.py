@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from engine.errors import InsufficientEscrowError, LedgerError, NotFoundError
@@ -84,17 +84,22 @@ def post(
         created_at=at,
     )
     session.add(entry)
-    session.flush()
-    session.add_all(
-        Posting(
-            entry_id=entry.id,
-            contract_id=contract.id,
-            milestone_id=milestone_id,
-            account=leg.account,
-            amount=leg.amount,
-            currency=contract.currency,
-        )
-        for leg in legs
+    session.flush()  # its id goes on the postings and into the event that records it
+    # The postings go in as one executemany through Core: nothing reads them back as
+    # objects, and the ORM would otherwise insert them one by one to learn their ids.
+    session.execute(
+        insert(Posting),
+        [
+            {
+                "entry_id": entry.id,
+                "contract_id": contract.id,
+                "milestone_id": milestone_id,
+                "account": leg.account,
+                "amount": leg.amount,
+                "currency": contract.currency,
+            }
+            for leg in legs
+        ],
     )
     return entry
 

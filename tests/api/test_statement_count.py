@@ -16,8 +16,8 @@ from api.helpers import BUYER, PROVIDER
 # its postings, timers, hash-chain head, event, milestone row, the view's summary (and its
 # next deadline where the state has timers), the feed's position+subscriptions and entry.
 EXPECTED = {
-    "sqlite": {"fund": 14, "submit": 13, "approve": 16},
-    "postgres": {"fund": 13, "submit": 13, "approve": 14},
+    "sqlite": {"fund": 12, "submit": 12, "approve": 13},
+    "postgres": {"fund": 12, "submit": 12, "approve": 13},
 }
 
 

@@ -29,8 +29,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from sqlalchemy import and_, func, inspect, select, text
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from engine.models import Contract, Event
@@ -60,16 +60,24 @@ def _number(session: Session) -> None:
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
-    position = session.scalar(select(func.max(FeedEntry.position))) or 0
     tenants = {e.contract_id: tenant for e, tenant in pending}
+    # One statement: the highest position, beside the tenants' live subscriptions (the
+    # outer join keeps the one row when there are none).
+    top = select(func.max(FeedEntry.position).label("top")).subquery()
+    live = and_(
+        WebhookSubscription.tenant.in_(set(tenants.values())),
+        WebhookSubscription.deleted_at.is_(None),
+    )
+    position = 0
     hooks: dict[str, list[str]] = {}
-    for sub_id, sub_tenant in session.execute(
-        select(WebhookSubscription.id, WebhookSubscription.tenant).where(
-            WebhookSubscription.tenant.in_(set(tenants.values())),
-            WebhookSubscription.deleted_at.is_(None),
+    for highest, sub_id, sub_tenant in session.execute(
+        select(top.c.top, WebhookSubscription.id, WebhookSubscription.tenant).select_from(
+            top.outerjoin(WebhookSubscription, live)
         )
     ):
-        hooks.setdefault(sub_tenant, []).append(sub_id)
+        position = highest or 0
+        if sub_id is not None:
+            hooks.setdefault(sub_tenant, []).append(sub_id)
     for event, _ in sorted(pending, key=lambda item: item[0].id):
         position += 1
         tenant = tenants[event.contract_id]
