@@ -120,7 +120,9 @@ def run(url: str, lifecycles: int, repeat: int, profile: bool) -> None:
     for kind, count in sorted(counter.kinds.items(), key=lambda kv: -kv[1]):
         print(f"    {count / transitions:5.2f}  {kind}")
     if profiler:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(
+            45
+        )
     database.dispose()
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import and_, func, inspect, select, text
+from sqlalchemy import and_, bindparam, func, insert, inspect, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,24 @@ from web.api.models import FeedEntry, WebhookDelivery, WebhookSubscription
 PENDING = "tranche_api_new_events"
 FEED_LOCK = 7_301_900_001
 """The advisory lock key that serialises feed numbering (an arbitrary fixed number)."""
+
+
+def _numbering() -> Any:
+    """The highest feed position beside the tenants' live webhook subscriptions.
+
+    One statement, built once (the outer join keeps the one row when there are none).
+    """
+    top = select(func.max(FeedEntry.position).label("top")).subquery()
+    live = and_(
+        WebhookSubscription.tenant.in_(bindparam("tenants", expanding=True)),
+        WebhookSubscription.deleted_at.is_(None),
+    )
+    return select(top.c.top, WebhookSubscription.id, WebhookSubscription.tenant).select_from(
+        top.outerjoin(WebhookSubscription, live)
+    )
+
+
+_NUMBERING = _numbering()
 
 
 def _collect(session: Session, flush_context: Any) -> None:
@@ -61,46 +79,46 @@ def _number(session: Session) -> None:
     if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
     tenants = {e.contract_id: tenant for e, tenant in pending}
-    # One statement: the highest position, beside the tenants' live subscriptions (the
-    # outer join keeps the one row when there are none).
-    top = select(func.max(FeedEntry.position).label("top")).subquery()
-    live = and_(
-        WebhookSubscription.tenant.in_(set(tenants.values())),
-        WebhookSubscription.deleted_at.is_(None),
-    )
     position = 0
     hooks: dict[str, list[str]] = {}
     for highest, sub_id, sub_tenant in session.execute(
-        select(top.c.top, WebhookSubscription.id, WebhookSubscription.tenant).select_from(
-            top.outerjoin(WebhookSubscription, live)
-        )
+        _NUMBERING, {"tenants": list(set(tenants.values()))}
     ):
         position = highest or 0
         if sub_id is not None:
             hooks.setdefault(sub_tenant, []).append(sub_id)
+    entries: list[dict[str, Any]] = []
+    deliveries: list[dict[str, Any]] = []
     for event, _ in sorted(pending, key=lambda item: item[0].id):
         position += 1
         tenant = tenants[event.contract_id]
-        session.add(
-            FeedEntry(
-                position=position, event_id=event.id, tenant=tenant, contract_id=event.contract_id
-            )
+        entries.append(
+            {
+                "position": position,
+                "event_id": event.id,
+                "tenant": tenant,
+                "contract_id": event.contract_id,
+            }
         )
-        for sub_id in hooks.get(tenant, ()):
-            session.add(
-                WebhookDelivery(
-                    id="dl_" + secrets.token_hex(10),
-                    subscription_id=sub_id,
-                    tenant=tenant,
-                    event_id=event.id,
-                    position=position,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=event.created_at,
-                    created_at=event.created_at,
-                )
-            )
-    session.flush()
+        deliveries.extend(
+            {
+                "id": "dl_" + secrets.token_hex(10),
+                "subscription_id": sub_id,
+                "tenant": tenant,
+                "event_id": event.id,
+                "position": position,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": event.created_at,
+                "created_at": event.created_at,
+            }
+            for sub_id in hooks.get(tenant, ())
+        )
+    # Core inserts: the rows are never read back as objects in this transaction, and
+    # they skip a second unit-of-work flush at every commit.
+    session.execute(insert(FeedEntry), entries)
+    if deliveries:
+        session.execute(insert(WebhookDelivery), deliveries)
 
 
 def _forget(session: Session, transaction: Any) -> None:
