@@ -120,9 +120,10 @@ def run(url: str, lifecycles: int, repeat: int, profile: bool) -> None:
     for kind, count in sorted(counter.kinds.items(), key=lambda kv: -kv[1]):
         print(f"    {count / transitions:5.2f}  {kind}")
     if profiler:
-        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(
-            45
-        )
+        stats = pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative"))
+        stats.print_stats(45)
+        if os.environ.get("BENCH_CALLEES"):  # e.g. fire_event: where its time goes
+            stats.print_callees(os.environ["BENCH_CALLEES"])
     database.dispose()
 
 

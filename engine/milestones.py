@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.actors import Actor, role_of
 from engine.errors import LedgerError, NotFoundError, PreconditionFailedError
@@ -26,6 +26,13 @@ from engine.timers import cancel_pending, next_pending, schedule
 from engine.uow import UnitOfWork
 from policies.document import PREVIOUS, Policy
 
+_LOAD = (
+    select(Milestone, Contract)
+    .join(Contract, Contract.id == Milestone.contract_id)
+    .where(Milestone.id == bindparam("milestone_id"))
+)
+_LOAD_LOCKED = _LOAD.with_for_update()
+
 
 def load_for_update(
     uow: UnitOfWork, milestone_id: str, tenant: str | None = None
@@ -35,14 +42,8 @@ def load_for_update(
     (SQLite locks the whole database on BEGIN IMMEDIATE.) Both rows stay held by the
     unit of work, so a view read after the command finds them without a query.
     """
-    query = (
-        select(Milestone, Contract)
-        .join(Contract, Contract.id == Milestone.contract_id)
-        .where(Milestone.id == milestone_id)
-    )
-    if uow.database.is_postgres:
-        query = query.with_for_update()
-    row = uow.session.execute(query).first()
+    query = _LOAD_LOCKED if uow.database.is_postgres else _LOAD
+    row = uow.session.execute(query, {"milestone_id": milestone_id}).first()
     if row is None or (tenant and row[1].tenant != tenant):
         raise NotFoundError(f"no milestone {milestone_id!r}", milestone_id=milestone_id)
     milestone, contract = row

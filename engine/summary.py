@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from engine.ledger import BUYER_FUNDING, DIRECT, ESCROW, PLATFORM_FEES
@@ -49,18 +49,26 @@ class Summary:
         return [f"{label:>14}: {Money(v, self.currency).format():>16}" for label, v in labels]
 
 
-def _totals(session: Session, *where: Any) -> dict[tuple[str, str], int]:
-    rows = session.execute(
+def _grouped(column: Any) -> Any:
+    """Totals by account and entry kind for one owner (built once: building costs more)."""
+    return (
         select(Posting.account, LedgerEntry.kind, func.sum(Posting.amount))
         .join(LedgerEntry, LedgerEntry.id == Posting.entry_id)
-        .where(*where)
+        .where(column == bindparam("owner"))
         .group_by(Posting.account, LedgerEntry.kind)
     )
-    return {(account, kind): int(total) for account, kind, total in rows}
 
 
-def summarize(session: Session, currency: str, agreed: int, *where: Any) -> Summary:
-    t = _totals(session, *where)
+_BY_CONTRACT = _grouped(Posting.contract_id)
+_BY_MILESTONE = _grouped(Posting.milestone_id)
+
+
+def summarize(session: Session, currency: str, agreed: int, by: Any, owner: str) -> Summary:
+    """The figures of one contract (`by` _BY_CONTRACT) or milestone (_BY_MILESTONE)."""
+    t = {
+        (account, kind): int(total)
+        for account, kind, total in session.execute(by, {"owner": owner})
+    }
     escrow = {kind: total for (account, kind), total in t.items() if account == ESCROW}
     released = -escrow.get(RELEASE, 0)
     direct = -t.get((BUYER_FUNDING, DIRECT), 0)
@@ -81,10 +89,8 @@ def summarize(session: Session, currency: str, agreed: int, *where: Any) -> Summ
 
 
 def contract_summary(session: Session, contract: Any) -> Summary:
-    return summarize(
-        session, contract.currency, contract.agreed_amount, Posting.contract_id == contract.id
-    )
+    return summarize(session, contract.currency, contract.agreed_amount, _BY_CONTRACT, contract.id)
 
 
 def milestone_summary(session: Session, milestone: Any, currency: str) -> Summary:
-    return summarize(session, currency, milestone.amount, Posting.milestone_id == milestone.id)
+    return summarize(session, currency, milestone.amount, _BY_MILESTONE, milestone.id)

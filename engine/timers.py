@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine.models import Timer
@@ -68,13 +68,16 @@ def cancel_pending(session: Session, milestone_id: str, now: datetime) -> None:
     )
 
 
+_NEXT_PENDING = (
+    select(Timer)
+    .where(Timer.milestone_id == bindparam("milestone_id"), Timer.status == PENDING)
+    .order_by(Timer.due_at)
+    .limit(1)
+)
+
+
 def next_pending(session: Session, milestone_id: str) -> Timer | None:
-    return session.scalars(
-        select(Timer)
-        .where(Timer.milestone_id == milestone_id, Timer.status == PENDING)
-        .order_by(Timer.due_at)
-        .limit(1)
-    ).first()
+    return session.scalars(_NEXT_PENDING, {"milestone_id": milestone_id}).first()
 
 
 def claim_due(session: Session, now: datetime) -> Timer | None:

@@ -11,6 +11,7 @@ nothing was done, and a retry is evaluated afresh.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Response, current_app, request
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -80,6 +81,27 @@ def _key() -> str | None:
     return key
 
 
+@functools.cache
+def _claim_statement(postgres: bool) -> Any:
+    insert = pg_insert if postgres else sqlite_insert
+    table = IdempotencyRecord.__table__
+    return insert(table).on_conflict_do_nothing().returning(table.c.key)
+
+
+_RECORDS = IdempotencyRecord.__table__
+_STORE = (
+    update(_RECORDS)
+    .where(_RECORDS.c.tenant == bindparam("the_tenant"), _RECORDS.c.key == bindparam("the_key"))
+    .values(
+        status_code=bindparam("new_status"),
+        body=bindparam("new_body"),
+        headers=bindparam("new_headers"),
+    )
+)
+"""The statements of the idempotency record are built once: building them per request
+cost more than running them."""
+
+
 def _claim(uow: UnitOfWork, tenant: str, key: str, fingerprint: str) -> bool:
     values = dict(
         tenant=tenant,
@@ -90,10 +112,8 @@ def _claim(uow: UnitOfWork, tenant: str, key: str, fingerprint: str) -> bool:
         headers="{}",
         created_at=uow.clock.now(),
     )
-    insert = pg_insert if uow.database.is_postgres else sqlite_insert
-    table = IdempotencyRecord.__table__
-    statement = insert(table).values(**values).on_conflict_do_nothing().returning(table.c.key)
-    return uow.session.execute(statement).first() is not None
+    statement = _claim_statement(uow.database.is_postgres)
+    return uow.session.execute(statement, values).first() is not None
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
@@ -123,9 +143,14 @@ def run(command: Callable[[UnitOfWork], Result], body: Any = None) -> Response:
         headers = {"Content-Type": "application/json", **headers}
         if key is not None:
             uow.session.execute(
-                update(IdempotencyRecord)
-                .where(IdempotencyRecord.tenant == tenant, IdempotencyRecord.key == key)
-                .values(status_code=status, body=text, headers=json.dumps(headers))
+                _STORE,
+                {
+                    "the_tenant": tenant,
+                    "the_key": key,
+                    "new_status": status,
+                    "new_body": text,
+                    "new_headers": json.dumps(headers),
+                },
             )
         uow.commit()
     return Response(text, status=status, headers=headers)
