@@ -108,8 +108,9 @@ def create_contract(
     return contract
 
 
-def _committed_amount(uow: UnitOfWork, contract: Contract) -> int:
-    """What the contract's milestones claim of the agreed amount (unfunded finals free theirs)."""
+def _committed_amount(uow: UnitOfWork, contract: Contract) -> tuple[int, int]:
+    """What the contract's milestones claim of the agreed amount (unfunded finals free theirs),
+    and how many milestones it has."""
     funded = {
         mid: total
         for mid, total in uow.session.execute(
@@ -120,14 +121,15 @@ def _committed_amount(uow: UnitOfWork, contract: Contract) -> int:
             .group_by(Posting.milestone_id)
         )
     }
-    total = 0
+    total = count = 0
     for milestone in uow.session.scalars(
         select(Milestone).where(Milestone.contract_id == contract.id)
     ):
+        count += 1
         policy = uow.policy(milestone.policy_name, milestone.policy_version)
         if not (policy.state(milestone.state).final and not funded.get(milestone.id)):
             total += milestone.amount
-    return total
+    return total, count
 
 
 def add_milestone(
@@ -144,7 +146,7 @@ def add_milestone(
     role = role_of(contract, actor) if actor else "buyer"
     amount = positive_amount(amount)
     title = _text(title, "title", 200)
-    committed = _committed_amount(uow, contract)
+    committed, existing = _committed_amount(uow, contract)
     if committed + amount > contract.agreed_amount:
         raise ExceedsAgreedError(
             f"milestones would total {committed + amount}, more than the agreed "
@@ -156,12 +158,7 @@ def add_milestone(
     now = uow.clock.now()
     version = latest_version(uow.session, contract.policy_name)
     policy = uow.policy(contract.policy_name, version)
-    position = 1 + (
-        uow.session.scalar(
-            select(func.count()).select_from(Milestone).where(Milestone.contract_id == contract.id)
-        )
-        or 0
-    )
+    position = 1 + existing
     milestone = Milestone(
         id=new_id("ms"),
         contract_id=contract.id,

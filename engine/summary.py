@@ -32,6 +32,11 @@ class Summary:
     fees: int
     remaining: int
 
+    @classmethod
+    def opening(cls, currency: str, agreed: int) -> Summary:
+        """The figures of a contract or milestone created by this very command: no money yet."""
+        return cls(currency, agreed, 0, 0, 0, 0, 0, 0, 0, agreed)
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 

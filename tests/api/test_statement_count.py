@@ -44,3 +44,20 @@ def test_statements_per_transition(client, app, statements):
         assert response.status_code == 200, response.json
         counted[name] = len(statements)
     assert counted == EXPECTED["postgres" if backend == "postgresql" else "sqlite"], statements
+
+
+SETUP = {"sqlite": {"contract": 6, "milestone": 12}, "postgres": {"contract": 6, "milestone": 12}}
+
+
+def test_statements_to_create_a_contract_and_a_milestone(client, app, statements):
+    backend = app.extensions["tranche"].database.engine.dialect.name
+    client.contract()  # the first command of a process reads the policy once
+    statements.clear()
+    contract = client.contract()
+    created = len(statements)
+    statements.clear()
+    client.milestone(contract["id"])
+    counted = {"contract": created, "milestone": len(statements)}
+    assert counted == SETUP["postgres" if backend == "postgresql" else "sqlite"], statements
+    # The new contract's figures, given without a query, are what a read finds.
+    assert client.get(f"/v1/contracts/{contract['id']}").json["summary"] == contract["summary"]

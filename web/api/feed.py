@@ -61,9 +61,12 @@ _NUMBERING = _numbering()
 
 def _collect(session: Session, flush_context: Any) -> None:
     """Remember new events with their tenant, while their contract is surely in the session."""
+    # A contract inserted by this very flush is not in the identity map yet: look among
+    # the new objects first, or session.get would SELECT it again.
+    created = {obj.id: obj for obj in session.new if isinstance(obj, Contract)}
     for obj in session.new:
         if isinstance(obj, Event):
-            contract = session.get(Contract, obj.contract_id)
+            contract = created.get(obj.contract_id) or session.get(Contract, obj.contract_id)
             tenant = contract.tenant if contract else ""
             session.info.setdefault(PENDING, []).append((obj, tenant))
 

@@ -10,7 +10,7 @@ from sqlalchemy import and_, or_, select
 from engine import contracts as commands
 from engine.milestones import view_milestone
 from engine.models import Contract, Milestone, PaymentRequest
-from engine.summary import contract_summary
+from engine.summary import Summary, contract_summary
 from engine.uow import UnitOfWork
 from web.api import auth, present, schemas
 from web.api.commands import etag, json_response, run, tranche
@@ -31,7 +31,11 @@ def create_contract(body: dict[str, Any]) -> Any:
 
     def command(uow: UnitOfWork) -> Any:
         contract = commands.create_contract(uow, tenant=auth.tenant(), **body)
-        return 201, _contract_body(uow, contract), {"Location": f"/v1/contracts/{contract.id}"}
+        # Nothing can have been posted to a contract created in this transaction.
+        body_out = present.contract(
+            contract, Summary.opening(contract.currency, contract.agreed_amount)
+        )
+        return 201, body_out, {"Location": f"/v1/contracts/{contract.id}"}
 
     return run(command, body)
 
