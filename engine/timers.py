@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from engine.models import Timer
+from engine.models import Timer, UTCDateTime
 from policies.document import Policy
 
 PENDING, DONE, CANCELLED, VOID = "pending", "done", "cancelled", "void"
@@ -59,13 +59,16 @@ def schedule(
         )
 
 
+_CANCEL_PENDING = (
+    update(Timer)
+    .where(Timer.milestone_id == bindparam("of_milestone"), Timer.status == PENDING)
+    .values(status=CANCELLED, finished_at=bindparam("now", type_=UTCDateTime()))
+    .execution_options(synchronize_session=False)
+)
+
+
 def cancel_pending(session: Session, milestone_id: str, now: datetime) -> None:
-    session.execute(
-        update(Timer)
-        .where(Timer.milestone_id == milestone_id, Timer.status == PENDING)
-        .values(status=CANCELLED, finished_at=now),
-        execution_options={"synchronize_session": False},
-    )
+    session.execute(_CANCEL_PENDING, {"of_milestone": milestone_id, "now": now})
 
 
 _NEXT_PENDING = (
