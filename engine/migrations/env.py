@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import arbitration.models  # noqa: F401  (its tables join Base.metadata)
 from engine.models import Base
 
 config = context.config
