@@ -39,8 +39,11 @@ class Arbitration:
             return result
 
     def read(self, query: Callable[[UnitOfWork], T]) -> T:
+        """Rows come back detached with their attributes loaded (the rollback would expire them)."""
         with self.unit_of_work() as uow:
-            return query(uow)
+            result = query(uow)
+            uow.session.expunge_all()
+            return result
 
     # parties ---------------------------------------------------------------------------
     def open(self, milestone_id: str, actor: Any, reason: str, **claim: Any) -> Any:

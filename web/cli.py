@@ -154,3 +154,9 @@ def run() -> None:
     except (ArgumentError, OperationalError) as exc:
         click.echo(f"error: cannot use the database: {str(exc).splitlines()[0]}", err=True)
         sys.exit(1)
+
+
+from web.arbitration_cli import disputes, staff  # noqa: E402  (registered below)
+
+main.add_command(staff)
+main.add_command(disputes)
