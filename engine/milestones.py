@@ -20,7 +20,6 @@ from engine.events import append
 from engine.ledger import escrow_balance, post_movement
 from engine.machine import MilestoneMachine
 from engine.models import Contract, Event, Milestone
-from engine.policy_store import get_policy
 from engine.rules import EFFECTS, HOLD, REFUND, RELEASE, Facts, Movement
 from engine.summary import Summary, milestone_summary
 from engine.timers import cancel_pending, next_pending, schedule
@@ -46,9 +45,7 @@ def load_for_update(
 
 
 def milestone_policy(uow: UnitOfWork, milestone: Milestone) -> Policy:
-    return get_policy(
-        uow.session, milestone.policy_name, milestone.policy_version, uow.database.policy_cache
-    )
+    return uow.policy(milestone.policy_name, milestone.policy_version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +130,8 @@ def fire_event(
     if target != source:
         milestone.previous_state = source
         milestone.entered_by = role
-        cancel_pending(session, milestone.id, now)
+        if policy.timers_for(source):  # only states with timers can have pending ones
+            cancel_pending(session, milestone.id, now)
         schedule(session, milestone, policy, now)
     milestone.updated_at = now
     data: dict[str, Any] = {

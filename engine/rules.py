@@ -50,8 +50,13 @@ class Movement:
 
 @dataclass(frozen=True, slots=True)
 class Guard:
+    """A condition. `on_arguments` guards judge the command's arguments (a split, an offer):
+    they decide which transition an event takes, not whether the event is open to the actor,
+    so "what may this actor do now" ignores them."""
+
     description: str
     test: Callable[[Facts], bool]
+    on_arguments: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +82,22 @@ GUARDS: dict[str, Guard] = {
     "offer_from_other_party": Guard(
         "the settlement offer being accepted was made by the other party",
         lambda f: f.offer_by in PARTIES and f.offer_by != f.actor_role,
+        on_arguments=True,
     ),
     "split_all_to_provider": Guard(
         "the split gives the whole escrow to the provider",
         lambda f: (s := _split_shape(f)) is not None and s[1] == 0 and s[0] > 0,
+        on_arguments=True,
     ),
     "split_all_to_buyer": Guard(
         "the split gives the whole escrow to the buyer",
         lambda f: (s := _split_shape(f)) is not None and s[0] == 0 and s[1] > 0,
+        on_arguments=True,
     ),
     "split_shared": Guard(
         "the split gives each party a part of the escrow",
         lambda f: (s := _split_shape(f)) is not None and s[0] > 0 and s[1] > 0,
+        on_arguments=True,
     ),
 }
 

@@ -37,7 +37,8 @@ def cancel_pending(session: Session, milestone_id: str, now: datetime) -> None:
     session.execute(
         update(Timer)
         .where(Timer.milestone_id == milestone_id, Timer.status == PENDING)
-        .values(status=CANCELLED, finished_at=now)
+        .values(status=CANCELLED, finished_at=now),
+        execution_options={"synchronize_session": False},
     )
 
 
