@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import BUYER, PROVIDER
-
 from arbitration.service import Arbitration
 from arbitration.settings import Settings
+from conftest import BUYER, PROVIDER
 
 PASSWORD = "correct horse battery staple"
 

@@ -4,11 +4,11 @@ from datetime import timedelta
 
 import pytest
 from arb_helpers import arbitration_for, funded
-from conftest import BUYER, PROVIDER, STRANGER
 
 from arbitration.errors import DisputeClosedError, EvidenceRejectedError
 from arbitration.evidence import Upload
 from arbitration.models import AWAITING_RESPONSE, DEFAULTED, SETTLED, UNDER_REVIEW, WITHDRAWN
+from conftest import BUYER, PROVIDER, STRANGER
 from engine.errors import ForbiddenEventError, InvalidAmountError, NotAPartyError
 
 

@@ -2,7 +2,6 @@
 
 import pytest
 from arb_helpers import PASSWORD, arbitration_for, funded
-from conftest import BUYER, PROVIDER
 from sqlalchemy import text
 
 from arbitration.errors import (
@@ -13,6 +12,7 @@ from arbitration.errors import (
     StaffForbiddenError,
 )
 from arbitration.models import PENDING_APPROVAL, RULED, UNDER_REVIEW
+from conftest import BUYER, PROVIDER
 from engine.errors import InvalidAmountError
 
 

@@ -4,9 +4,9 @@ import re
 
 import pytest
 from arb_helpers import PASSWORD, funded
-from conftest import BUYER, PROVIDER
 
 from arbitration.evidence import Upload
+from conftest import BUYER, PROVIDER
 from web.app import create_app
 
 CONSOLE_GETS = [

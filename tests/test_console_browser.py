@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 from arb_helpers import PASSWORD, funded
-from conftest import BUYER, PROVIDER
 from werkzeug.serving import make_server
 
 from arbitration.evidence import Upload
+from conftest import BUYER, PROVIDER
 from engine.service import Tranche
 from web.app import create_app
 
