@@ -5,6 +5,7 @@ import re
 import pytest
 from arb_helpers import PASSWORD, funded
 
+from arbitration import views
 from arbitration.evidence import Upload
 from conftest import BUYER, PROVIDER
 from web.app import create_app
@@ -152,7 +153,7 @@ def test_reviewers_rule_and_only_another_senior_approves(app, staff, dispute, ar
             "rationale": "Most pages delivered.",
         },
     )
-    ruling = arb.read(lambda u: __import__("arbitration.views").views.case(u, dispute.id)).pending
+    ruling = arb.read(lambda u: views.case(u, dispute.id)).pending
     assert ruling is not None
     approve = f"/console/rulings/{ruling.id}/approve"
     assert (

@@ -7,7 +7,7 @@ import sys
 import click
 
 from arbitration.service import Arbitration
-from arbitration.staff import MIN_PASSWORD, ROLES
+from arbitration.staff import MIN_PASSWORD, ROLES, all_staff
 from engine.db import Database
 from web.cli import IsoMoment
 
@@ -46,8 +46,6 @@ def staff_create(ctx: click.Context, email: str, role: str, password_stdin: bool
 @click.pass_context
 def staff_list(ctx: click.Context) -> None:
     """List active staff accounts."""
-    from arbitration.staff import all_staff
-
     arbitration = _arbitration(ctx)
     for member in arbitration.read(all_staff):
         click.echo(f"{member.id}  {member.role:<8}  {member.email}")

@@ -22,6 +22,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
+from arbitration import audit
 from arbitration import views as read
 from arbitration.errors import LoginRefusedError, LoginThrottledError
 from arbitration.models import STATUSES, Evidence
@@ -212,9 +213,7 @@ def case(dispute_id: str) -> Any:
 
 
 def read_trail(uow: Any, dispute_id: str) -> list[Any]:
-    from arbitration.audit import trail
-
-    return trail(uow.session, dispute_id)
+    return audit.trail(uow.session, dispute_id)
 
 
 @console.get("/evidence/<int:evidence_id>/file")
