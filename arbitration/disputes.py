@@ -68,12 +68,15 @@ def check_split(to_provider: object, to_buyer: object, escrow: int) -> tuple[int
     return to_provider, to_buyer
 
 
-def load(uow: UnitOfWork, dispute_id: str, lock: bool = False) -> Dispute:
+def load(
+    uow: UnitOfWork, dispute_id: str, lock: bool = False, tenant: str | None = None
+) -> Dispute:
+    """The dispute (row-locked on PostgreSQL if asked); another tenant's is not found."""
     query = select(Dispute).where(Dispute.id == dispute_id)
     if lock and uow.database.is_postgres:
         query = query.with_for_update()
     dispute = uow.session.scalars(query).first() if isinstance(dispute_id, str) else None
-    if dispute is None:
+    if dispute is None or (tenant is not None and dispute.tenant != tenant):
         raise DisputeNotFoundError(f"no dispute {dispute_id!r}", dispute_id=dispute_id)
     return dispute
 
@@ -154,6 +157,7 @@ def open_dispute(
         id=dispute_id,
         milestone_id=milestone.id,
         contract_id=contract.id,
+        tenant=contract.tenant,
         buyer_id=contract.buyer_id,
         provider_id=contract.provider_id,
         opened_by=actor.id,
@@ -175,9 +179,14 @@ def open_dispute(
 
 
 def add_statement(
-    uow: UnitOfWork, dispute_id: str, actor: Actor, body: str, settings: Settings
+    uow: UnitOfWork,
+    dispute_id: str,
+    actor: Actor,
+    body: str,
+    settings: Settings,
+    tenant: str | None = None,
 ) -> Statement:
-    dispute = load(uow, dispute_id, lock=True)
+    dispute = load(uow, dispute_id, lock=True, tenant=tenant)
     role = party_role(dispute, actor)
     require_open(dispute)
     now = uow.clock.now()
@@ -202,9 +211,10 @@ def add_evidence(
     description: str = "",
     text: str | None = None,
     upload: Upload | None = None,
+    tenant: str | None = None,
 ) -> Evidence:
     """Text evidence, or a file (checked, then stored under its hash), never both."""
-    dispute = load(uow, dispute_id, lock=True)
+    dispute = load(uow, dispute_id, lock=True, tenant=tenant)
     role = party_role(dispute, actor)
     require_open(dispute)
     if (text is None) == (upload is None):
@@ -240,9 +250,10 @@ def make_offer(
     to_buyer: int,
     settings: Settings,
     note: str = "",
+    tenant: str | None = None,
 ) -> Offer:
     """Propose a settlement; it replaces the same party's earlier open offer."""
-    dispute = load(uow, dispute_id, lock=True)
+    dispute = load(uow, dispute_id, lock=True, tenant=tenant)
     role = party_role(dispute, actor)
     require_open(dispute)
     escrow = escrow_balance(uow.session, dispute.milestone_id)
@@ -283,9 +294,11 @@ def _open_offer(uow: UnitOfWork, dispute: Dispute, offer_id: str, role: str) -> 
     return offer
 
 
-def accept_offer(uow: UnitOfWork, dispute_id: str, offer_id: str, actor: Actor) -> Dispute:
+def accept_offer(
+    uow: UnitOfWork, dispute_id: str, offer_id: str, actor: Actor, tenant: str | None = None
+) -> Dispute:
     """Settle the milestone with the offered amounts (the policy's `accept_offer`)."""
-    dispute = load(uow, dispute_id, lock=True)
+    dispute = load(uow, dispute_id, lock=True, tenant=tenant)
     role = party_role(dispute, actor)
     require_open(dispute)
     offer = _open_offer(uow, dispute, offer_id, role)
@@ -310,9 +323,14 @@ def accept_offer(uow: UnitOfWork, dispute_id: str, offer_id: str, actor: Actor) 
 
 
 def reject_offer(
-    uow: UnitOfWork, dispute_id: str, offer_id: str, actor: Actor, settings: Settings
+    uow: UnitOfWork,
+    dispute_id: str,
+    offer_id: str,
+    actor: Actor,
+    settings: Settings,
+    tenant: str | None = None,
 ) -> Offer:
-    dispute = load(uow, dispute_id, lock=True)
+    dispute = load(uow, dispute_id, lock=True, tenant=tenant)
     role = party_role(dispute, actor)
     require_open(dispute)
     offer = _open_offer(uow, dispute, offer_id, role)
@@ -323,9 +341,9 @@ def reject_offer(
     return offer
 
 
-def withdraw(uow: UnitOfWork, dispute_id: str, actor: Actor) -> Dispute:
+def withdraw(uow: UnitOfWork, dispute_id: str, actor: Actor, tenant: str | None = None) -> Dispute:
     """The opener takes the dispute back; the milestone returns to where it was."""
-    dispute = load(uow, dispute_id, lock=True)
+    dispute = load(uow, dispute_id, lock=True, tenant=tenant)
     party_role(dispute, actor)
     require_open(dispute)
     fire_event(

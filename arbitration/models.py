@@ -43,6 +43,7 @@ class Dispute(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     milestone_id: Mapped[str] = mapped_column(ForeignKey("milestones.id"), index=True)
     contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), index=True)
+    tenant: Mapped[str] = mapped_column(String(64))
     buyer_id: Mapped[str] = mapped_column(String(128), index=True)
     provider_id: Mapped[str] = mapped_column(String(128), index=True)
     opened_by: Mapped[str] = mapped_column(String(128))

@@ -171,6 +171,7 @@ def _pending(uow: UnitOfWork, ruling_id: str, staff: Staff) -> tuple[Ruling, Dis
     if ruling.staff_id == staff.id:
         raise SelfApprovalError("nobody approves or declines their own ruling", ruling_id=ruling.id)
     dispute = load(uow, ruling.dispute_id, lock=True)
+    uow.session.refresh(ruling)  # read again under the case's lock: a rival may have decided
     if ruling.status != PENDING:
         raise DisputeClosedError(f"ruling {ruling.id} is {ruling.status}", status=ruling.status)
     return ruling, dispute

@@ -208,9 +208,11 @@ def case(uow: UnitOfWork, dispute_id: str, staff_view: bool = True) -> Case:
     )
 
 
-def party_view(uow: UnitOfWork, dispute_id: str, actor: Actor) -> dict[str, Any]:
+def party_view(
+    uow: UnitOfWork, dispute_id: str, actor: Actor, tenant: str | None = None
+) -> dict[str, Any]:
     """What a party may see: never staff notes, staff names, or the audit trail."""
-    dispute = load(uow, dispute_id)
+    dispute = load(uow, dispute_id, tenant=tenant)
     party_role(dispute, actor)
     found = case(uow, dispute_id, staff_view=False)
     d = found.dispute

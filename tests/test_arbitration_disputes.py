@@ -5,11 +5,12 @@ from datetime import timedelta
 import pytest
 from arb_helpers import arbitration_for, funded
 
+from arbitration import disputes, views
 from arbitration.errors import DisputeClosedError, EvidenceRejectedError
 from arbitration.evidence import Upload
 from arbitration.models import AWAITING_RESPONSE, DEFAULTED, SETTLED, UNDER_REVIEW, WITHDRAWN
 from conftest import BUYER, PROVIDER, STRANGER
-from engine.errors import ForbiddenEventError, InvalidAmountError, NotAPartyError
+from engine.errors import ForbiddenEventError, InvalidAmountError, NotAPartyError, NotFoundError
 
 
 @pytest.fixture
@@ -124,3 +125,18 @@ def test_evidence_text_and_files_are_checked_and_content_hashed(tranche, contrac
         arb.evidence(dispute.id, BUYER, upload=Upload("x.html", "text/html", b"<p>"))
     text = arb.evidence(dispute.id, PROVIDER, text="Commit log attached.", description="log")
     assert [e["id"] for e in arb.party_view(dispute.id, BUYER)["evidence"]] == [row.id, text.id]
+
+
+def test_another_tenant_cannot_see_or_touch_the_dispute(tranche, contract, arb):
+    mid = funded(tranche, contract)
+    dispute = arb.open(mid, BUYER, "Late.")
+    with pytest.raises(NotFoundError):
+        arb.read(lambda u: views.party_view(u, dispute.id, BUYER, tenant="someone-else"))
+    with pytest.raises(NotFoundError):
+        arb.write(
+            lambda u: disputes.add_statement(
+                u, dispute.id, BUYER, "hi", arb.settings, tenant="someone-else"
+            )
+        )
+    own = arb.read(lambda u: views.party_view(u, dispute.id, BUYER, tenant=contract.tenant))
+    assert own["id"] == dispute.id

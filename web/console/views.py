@@ -6,6 +6,7 @@ A refusal from the domain becomes a message on the page it came from, never a 50
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from flask import (
@@ -17,6 +18,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
@@ -226,10 +228,13 @@ def evidence_file(evidence_id: int) -> Any:
         data = arbitration().store.read(row.sha256)
     except NotFoundError:
         abort(404, description="The file is missing from the evidence store.")
-    inline = row.content_type in ("image/png", "image/jpeg")
-    response = Response(data, mimetype=row.content_type)
-    disposition = "inline" if inline else "attachment"
-    response.headers["Content-Disposition"] = f'{disposition}; filename="{row.sha256[:12]}"'
+    response = send_file(
+        io.BytesIO(data),
+        mimetype=row.content_type,
+        as_attachment=row.content_type not in ("image/png", "image/jpeg"),
+        download_name=row.filename or row.sha256,
+        etag=row.sha256,
+    )
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response
 

@@ -52,6 +52,7 @@ def _tables() -> None:
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("milestone_id", sa.String(length=40), nullable=False),
         sa.Column("contract_id", sa.String(length=40), nullable=False),
+        sa.Column("tenant", sa.String(length=64), nullable=False),
         sa.Column("buyer_id", sa.String(length=128), nullable=False),
         sa.Column("provider_id", sa.String(length=128), nullable=False),
         sa.Column("opened_by", sa.String(length=128), nullable=False),
