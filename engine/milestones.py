@@ -20,11 +20,11 @@ from engine.events import append
 from engine.ledger import escrow_balance, post_movement
 from engine.machine import MilestoneMachine
 from engine.models import Contract, Event, Milestone
-from engine.rules import EFFECTS, HOLD, REFUND, RELEASE, Facts, Movement
+from engine.rules import HOLD, REFUND, RELEASE, Facts, apply_effects
 from engine.summary import Summary, milestone_summary
 from engine.timers import cancel_pending, next_pending, schedule
 from engine.uow import UnitOfWork
-from policies.document import Policy
+from policies.document import PREVIOUS, Policy
 
 
 def load_for_update(
@@ -106,11 +106,8 @@ def fire_event(
     source = milestone.state
     spec, target = MilestoneMachine(policy, milestone).apply(event, facts)
 
-    movements: list[Movement] = []
-    for ref in spec.effects:
-        effect = EFFECTS[ref.name]
-        movements += effect.moves(facts, ref.kwargs)
-        milestone.revisions += int(effect.counts_revision)
+    movements, counted = apply_effects(((r.name, r.kwargs) for r in spec.effects), facts)
+    milestone.revisions += counted
     delta = {HOLD: 0, RELEASE: 0, REFUND: 0}
     entries = []
     for movement in movements:
@@ -132,7 +129,7 @@ def fire_event(
         milestone.entered_by = role
         if policy.timers_for(source):  # only states with timers can have pending ones
             cancel_pending(session, milestone.id, now)
-        schedule(session, milestone, policy, now)
+        schedule(session, milestone, policy, now, resume=spec.target == PREVIOUS)
     milestone.updated_at = now
     data: dict[str, Any] = {
         "movements": [{"kind": m.kind, "amount": m.amount} for m in movements],

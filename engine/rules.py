@@ -11,8 +11,8 @@ their `check` refuses bad amounts with a precise error before anything moves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.errors import InsufficientEscrowError, InvalidAmountError
@@ -181,6 +181,27 @@ EFFECTS: dict[str, Effect] = {
         counts_revision=True,
     ),
 }
+
+
+def apply_effects(
+    effects: Iterable[tuple[str, Mapping[str, Any]]], facts: Facts
+) -> tuple[list[Movement], int]:
+    """The movements of a transition's effects, in order, and how many revisions they count.
+
+    Each effect sees the escrow the ones before it left, so `[hold, release_share]`
+    releases a deposit out of the money just held (not out of the empty escrow before).
+    """
+    movements: list[Movement] = []
+    revisions = 0
+    escrow = facts.escrow
+    for name, params in effects:
+        effect = EFFECTS[name]
+        moved = effect.moves(replace(facts, escrow=escrow), params)
+        for movement in moved:
+            escrow += movement.amount if movement.kind == HOLD else -movement.amount
+        movements += moved
+        revisions += int(effect.counts_revision)
+    return movements, revisions
 
 
 def check_effect_params(name: str, params: Mapping[str, Any]) -> list[str]:

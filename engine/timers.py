@@ -19,14 +19,35 @@ from policies.document import Policy
 PENDING, DONE, CANCELLED, VOID = "pending", "done", "cancelled", "void"
 
 
-def schedule(session: Session, milestone: Milestone, policy: Policy, now: datetime) -> None:
+def schedule(
+    session: Session, milestone: Milestone, policy: Policy, now: datetime, resume: bool = False
+) -> None:
+    """Start the timers of the state just entered.
+
+    With `resume` (a return to the previous state, as when a dispute is withdrawn) a
+    timer keeps the deadline it had when the state was left: opening and withdrawing
+    a dispute must not buy a party a fresh review period or answer deadline.
+    """
     for spec in policy.timers_for(milestone.state):
+        due_at = now + spec.after
+        if resume:
+            interrupted = session.scalars(
+                select(Timer.due_at)
+                .where(
+                    Timer.milestone_id == milestone.id,
+                    Timer.event == spec.event,
+                    Timer.status == CANCELLED,
+                )
+                .order_by(Timer.id.desc())
+                .limit(1)
+            ).first()
+            due_at = interrupted or due_at
         session.add(
             Timer(
                 milestone_id=milestone.id,
                 event=spec.event,
                 description=spec.description,
-                due_at=now + spec.after,
+                due_at=due_at,
                 status=PENDING,
                 created_at=now,
             )

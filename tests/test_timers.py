@@ -99,3 +99,17 @@ def test_the_revision_limit_holds(tranche, milestone):
     assert view.revisions == 3
     assert "request_changes" not in view.allowed_events
     assert view.allowed_events == ["release", "approve", "dispute"]
+
+
+def test_withdrawing_a_dispute_resumes_the_review_period(tranche, milestone, clock):
+    tranche.fire(milestone.id, "fund", BUYER)
+    tranche.fire(milestone.id, "submit", PROVIDER)
+    submitted_at = clock.now()
+    clock.advance(10 * DAY)
+    tranche.fire(milestone.id, "dispute", BUYER)
+    clock.advance(2 * DAY)
+    tranche.fire(milestone.id, "withdraw", BUYER)
+    view = tranche.milestone(milestone.id)
+    assert view.next_deadline.due_at == submitted_at + 14 * DAY  # not a fresh 14 days
+    (fired,) = tranche.sweep(submitted_at + 14 * DAY)
+    assert fired.outcome == "approved"

@@ -14,9 +14,9 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from engine.clock import FixedClock, as_utc
 from engine.db import Database, database_url
-from engine.errors import PolicyError, TrancheError
+from engine.errors import TrancheError
 from engine.service import Tranche
-from policies.loader import load_policy_file
+from policies.cli import policy
 
 
 class IsoMoment(click.ParamType):
@@ -72,28 +72,6 @@ def sweep(ctx: click.Context, now: datetime | None, limit: int | None) -> None:
     for item in fired:
         click.echo(f"timer {item.timer_id}: {item.event} on {item.milestone_id} -> {item.outcome}")
     click.echo(f"{len(fired)} timer(s) fired")
-
-
-@main.group()
-def policy() -> None:
-    """Check policy documents."""
-
-
-@policy.command("check")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def policy_check(files: tuple[str, ...]) -> None:
-    """Validate policy files; exit 1 listing every problem with its file and line."""
-    failed = False
-    for path in files:
-        try:
-            loaded = load_policy_file(path)
-        except PolicyError as exc:
-            failed = True
-            click.echo(exc.message, err=True)
-        else:
-            click.echo(f"{path}: ok ({loaded.name} v{loaded.version})")
-    if failed:
-        sys.exit(1)
 
 
 @main.group()
@@ -155,6 +133,8 @@ def run() -> None:
         click.echo(f"error: cannot use the database: {str(exc).splitlines()[0]}", err=True)
         sys.exit(1)
 
+
+main.add_command(policy)
 
 from web.arbitration_cli import disputes, staff  # noqa: E402  (registered below)
 
