@@ -197,3 +197,14 @@ def test_session_cookie_is_secure_httponly_by_default(database, clock, tmp_path)
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_moments_read_as_people_say_them():
+    from datetime import UTC, datetime, timedelta
+
+    from web.console.filters import relative
+
+    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    assert relative(now, now) == "just now"
+    assert relative(now + timedelta(hours=5), now) == "in 5 h"
+    assert relative(now - timedelta(days=3), now) == "3 days ago"

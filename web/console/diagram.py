@@ -32,7 +32,18 @@ def _columns(policy: Policy) -> list[list[str]]:
     for name in others:
         columns[level.get(name, depth)].append(name)
     columns[-1] = finals
-    return [c for c in columns if c]
+    columns = [c for c in columns if c]
+    # One barycentre pass: place each state near the states that lead to it (fewer crossings).
+    row: dict[str, float] = {name: j for j, name in enumerate(columns[0])}
+    for column in columns[1:]:
+
+        def centre(name: str) -> float:
+            sources = [row[s] for s, t in edges if t == name and s in row and s != name]
+            return sum(sources) / len(sources) if sources else float(len(row))
+
+        column.sort(key=centre)
+        row.update({name: j for j, name in enumerate(column)})
+    return columns
 
 
 def state_diagram(policy: Policy, current: str) -> Markup:

@@ -32,6 +32,8 @@ def relative(moment: datetime | None, now: datetime) -> str:
         return "—"
     seconds = (as_utc(moment) - now).total_seconds()
     span = abs(seconds)
+    if span < 60:
+        return "just now"
     if span < 3600:
         text = f"{max(1, int(span // 60))} min"
     elif span < 2 * 86400:
