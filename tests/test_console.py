@@ -135,7 +135,6 @@ def test_reviewers_rule_and_only_another_senior_approves(app, staff, dispute, ar
         f"{case}/rule",
         data={
             "csrf_token": token(rita, case),
-            "currency": "USD",
             "to_provider": "300.00",
             "to_buyer": "199.99",
             "rationale": "Most pages delivered.",
@@ -147,7 +146,6 @@ def test_reviewers_rule_and_only_another_senior_approves(app, staff, dispute, ar
         f"{case}/rule",
         data={
             "csrf_token": token(rita, case),
-            "currency": "USD",
             "to_provider": "300.00",
             "to_buyer": "200.00",
             "rationale": "Most pages delivered.",

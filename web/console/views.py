@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from arbitration import audit
 from arbitration import views as read
+from arbitration.disputes import load
 from arbitration.errors import LoginRefusedError, LoginThrottledError
 from arbitration.models import STATUSES, Evidence
 from arbitration.staff import all_staff
@@ -276,7 +277,7 @@ def note(dispute_id: str) -> Any:
 @login_required
 def rule(dispute_id: str) -> Any:
     def act() -> None:
-        currency = request.form.get("currency", "")
+        currency = arbitration().read(lambda u: load(u, dispute_id).currency)  # never the form's
         to_provider = Money.parse(request.form.get("to_provider", ""), currency).minor
         to_buyer = Money.parse(request.form.get("to_buyer", ""), currency).minor
         ruling = arbitration().rule(
