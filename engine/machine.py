@@ -182,7 +182,11 @@ class MilestoneMachine:
         return [e.id for e in self.sm.enabled_events(cmd=cmd)]
 
     def apply(self, event: str, facts: Facts) -> tuple[TransitionSpec, str]:
-        """Move the row along the transition `event` picks, or raise with what is allowed."""
+        """The transition `event` takes and its target, or raise with what is allowed.
+
+        The row is left as it is: the caller writes the new state together with the
+        rest of the command's changes, in one UPDATE.
+        """
         if event not in self.policy.events:
             raise UnknownEventError(
                 f"policy {self.policy.name} v{self.policy.version} has no event {event!r}",
@@ -207,6 +211,4 @@ class MilestoneMachine:
             ) from None
         finally:
             self.slot.state = self.row.state
-        spec, target = cmd.fired[-1]
-        self.row.state = target
-        return spec, target
+        return cmd.fired[-1]

@@ -13,14 +13,19 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine.models import Milestone, Timer
+from engine.models import Timer
 from policies.document import Policy
 
 PENDING, DONE, CANCELLED, VOID = "pending", "done", "cancelled", "void"
 
 
 def schedule(
-    session: Session, milestone: Milestone, policy: Policy, now: datetime, resume: bool = False
+    session: Session,
+    milestone_id: str,
+    state: str,
+    policy: Policy,
+    now: datetime,
+    resume: bool = False,
 ) -> None:
     """Start the timers of the state just entered.
 
@@ -28,13 +33,13 @@ def schedule(
     timer keeps the deadline it had when the state was left: opening and withdrawing
     a dispute must not buy a party a fresh review period or answer deadline.
     """
-    for spec in policy.timers_for(milestone.state):
+    for spec in policy.timers_for(state):
         due_at = now + spec.after
         if resume:
             interrupted = session.scalars(
                 select(Timer.due_at)
                 .where(
-                    Timer.milestone_id == milestone.id,
+                    Timer.milestone_id == milestone_id,
                     Timer.event == spec.event,
                     Timer.status == CANCELLED,
                 )
@@ -44,7 +49,7 @@ def schedule(
             due_at = interrupted or due_at
         session.add(
             Timer(
-                milestone_id=milestone.id,
+                milestone_id=milestone_id,
                 event=spec.event,
                 description=spec.description,
                 due_at=due_at,

@@ -26,6 +26,7 @@ from engine.clock import FixedClock
 from engine.db import Database
 from engine.models import Base
 from engine.service import Tranche
+from web.api import models as _api_models  # noqa: F401  (their tables are truncated too)
 
 settings.register_profile(
     "ci", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -56,7 +56,17 @@ def test_a_mistake_is_corrected_by_a_reversing_entry(tranche, contract, mileston
         assert uow.session.get(LedgerEntry, entry_id) is not None  # the original stays
         assert correction.reverses_id == entry_id
     assert tranche.summary(contract.id).funded == 0
+    assert tranche.milestone(milestone.id).summary.in_escrow == 0
     assert tranche.unbalanced_entries() == []
+    assert tranche.escrow_mismatches() == []
+
+
+def test_audit_finds_a_cached_escrow_that_disagrees_with_the_ledger(tranche, milestone):
+    tranche.fire(milestone.id, "fund", BUYER)
+    assert tranche.escrow_mismatches() == []
+    with tranche.database.engine.begin() as connection:
+        connection.execute(text(f"UPDATE milestones SET escrow = 1 WHERE id = '{milestone.id}'"))
+    assert tranche.escrow_mismatches() == [(milestone.id, 1, 25_000)]
 
 
 @pytest.mark.parametrize("table", ["postings", "ledger_entries", "events"])

@@ -29,6 +29,9 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
         database.upgrade()
     app.extensions["tranche"] = Tranche(database, clock)
     init_console(app, database, clock)
+    from web.api.setup import install as install_api
+
+    install_api(app)
 
     @app.get("/health")
     def health() -> Any:

@@ -91,7 +91,13 @@ def audit_verify(ctx: click.Context, contract_id: str | None) -> None:
         click.echo(f"TAMPERED: {item}", err=True)
     for entry in unbalanced:
         click.echo(f"UNBALANCED: ledger entry {entry}", err=True)
-    if breaks or unbalanced:
+    mismatches = tranche.escrow_mismatches()
+    for milestone_id, cached, total in mismatches:
+        click.echo(
+            f"ESCROW MISMATCH: milestone {milestone_id} says {cached}, its postings {total}",
+            err=True,
+        )
+    if breaks or unbalanced or mismatches:
         sys.exit(1)
     click.echo("audit ok: every event chain and ledger entry verifies")
 
@@ -140,3 +146,8 @@ from web.arbitration_cli import disputes, staff  # noqa: E402  (registered below
 
 main.add_command(staff)
 main.add_command(disputes)
+
+from web.api.cli import apikey, deliver  # noqa: E402  (the API's commands)
+
+main.add_command(apikey)
+main.add_command(deliver)

@@ -1,11 +1,15 @@
 """Alembic environment: runs on the engine the caller hands over (see Database.upgrade)."""
 
+import importlib
+
 from alembic import context
 
 import arbitration.models  # noqa: F401  (its tables join Base.metadata)
 from engine.models import Base
 
 config = context.config
+# Tables of other packages that live on Base (imported by name: engine depends on no web code).
+importlib.import_module("web.api.models")
 target_metadata = Base.metadata
 
 

@@ -1,0 +1,225 @@
+"""Load: concurrent clients drive milestone lifecycles through gunicorn, beside a bare endpoint.
+
+For SQLite and PostgreSQL in turn: start gunicorn (sync workers) serving Tranche,
+let CLIENTS threads each run lifecycles (create contract, add milestone, fund,
+submit, approve) for SECONDS, and report transitions/s (fund, submit, approve)
+with their p50/p99 latency; then serve bench/bare_app.py (1 UPDATE + 1 INSERT via
+the ORM) on the same database, drive it the same way, and print the ratio.
+
+    .venv/bin/python bench/api_load.py [--seconds 10] [--clients 8] [--workers 2]
+                                       [--backends sqlite,postgres]
+
+PostgreSQL: a throwaway database on BENCH_POSTGRES_URL (default the local server).
+Not a test: the numbers depend on the machine; nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.db import Database  # noqa: E402
+from web.api.auth import create_key  # noqa: E402
+
+PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, app: str, env: dict[str, str], workers: int) -> None:
+        self.port = free_port()
+        command = [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "--log-level",
+            "warning",
+            app,
+        ]
+        self.process = subprocess.Popen(command, env=os.environ | env, cwd=ROOT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                time.sleep(0.5)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not start")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+def request(port: int, method: str, path: str, headers: dict, body: dict | None = None) -> tuple:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    data = None if body is None else json.dumps(body)
+    sent = dict(headers)
+    if data is not None:
+        sent["Content-Type"] = "application/json"
+    started = time.perf_counter()
+    connection.request(method, path, body=data, headers=sent)
+    response = connection.getresponse()
+    payload = response.read()
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return response.status, payload, elapsed
+
+
+def drive(
+    clients: int, seconds: float, step: Callable[[int], list[float]]
+) -> tuple[list[float], float]:
+    """Run `step(client)` in a loop on each client thread; return the latencies it timed."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def loop(client: int) -> None:
+        while time.monotonic() < stop:
+            timed = step(client)
+            with lock:
+                latencies.extend(timed)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, time.monotonic() - started
+
+
+def tranche_step(port: int, key: str, setup: list[float]) -> Callable[[int], list[float]]:
+    """One lifecycle: returns the transitions' latencies; the set-up calls' go to `setup`."""
+    auth = {"Authorization": f"Bearer {key}"}
+
+    def lifecycle(client: int) -> list[float]:
+        contract = {
+            "buyer_id": f"b{client}",
+            "provider_id": f"p{client}",
+            "currency": "USD",
+            "agreed_amount": 10_000,
+            "title": "load",
+        }
+        status, body, created = request(port, "POST", "/v1/contracts", auth, contract)
+        assert status == 201, body
+        path = f"/v1/contracts/{json.loads(body)['id']}/milestones"
+        status, body, added = request(port, "POST", path, auth, {"title": "m", "amount": 10_000})
+        assert status == 201, body
+        setup.extend((created, added))
+        milestone = json.loads(body)["id"]
+        timed = []
+        for event, actor in (
+            ("fund", f"b{client}"),
+            ("submit", f"p{client}"),
+            ("approve", f"b{client}"),
+        ):
+            headers = auth | {"Tranche-Actor": actor, "Idempotency-Key": secrets.token_hex(8)}
+            status, body, elapsed = request(
+                port, "POST", f"/v1/milestones/{milestone}/events/{event}", headers, {}
+            )
+            assert status == 200, body
+            timed.append(elapsed)
+        return timed
+
+    return lifecycle
+
+
+def bare_step(port: int) -> Callable[[int], list[float]]:
+    def one(client: int) -> list[float]:
+        status, body, elapsed = request(port, "POST", f"/bare/{client}", {})
+        assert status == 200, body
+        return [elapsed]
+
+    return one
+
+
+def report(name: str, latencies: list[float], elapsed: float) -> float:
+    rate = len(latencies) / elapsed
+    cuts = statistics.quantiles(latencies, n=100)
+    print(
+        f"  {name:<28} {rate:8.1f} /s   p50 {cuts[49] * 1000:6.1f} ms   "
+        f"p99 {cuts[98] * 1000:6.1f} ms   ({len(latencies)} requests)"
+    )
+    return rate
+
+
+def run_backend(url: str, label: str, args: argparse.Namespace) -> None:
+    from bench.bare_app import prepare
+
+    database = Database(url)
+    database.upgrade()
+    _, key = create_key(database, "bench")
+    database.dispose()
+    env = {"TRANCHE_DATABASE_URL": url, "TRANCHE_AUTO_UPGRADE": "false"}
+    print(f"{label}: {args.clients} clients, {args.workers} gunicorn sync workers, {args.seconds}s")
+    server = Server("web.app:create_app()", env, args.workers)
+    try:
+        setup: list[float] = []
+        lat, elapsed = drive(args.clients, args.seconds, tranche_step(server.port, key, setup))
+        tranche_rate = report("Tranche transitions", lat, elapsed)
+        report("Tranche, all API requests", lat + setup, elapsed)
+    finally:
+        server.stop()
+    prepare(url, args.clients)
+    server = Server("bench.bare_app:create_app()", {"BENCH_DATABASE_URL": url}, args.workers)
+    try:
+        lat, elapsed = drive(args.clients, args.seconds, bare_step(server.port))
+        bare_rate = report("bare UPDATE+INSERT", lat, elapsed)
+    finally:
+        server.stop()
+    print(f"  ratio Tranche / bare: {tranche_rate / bare_rate:.2f}x\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    args = parser.parse_args()
+    for backend in args.backends.split(","):
+        if backend == "sqlite":
+            with tempfile.TemporaryDirectory() as tmp:
+                run_backend(f"sqlite:///{tmp}/bench.db", "SQLite", args)
+        elif backend == "postgres":
+            name = f"tranche_bench_{os.getpid()}"
+            admin = psycopg.connect(PG_URL, autocommit=True)
+            admin.execute(f'CREATE DATABASE "{name}"')
+            try:
+                run_backend(PG_URL.rsplit("/", 1)[0] + f"/{name}", "PostgreSQL", args)
+            finally:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                admin.close()
+        else:
+            parser.error(f"unknown backend {backend!r}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""`tranche apikey create` prints a working key once and stores only its hash."""
+
+from __future__ import annotations
+
+import hashlib
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from engine.db import Database
+from web.api.models import ApiKey
+from web.app import create_app
+from web.cli import main
+
+
+def test_created_key_authenticates_and_is_stored_hashed(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    runner = CliRunner()
+    assert runner.invoke(main, ["--database-url", url, "db", "upgrade"]).exit_code == 0
+    result = runner.invoke(main, ["--database-url", url, "apikey", "create", "acme"])
+    assert result.exit_code == 0, result.output
+    key = result.output.strip().splitlines()[-1]
+    assert key.startswith("tr_")
+    database = Database(url)
+    with database.session() as session:
+        row = session.scalars(select(ApiKey)).one()
+    assert row.key_hash == hashlib.sha256(key.encode()).hexdigest()
+    assert key not in (row.key_hash, row.prefix)
+    auth = {"Authorization": f"Bearer {key}"}
+    client = create_app({"DATABASE_URL": url, "AUTO_UPGRADE": False}).test_client()
+    assert client.get("/v1/contracts", headers=auth).status_code == 200
+    revoked = runner.invoke(main, ["--database-url", url, "apikey", "revoke", row.id])
+    assert revoked.exit_code == 0
+    fresh = create_app({"DATABASE_URL": url, "AUTO_UPGRADE": False}).test_client()
+    assert fresh.get("/v1/contracts", headers=auth).status_code == 401
+    empty = runner.invoke(main, ["--database-url", url, "apikey", "create", " "])
+    assert empty.exit_code == 2
+    delivered = runner.invoke(main, ["--database-url", url, "deliver", "--once"])
+    assert delivered.exit_code == 0
+    database.dispose()

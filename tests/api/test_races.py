@@ -1,0 +1,78 @@
+"""Concurrent clients against a real server: one key acts once; one event wins per milestone."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from api.helpers import BUYER, PROVIDER, LiveServer
+from engine.service import Tranche
+
+CLIENTS = 8
+
+
+def _contract_and_milestone(live: LiveServer) -> str:
+    status, contract, _ = live.call(
+        "POST",
+        "/v1/contracts",
+        {
+            "buyer_id": BUYER,
+            "provider_id": PROVIDER,
+            "currency": "EUR",
+            "agreed_amount": 50_000,
+            "title": "Race",
+        },
+    )
+    assert status == 201
+    status, milestone, _ = live.call(
+        "POST", f"/v1/contracts/{contract['id']}/milestones", {"title": "m", "amount": 50_000}
+    )
+    assert status == 201
+    return milestone["id"]
+
+
+def _together(calls: list) -> list:
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_same_idempotency_key_acts_once(live: LiveServer, app, attempt: int) -> None:
+    milestone = _contract_and_milestone(live)
+    path = f"/v1/milestones/{milestone}/events/fund"
+    headers = {"Idempotency-Key": f"fund-{attempt}"}
+    results = _together(
+        [lambda: live.call("POST", path, {}, BUYER, headers) for _ in range(CLIENTS)]
+    )
+    assert {status for status, _, _ in results} == {200}
+    assert len({str(body) for _, body, _ in results}) == 1
+    status, history, _ = live.call("GET", f"/v1/milestones/{milestone}/history")
+    assert [e["type"] for e in history["data"]].count("fund") == 1
+    tranche: Tranche = app.extensions["tranche"]
+    assert tranche.unbalanced_entries() == []
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_conflicting_events_exactly_one_wins(live: LiveServer, app, attempt: int) -> None:
+    milestone = _contract_and_milestone(live)
+    assert live.call("POST", f"/v1/milestones/{milestone}/events/fund", {}, BUYER)[0] == 200
+    assert live.call("POST", f"/v1/milestones/{milestone}/events/submit", {}, PROVIDER)[0] == 200
+    path = f"/v1/milestones/{milestone}/events/"
+    moves = [("approve", BUYER), ("refund", PROVIDER), ("dispute", BUYER), ("dispute", PROVIDER)]
+    calls = [
+        (lambda e=event, a=actor: live.call("POST", path + e, {}, a))
+        for event, actor in moves * (CLIENTS // len(moves))
+    ]
+    results = _together(calls)
+    statuses = sorted(status for status, _, _ in results)
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) <= {200, 409}
+    winner = next(body for status, body, _ in results if status == 200)
+    status, now, _ = live.call("GET", f"/v1/milestones/{milestone}")
+    assert now["state"] == winner["state"]
+    tranche: Tranche = app.extensions["tranche"]
+    assert tranche.unbalanced_entries() == []
+    assert tranche.verify() == []
+    summary = now["summary"]
+    assert summary["funded"] == summary["released"] + summary["refunded"] + summary["in_escrow"]

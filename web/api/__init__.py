@@ -1,0 +1,1 @@
+"""The integrator HTTP API under /v1 (JSON, OpenAPI, idempotency, feed, webhooks)."""

@@ -1,0 +1,125 @@
+"""API keys and the caller of a request: tenant (the key) and actor (Tranche-Actor).
+
+A key is `tr_<id>_<secret>`; only the SHA-256 of the whole key is stored, so a
+leaked database does not leak usable keys. SHA-256 (not a slow password hash)
+is enough because the secret is 256 random bits, never a human password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from flask import g, request
+from sqlalchemy import select
+
+from engine.actors import Actor
+from engine.clock import SystemClock
+from engine.db import Database
+from web.api.models import ApiKey
+from web.api.problems import Problem
+
+CACHE_SECONDS = 30.0
+"""A key looked up once is trusted this long by this process (revocation takes effect after)."""
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(database: Database, name: str, tenant: str | None = None) -> tuple[ApiKey, str]:
+    """A new key; the plain key is returned once and never stored."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ValueError("a key's name must be 1 to 100 characters")
+    key_id = "key_" + secrets.token_hex(8)
+    plain = f"tr_{key_id[4:]}_{secrets.token_urlsafe(32)}"
+    row = ApiKey(
+        id=key_id,
+        name=name,
+        tenant=tenant or key_id,
+        key_hash=digest(plain),
+        prefix=plain[:11],
+        created_at=SystemClock().now(),
+    )
+    with database.session() as session, session.begin():
+        session.add(row)
+    return row, plain
+
+
+def revoke_key(database: Database, key_id: str) -> bool:
+    with database.session() as session, session.begin():
+        row = session.get(ApiKey, key_id)
+        if row is None or row.revoked_at is not None:
+            return False
+        row.revoked_at = SystemClock().now()
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    tenant: str
+    key_id: str
+
+
+class KeyCache:
+    """hash -> (caller, expiry); saves a query per request under load."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[Caller, float]] = {}
+
+    def lookup(self, database: Database, key: str) -> Caller | None:
+        hashed = digest(key)
+        hit = self.entries.get(hashed)
+        if hit and hit[1] > time.monotonic():
+            return hit[0]
+        with database.session() as session:
+            row = session.scalars(
+                select(ApiKey).where(ApiKey.key_hash == hashed, ApiKey.revoked_at.is_(None))
+            ).first()
+        if row is None:
+            self.entries.pop(hashed, None)
+            return None
+        caller = Caller(row.tenant, row.id)
+        if len(self.entries) > 10_000:
+            self.entries.clear()
+        self.entries[hashed] = (caller, time.monotonic() + CACHE_SECONDS)
+        return caller
+
+
+def authenticate(database: Database, cache: KeyCache) -> Caller:
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Problem("unauthorized", "send 'Authorization: Bearer <API key>'")
+    caller = cache.lookup(database, key.strip())
+    if caller is None:
+        raise Problem("unauthorized", "the API key is unknown or revoked")
+    g.caller = caller
+    return caller
+
+
+def tenant() -> str:
+    return g.caller.tenant
+
+
+def actor(required: bool = True) -> Actor | None:
+    """The acting user named by Tranche-Actor; the contract decides their role."""
+    name = request.headers.get("Tranche-Actor")
+    if name is None or not name.strip():
+        if required:
+            raise Problem(
+                "validation",
+                "name the acting user in the Tranche-Actor header",
+                errors={"Tranche-Actor": ["Missing header."]},
+            )
+        return None
+    if len(name) > 128:
+        raise Problem(
+            "validation",
+            "Tranche-Actor is at most 128 characters",
+            errors={"Tranche-Actor": ["Longer than 128 characters."]},
+        )
+    return Actor(name.strip())

@@ -1,0 +1,252 @@
+"""Request and response bodies. Amounts are integers in the currency's minor units."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+MAX_AMOUNT = 10**15
+Amount = lambda **kw: fields.Integer(  # noqa: E731
+    strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT), **kw
+)
+Text = lambda lo, hi, **kw: fields.String(validate=validate.Length(lo, hi), **kw)  # noqa: E731
+
+
+class Problem(Schema):
+    """RFC 9457 problem details; extra members (errors, allowed_events...) depend on `type`."""
+
+    class Meta:
+        unknown = "include"
+
+    type = fields.String(required=True, metadata={"example": "urn:tranche:problem:not_found"})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    code = fields.String(required=True)
+    instance = fields.String()
+    errors = fields.Dict(metadata={"description": "field -> messages, for validation errors"})
+    allowed_events = fields.List(fields.String(), metadata={"description": "forbidden_event"})
+
+
+# requests ----------------------------------------------------------------------------
+class ContractCreate(Schema):
+    buyer_id = Text(1, 128, required=True)
+    provider_id = Text(1, 128, required=True)
+    currency = fields.String(
+        required=True, validate=validate.Regexp(r"^[A-Z]{3}$"), metadata={"example": "USD"}
+    )
+    agreed_amount = Amount(required=True, metadata={"example": 100000})
+    title = Text(1, 200, required=True)
+    policy = Text(1, 64, load_default="fixed-price")
+
+
+class MilestoneCreate(Schema):
+    title = Text(1, 200, required=True)
+    amount = Amount(required=True, metadata={"example": 25000})
+
+
+class EventBody(Schema):
+    amount = Amount(allow_none=True, metadata={"description": "for events that move a part"})
+    note = Text(0, 2000, load_default="")
+
+
+class PaymentBody(Schema):
+    amount = Amount(required=True)
+    note = Text(0, 500, load_default="")
+
+
+class WebhookCreate(Schema):
+    url = fields.Url(
+        required=True,
+        schemes={"http", "https"},
+        require_tld=False,
+        validate=validate.Length(max=2000),
+    )
+
+
+class PageArgs(Schema):
+    after = fields.String(validate=validate.Length(1, 64), metadata={"description": "cursor"})
+    limit = fields.Integer(strict=False, validate=validate.Range(1, 500), load_default=50)
+
+
+class FeedArgs(Schema):
+    after = fields.String(
+        validate=validate.Regexp(r"^[0-9]{1,18}$"),
+        load_default="0",
+        metadata={"description": "the next_cursor of the previous page"},
+    )
+    limit = fields.Integer(validate=validate.Range(1, 500), load_default=100)
+
+
+# responses ---------------------------------------------------------------------------
+class PolicyRef(Schema):
+    name = fields.String(required=True)
+    version = fields.Integer(required=True)
+
+
+class SummaryOut(Schema):
+    currency = fields.String(required=True)
+    agreed = fields.Integer(required=True)
+    funded = fields.Integer(required=True)
+    in_escrow = fields.Integer(required=True)
+    released = fields.Integer(required=True)
+    direct_payments = fields.Integer(required=True)
+    paid_to_date = fields.Integer(required=True)
+    refunded = fields.Integer(required=True)
+    fees = fields.Integer(required=True)
+    remaining = fields.Integer(required=True)
+
+
+class ContractOut(Schema):
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    buyer_id = fields.String(required=True)
+    provider_id = fields.String(required=True)
+    currency = fields.String(required=True)
+    agreed_amount = fields.Integer(required=True)
+    policy = fields.Nested(PolicyRef, required=True)
+    created_at = fields.DateTime(required=True)
+    summary = fields.Nested(SummaryOut, required=True)
+
+
+class ContractPage(Schema):
+    data = fields.List(fields.Nested(ContractOut), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+class DeadlineOut(Schema):
+    event = fields.String(required=True)
+    due_at = fields.DateTime(required=True)
+    description = fields.String(required=True)
+    outcome = fields.String(required=True, allow_none=True)
+
+
+class MilestoneOut(Schema):
+    id = fields.String(required=True)
+    contract_id = fields.String(required=True)
+    position = fields.Integer(required=True)
+    title = fields.String(required=True)
+    amount = fields.Integer(required=True)
+    currency = fields.String(required=True)
+    state = fields.String(required=True)
+    final = fields.Boolean(required=True)
+    policy = fields.Nested(PolicyRef, required=True)
+    version = fields.Integer(required=True, metadata={"description": "also the ETag"})
+    revisions = fields.Integer(required=True)
+    role = fields.String(required=True, allow_none=True)
+    allowed_events = fields.List(fields.String(), required=True)
+    summary = fields.Nested(SummaryOut, required=True)
+    next_deadline = fields.Nested(DeadlineOut, required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class MilestoneList(Schema):
+    data = fields.List(fields.Nested(MilestoneOut), required=True)
+
+
+class EventOut(Schema):
+    id = fields.Integer(required=True)
+    contract_id = fields.String(required=True)
+    milestone_id = fields.String(required=True, allow_none=True)
+    seq = fields.Integer(required=True)
+    type = fields.String(required=True)
+    actor_id = fields.String(required=True)
+    actor_role = fields.String(required=True)
+    amount = fields.Integer(required=True, allow_none=True)
+    currency = fields.String(required=True)
+    from_state = fields.String(required=True, allow_none=True)
+    to_state = fields.String(required=True, allow_none=True)
+    policy = fields.Nested(PolicyRef, required=True)
+    data = fields.Dict(required=True)
+    created_at = fields.DateTime(required=True)
+    hash = fields.String(required=True)
+
+
+class EventList(Schema):
+    data = fields.List(fields.Nested(EventOut), required=True)
+
+
+class FeedItem(Schema):
+    cursor = fields.String(required=True)
+    event = fields.Nested(EventOut, required=True)
+
+
+class FeedPage(Schema):
+    data = fields.List(fields.Nested(FeedItem), required=True)
+    next_cursor = fields.String(required=True)
+
+
+class PaymentOut(Schema):
+    contract_id = fields.String(required=True)
+    amount = fields.Integer(required=True)
+    currency = fields.String(required=True)
+    note = fields.String(required=True)
+    summary = fields.Nested(SummaryOut, required=True)
+
+
+class PaymentRequestOut(Schema):
+    id = fields.String(required=True)
+    contract_id = fields.String(required=True)
+    amount = fields.Integer(required=True)
+    currency = fields.String(required=True)
+    note = fields.String(required=True)
+    status = fields.String(required=True)
+    requested_by = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    decided_at = fields.DateTime(required=True, allow_none=True)
+    decided_by = fields.String(required=True, allow_none=True)
+
+
+class PolicySummaryOut(Schema):
+    name = fields.String(required=True)
+    version = fields.Integer(required=True)
+    digest = fields.String(required=True)
+    published_at = fields.DateTime(required=True)
+
+
+class PolicyList(Schema):
+    data = fields.List(fields.Nested(PolicySummaryOut), required=True)
+
+
+class TransitionOut(Schema):
+    event = fields.String(required=True)
+    sources = fields.List(fields.String(), required=True)
+    target = fields.String(required=True)
+    actors = fields.List(fields.String(), required=True)
+    guards = fields.List(fields.String(), required=True)
+    effects = fields.List(fields.String(), required=True)
+
+
+class PolicyOut(PolicySummaryOut):
+    description = fields.String(required=True)
+    states = fields.List(fields.String(), required=True)
+    final_states = fields.List(fields.String(), required=True)
+    transitions = fields.List(fields.Nested(TransitionOut), required=True)
+    document = fields.String(required=True, metadata={"description": "the YAML source"})
+
+
+class WebhookOut(Schema):
+    id = fields.String(required=True)
+    url = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    secret = fields.String(metadata={"description": "only in the response that created it"})
+
+
+class WebhookList(Schema):
+    data = fields.List(fields.Nested(WebhookOut), required=True)
+
+
+class DeliveryOut(Schema):
+    id = fields.String(required=True)
+    event_id = fields.Integer(required=True)
+    cursor = fields.String(required=True)
+    status = fields.String(required=True)
+    attempts = fields.Integer(required=True)
+    next_attempt_at = fields.DateTime(required=True)
+    last_status_code = fields.Integer(required=True, allow_none=True)
+    last_error = fields.String(required=True, allow_none=True)
+    delivered_at = fields.DateTime(required=True, allow_none=True)
+
+
+class DeliveryList(Schema):
+    data = fields.List(fields.Nested(DeliveryOut), required=True)

@@ -1,0 +1,148 @@
+"""Mount the API on an app: blueprints, authentication, content types, OpenAPI, /docs."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from flask_smorest import Api
+
+from web.api import feed as _feed  # noqa: F401  (installs the feed/outbox commit hooks)
+from web.api import problems, schemas
+from web.api.auth import KeyCache, authenticate
+from web.api.problems import PROBLEM_JSON, Problem
+
+PUBLIC = {"/v1/openapi.json"}
+ERRORS = {
+    "get": ("401", "403", "404", "422"),
+    "post": ("400", "401", "403", "404", "409", "412", "415", "422"),
+    "delete": ("401", "404"),
+}
+DOCS_HTML = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Tranche API</title>
+<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/v1/openapi.json", dom_id: "#ui"});</script>
+</body></html>"""
+
+
+def install(app: Flask) -> None:
+    app.config.setdefault("API_TITLE", "Tranche")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    Api.DEFAULT_ERROR_RESPONSE_NAME = None
+    api = Api(app, spec_kwargs={"info": {"description": "Milestone escrow for integrators."}})
+    from web.api import views_contracts, views_milestones, views_misc
+
+    for module in (views_contracts, views_milestones, views_misc):
+        api.register_blueprint(module.blp)
+    problems.install(app)
+    cache = KeyCache()
+    database = app.extensions["tranche"].database
+
+    @app.before_request
+    def guard() -> None:
+        if not request.path.startswith("/v1") or request.path in PUBLIC:
+            return
+        if request.method in ("POST", "PUT", "PATCH") and request.content_length != 0:
+            if request.get_data(cache=True) and not request.is_json:
+                raise Problem(
+                    "unsupported_media_type",
+                    f"send the body as application/json, not {request.mimetype or 'nothing'}",
+                )
+        authenticate(database, cache)
+
+    document: dict[str, Any] = {}
+
+    @app.get("/v1/openapi.json")
+    def openapi() -> Response:
+        if not document:
+            document.update(_finish(api.spec.to_dict()))
+        return jsonify(document)
+
+    @app.get("/docs")
+    def docs() -> Response:
+        return Response(DOCS_HTML, mimetype="text/html")
+
+
+def _header(name: str, description: str, required: bool = False) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": required,
+        "description": description,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+    }
+
+
+def _finish(spec: dict[str, Any]) -> dict[str, Any]:
+    """What flask-smorest leaves out: problem+json errors, auth, and our request headers."""
+    spec = copy.deepcopy(spec)
+    components = spec.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "an API key from `tranche apikey create NAME`",
+    }
+    spec["security"] = [{"bearer": []}]
+    problem = {"$ref": "#/components/schemas/Problem"}
+    components.setdefault("schemas", {})["Problem"] = _problem_schema()
+    for path, operations in spec.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in ERRORS:
+                continue
+            responses = operation.setdefault("responses", {})
+            for code in list(responses):
+                if code.startswith(("4", "5")):
+                    del responses[code]
+            for code in ERRORS[method]:
+                responses[code] = {
+                    "description": problems.TITLES.get(
+                        problems.CODE_BY_STATUS.get(int(code), ""), code
+                    ),
+                    "content": {PROBLEM_JSON: {"schema": problem}},
+                }
+            params = operation.setdefault("parameters", [])
+            params.append(
+                _header(
+                    "Tranche-Actor",
+                    "the acting user; their role comes from the contract",
+                    required=method == "post" and _needs_actor(path),
+                )
+            )
+            if method == "post":
+                params.append(
+                    _header("Idempotency-Key", "a retry with the same key replays the response")
+                    | {"schema": {"type": "string", "minLength": 1, "maxLength": 255}}
+                )
+            if path.endswith("/events/{event}"):
+                params.append(_header("If-Match", "the ETag (version) the command expects"))
+    if "/v1/openapi.json" not in spec["paths"]:
+        spec["paths"]["/v1/openapi.json"] = {
+            "get": {
+                "summary": "This document",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        }
+    return spec
+
+
+def _needs_actor(path: str) -> bool:
+    return path.endswith(("/events/{event}", "/payments", "/payment-requests", "/pay", "/decline"))
+
+
+def _problem_schema() -> dict[str, Any]:
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
+    spec = APISpec("x", "1", "3.0.3", plugins=[MarshmallowPlugin()])
+    spec.components.schema("Problem", schema=schemas.Problem)
+    return spec.to_dict()["components"]["schemas"]["Problem"]

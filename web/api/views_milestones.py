@@ -1,0 +1,57 @@
+"""Milestones: read one, fire any event of its policy through one route, read its history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from engine.milestones import EventArgs, fire_event, history, view_milestone
+from engine.uow import UnitOfWork
+from web.api import auth, present, schemas
+from web.api.commands import etag, expected_version, json_response, run, tranche
+
+blp = Blueprint("milestones", __name__, url_prefix="/v1", description="Milestones and events")
+
+
+@blp.route("/milestones/<string:milestone_id>", methods=["GET"])
+@blp.response(200, schemas.MilestoneOut, headers={"ETag": {"schema": {"type": "string"}}})
+def get_milestone(milestone_id: str) -> Any:
+    """State, amounts, policy, version (also the ETag) and the Tranche-Actor's allowed events."""
+    actor = auth.actor(required=False)
+    with tranche().unit_of_work() as uow:
+        view = view_milestone(uow, milestone_id, actor, auth.tenant())
+        return json_response(200, present.milestone(view), {"ETag": etag(view.version)})
+
+
+@blp.route("/milestones/<string:milestone_id>/events/<string:event>", methods=["POST"])
+@blp.arguments(schemas.EventBody, required=False)
+@blp.response(200, schemas.MilestoneOut, headers={"ETag": {"schema": {"type": "string"}}})
+def fire(body: dict[str, Any], milestone_id: str, event: str) -> Any:
+    """Fire one event of the milestone's policy (fund, submit, approve, release...).
+
+    The policy decides whether the Tranche-Actor may fire it now; a refusal lists
+    the events they may fire instead. Send `If-Match` with the ETag you read to
+    refuse the command (412) if the milestone changed meanwhile.
+    """
+    actor = auth.actor()
+    version = expected_version()
+    args = EventArgs(amount=body.get("amount"), note=body.get("note", ""))
+
+    def command(uow: UnitOfWork) -> Any:
+        fire_event(
+            uow, milestone_id, event, actor, args, expected_version=version, tenant=auth.tenant()
+        )
+        view = view_milestone(uow, milestone_id, actor, auth.tenant())
+        return 200, present.milestone(view), {"ETag": etag(view.version)}
+
+    return run(command, {"body": body, "if_match": version})
+
+
+@blp.route("/milestones/<string:milestone_id>/history", methods=["GET"])
+@blp.response(200, schemas.EventList)
+def milestone_history(milestone_id: str) -> Any:
+    """The milestone's events, oldest first (each hash-chained to the one before)."""
+    with tranche().unit_of_work() as uow:
+        events = history(uow, milestone_id, auth.tenant())
+        return json_response(200, {"data": [present.event(e) for e in events]})
