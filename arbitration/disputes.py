@@ -133,6 +133,7 @@ def open_dispute(
     claim_to_provider: int | None = None,
     claim_to_buyer: int | None = None,
     tenant: str | None = None,
+    expected_version: int | None = None,
 ) -> Dispute:
     """Fire the policy's `dispute` event and open the case; the claim defaults to everything."""
     reason = text_field(reason, "reason")
@@ -144,6 +145,7 @@ def open_dispute(
         "dispute",
         actor,
         EventArgs(note=reason, extra={"dispute_id": dispute_id}),
+        expected_version=expected_version,
         tenant=tenant,
     )
     milestone, contract = load_for_update(uow, milestone_id, tenant)
