@@ -78,6 +78,7 @@ def seed(database: Database, count: int, staff_ids: list[str]) -> None:
                 disputes.append(
                     dict(
                         id=f"dp_bench{i:08d}",
+                        tenant="bench",
                         milestone_id=mid,
                         contract_id=cid,
                         buyer_id=f"buyer-{i // per_contract}",
