@@ -44,6 +44,7 @@ STATUS_BY_CODE = {
     "precondition_failed": 412,
     "unsupported_media_type": 415,
     "internal": 500,
+    "diagram_unavailable": 503,
 }
 TITLES = {
     "validation": "The request is not valid",
@@ -68,6 +69,7 @@ TITLES = {
     "precondition_failed": "The milestone changed since the version named in If-Match",
     "unsupported_media_type": "Send the body as application/json",
     "internal": "Internal error",
+    "diagram_unavailable": "The drawing program is not available",
 }
 CODE_BY_STATUS = {400: "malformed_request", 401: "unauthorized", 404: "not_found"}
 CODE_BY_STATUS |= {

@@ -68,6 +68,14 @@ class PageArgs(Schema):
     limit = fields.Integer(strict=False, validate=validate.Range(1, 500), load_default=50)
 
 
+class DiagramArgs(Schema):
+    format = fields.String(
+        validate=validate.OneOf(["svg", "png", "dot"]),
+        load_default="svg",
+        metadata={"description": "svg, png or dot (Graphviz source)"},
+    )
+
+
 class FeedArgs(Schema):
     after = fields.String(
         validate=validate.Regexp(r"^[0-9]{1,18}$"),

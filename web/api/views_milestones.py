@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask_smorest import Blueprint
 
 from arbitration.disputes import open_dispute
 from engine.milestones import EventArgs, fire_event, history, view_milestone
 from engine.uow import UnitOfWork
+from policies.diagram import MEDIA_TYPES, milestone_diagram
 from web.api import auth, present, schemas
 from web.api.commands import etag, expected_version, json_response, run, tranche
 from web.api.views_disputes import settings
@@ -77,3 +79,17 @@ def milestone_history(milestone_id: str) -> Any:
     with tranche().unit_of_work() as uow:
         events = history(uow, milestone_id, auth.tenant())
         return json_response(200, {"data": [present.event(e) for e in events]})
+
+
+DRAWING = {"content": {t: {"schema": {"type": "string"}} for t in MEDIA_TYPES.values()}}
+
+
+@blp.route("/milestones/<string:milestone_id>/diagram", methods=["GET"])
+@blp.arguments(schemas.DiagramArgs, location="query")
+@blp.response(200, description="the drawing")
+@blp.doc(responses={"200": DRAWING})
+def milestone_drawing(args: dict[str, Any], milestone_id: str) -> Any:
+    """The milestone's policy version drawn, its current state marked."""
+    with tranche().unit_of_work() as uow:
+        body = milestone_diagram(uow, milestone_id, args["format"], auth.tenant())
+    return Response(body, 200, mimetype=MEDIA_TYPES[args["format"]])

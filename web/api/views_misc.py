@@ -12,11 +12,13 @@ from sqlalchemy import select
 from engine.models import PolicyVersion
 from engine.policy_store import get_policy
 from engine.uow import UnitOfWork
+from policies.diagram import MEDIA_TYPES, policy_diagram
 from web.api import auth, present, schemas
 from web.api.commands import json_response, run, tranche
 from web.api.feed import read_feed
 from web.api.models import WebhookDelivery, WebhookSubscription
 from web.api.problems import Problem
+from web.api.views_milestones import DRAWING
 from web.api.webhooks import redeliver
 
 blp = Blueprint("misc", __name__, url_prefix="/v1", description="Feed, policies, webhooks")
@@ -87,6 +89,19 @@ def get_policy_version(name: str, version: int) -> Any:
             "document": row.document,
         }
         return json_response(200, body)
+
+
+@blp.route("/policies/<string:name>/<int:version>/diagram", methods=["GET"])
+@blp.arguments(schemas.DiagramArgs, location="query")
+@blp.response(200, description="the drawing")
+@blp.doc(responses={"200": DRAWING})
+def policy_drawing(args: dict[str, Any], name: str, version: int) -> Any:
+    """The policy version drawn as a state diagram (SVG by default)."""
+    with tranche().unit_of_work() as uow:
+        if version >= 2**31 or uow.session.get(PolicyVersion, (name, version)) is None:
+            raise Problem("not_found", f"no policy {name!r} version {version}")
+        body = policy_diagram(uow.session, name, version, args["format"])
+    return Response(body, 200, mimetype=MEDIA_TYPES[args["format"]])
 
 
 def _webhook(row: WebhookSubscription, secret: bool = False) -> dict[str, Any]:
