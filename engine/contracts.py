@@ -22,7 +22,7 @@ from engine.events import GENESIS, append
 from engine.ledger import DIRECT, ESCROW, post_movement
 from engine.models import Contract, Milestone, PaymentRequest, Posting, new_id
 from engine.money import check_currency, check_minor_units
-from engine.policy_store import get_policy, latest_version
+from engine.policy_store import latest_version
 from engine.rules import Movement
 from engine.uow import UnitOfWork
 
@@ -124,9 +124,7 @@ def _committed_amount(uow: UnitOfWork, contract: Contract) -> int:
     for milestone in uow.session.scalars(
         select(Milestone).where(Milestone.contract_id == contract.id)
     ):
-        policy = get_policy(
-            uow.session, milestone.policy_name, milestone.policy_version, uow.database.policy_cache
-        )
+        policy = uow.policy(milestone.policy_name, milestone.policy_version)
         if not (policy.state(milestone.state).final and not funded.get(milestone.id)):
             total += milestone.amount
     return total
@@ -157,7 +155,7 @@ def add_milestone(
         )
     now = uow.clock.now()
     version = latest_version(uow.session, contract.policy_name)
-    policy = get_policy(uow.session, contract.policy_name, version, uow.database.policy_cache)
+    policy = uow.policy(contract.policy_name, version)
     position = 1 + (
         uow.session.scalar(
             select(func.count()).select_from(Milestone).where(Milestone.contract_id == contract.id)
@@ -198,9 +196,7 @@ def add_milestone(
 def _pay(
     uow: UnitOfWork, contract: Contract, actor: Actor, amount: int, note: str, now: datetime
 ) -> None:
-    policy = get_policy(
-        uow.session, contract.policy_name, contract.policy_version, uow.database.policy_cache
-    )
+    policy = uow.policy(contract.policy_name, contract.policy_version)
     entry = post_movement(
         uow.session, contract, Movement(DIRECT, amount), None, policy.platform_fee_bps, now, note
     )

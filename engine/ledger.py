@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.errors import InsufficientEscrowError, LedgerError, NotFoundError
-from engine.models import Contract, LedgerEntry, Posting
+from engine.models import Contract, LedgerEntry, Milestone, Posting
 from engine.rules import HOLD, REFUND, RELEASE, Movement
 
 BUYER_FUNDING = "buyer_funding"
@@ -107,9 +107,12 @@ def post_movement(
     fee_bps: int,
     at: datetime,
     memo: str = "",
+    held: int | None = None,
 ) -> LedgerEntry:
+    """Post one movement; one out of escrow may not exceed what is `held` (read if not given)."""
     if movement.kind in (RELEASE, REFUND):
-        held = escrow_balance(session, milestone_id or "")
+        if held is None:
+            held = escrow_balance(session, milestone_id or "")
         if movement.amount > held:
             raise InsufficientEscrowError(
                 f"cannot move {movement.amount} out of an escrow of {held}",
@@ -129,6 +132,10 @@ def reverse(session: Session, entry_id: int, at: datetime, memo: str = "") -> Le
     assert contract is not None
     postings = session.scalars(select(Posting).where(Posting.entry_id == entry_id)).all()
     legs = [Leg(p.account, -p.amount) for p in postings]
+    if original.milestone_id is not None:  # keep the milestone's cached escrow exact
+        milestone = session.get(Milestone, original.milestone_id)
+        assert milestone is not None
+        milestone.escrow += sum(leg.amount for leg in legs if leg.account == ESCROW)
     return post(
         session,
         contract,
@@ -148,6 +155,22 @@ def escrow_balance(session: Session, milestone_id: str) -> int:
         )
     )
     return int(total or 0)
+
+
+def escrow_mismatches(session: Session) -> list[tuple[str, int, int]]:
+    """Milestones whose cached escrow differs from the sum of their escrow postings."""
+    held = (
+        select(Posting.milestone_id, func.sum(Posting.amount).label("total"))
+        .where(Posting.account == ESCROW)
+        .group_by(Posting.milestone_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Milestone.id, Milestone.escrow, func.coalesce(held.c.total, 0))
+        .outerjoin(held, held.c.milestone_id == Milestone.id)
+        .where(Milestone.escrow != func.coalesce(held.c.total, 0))
+    )
+    return [(mid, int(cached), int(total)) for mid, cached, total in rows]
 
 
 def unbalanced_entries(session: Session) -> list[int]:

@@ -1,7 +1,8 @@
 """Compile a policy into a python-statemachine class, and drive a milestone row with it.
 
-The class is built once per policy version (about half a millisecond) and cached;
-each command rehydrates it around the milestone row (`state_field="state"`).
+The class is built once per policy version and cached; each command points a
+cached instance at the milestone row's state, applies the event, and copies the
+new state back to the row.
 Who may act and the policy's guards are `cond`s, so `enabled_events` answers
 "what may this actor do now"; amount rules are validators that raise precise
 errors and leave the state unchanged. The strict `StateMachine` base makes an
@@ -10,6 +11,7 @@ event with no transition, or a failing callback, loud.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
@@ -29,6 +31,8 @@ class Command:
 
     facts: Facts
     previous_state: str | None = None
+    listing: bool = False
+    """True when asking what is open to the actor: guards on arguments are not judged."""
     fired: list[tuple[TransitionSpec, str]] = field(default_factory=list)
 
 
@@ -43,7 +47,7 @@ def actor_allowed(actors: tuple[str, ...], role: str, opener: str | None) -> boo
 
 
 def _applies(spec: TransitionSpec, target: str) -> Callable[[Command], bool]:
-    guards = [GUARDS[name].test for name in spec.guards]
+    guards = [GUARDS[name] for name in spec.guards]
     back = spec.target == PREVIOUS
 
     def applies(cmd: Command) -> bool:
@@ -51,7 +55,7 @@ def _applies(spec: TransitionSpec, target: str) -> Callable[[Command], bool]:
         return (
             actor_allowed(spec.actors, facts.actor_role, facts.opener_role)
             and (not back or cmd.previous_state == target)
-            and all(guard(facts) for guard in guards)
+            and all(g.test(facts) for g in guards if not (cmd.listing and g.on_arguments))
         )
 
     return applies
@@ -125,12 +129,42 @@ def machine_class(policy: Policy) -> type[StateMachine]:
     return cls
 
 
+class _Slot:
+    """The machine's model: only the state string, copied from and back to the row."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+_LOCAL = threading.local()
+
+
+def _pooled(policy: Policy) -> tuple[StateMachine, _Slot]:
+    """One machine instance per policy version and thread, re-pointed for each command.
+
+    Creating an instance registers every callback of every transition (about 2 ms for
+    the default policy here); the machine reads its state from the model on each use,
+    so re-pointing a cached instance at another milestone's state is exact and cheap.
+    An instance that reached a final state has terminated and is replaced.
+    """
+    pool: dict[tuple[str, int, str], tuple[StateMachine, _Slot]] = _LOCAL.__dict__.setdefault(
+        "machines", {}
+    )
+    key = (policy.name, policy.version, policy.digest)
+    entry = pool.get(key)
+    if entry is None or entry[0].is_terminated:
+        slot = _Slot(policy.initial.name)
+        entry = pool[key] = (machine_class(policy)(model=slot, state_field="state"), slot)
+    return entry
+
+
 class MilestoneMachine:
     """A policy's machine around one milestone row: asks and applies events."""
 
     def __init__(self, policy: Policy, row: Any) -> None:
-        cls = machine_class(policy)
-        if row.state not in cls.states_map:
+        if row.state not in machine_class(policy).states_map:
             raise ForbiddenEventError(
                 f"milestone is in state {row.state!r}, unknown to policy "
                 f"{policy.name} v{policy.version}",
@@ -138,15 +172,21 @@ class MilestoneMachine:
             )
         self.policy = policy
         self.row = row
-        self.sm = cls(model=row, state_field="state")
+        self.sm, self.slot = _pooled(policy)
+        self.slot.state = row.state
 
     def allowed_events(self, facts: Facts) -> list[str]:
-        """The events this actor could send now (amounts permitting)."""
-        cmd = Command(facts, self.row.previous_state)
+        """The events this actor could send now, given suitable arguments (amounts, a split)."""
+        cmd = Command(facts, self.row.previous_state, listing=True)
+        self.slot.state = self.row.state
         return [e.id for e in self.sm.enabled_events(cmd=cmd)]
 
     def apply(self, event: str, facts: Facts) -> tuple[TransitionSpec, str]:
-        """Move the row along the transition `event` picks, or raise with what is allowed."""
+        """The transition `event` takes and its target, or raise with what is allowed.
+
+        The row is left as it is: the caller writes the new state together with the
+        rest of the command's changes, in one UPDATE.
+        """
         if event not in self.policy.events:
             raise UnknownEventError(
                 f"policy {self.policy.name} v{self.policy.version} has no event {event!r}",
@@ -157,6 +197,7 @@ class MilestoneMachine:
                 known_events=list(self.policy.events),
             )
         cmd = Command(facts, self.row.previous_state)
+        self.slot.state = self.row.state
         try:
             self.sm.send(event, cmd=cmd)
         except TransitionNotAllowed:
@@ -168,4 +209,6 @@ class MilestoneMachine:
                 actor=facts.actor_role,
                 allowed_events=self.allowed_events(facts),
             ) from None
+        finally:
+            self.slot.state = self.row.state
         return cmd.fired[-1]

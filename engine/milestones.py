@@ -17,15 +17,14 @@ from sqlalchemy import select
 from engine.actors import Actor, role_of
 from engine.errors import LedgerError, NotFoundError, PreconditionFailedError
 from engine.events import append
-from engine.ledger import escrow_balance, post_movement
+from engine.ledger import post_movement
 from engine.machine import MilestoneMachine
 from engine.models import Contract, Event, Milestone
-from engine.policy_store import get_policy
-from engine.rules import EFFECTS, HOLD, REFUND, RELEASE, Facts, Movement
+from engine.rules import HOLD, Facts, apply_effects
 from engine.summary import Summary, milestone_summary
 from engine.timers import cancel_pending, next_pending, schedule
 from engine.uow import UnitOfWork
-from policies.document import Policy
+from policies.document import PREVIOUS, Policy
 
 
 def load_for_update(
@@ -46,9 +45,7 @@ def load_for_update(
 
 
 def milestone_policy(uow: UnitOfWork, milestone: Milestone) -> Policy:
-    return get_policy(
-        uow.session, milestone.policy_name, milestone.policy_version, uow.database.policy_cache
-    )
+    return uow.policy(milestone.policy_name, milestone.policy_version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,26 +101,27 @@ def fire_event(
             expected_version=expected_version,
         )
     policy = milestone_policy(uow, milestone)
-    escrow = escrow_balance(session, milestone.id)
+    escrow = milestone.escrow
     facts = facts_for(milestone, policy, role, escrow, args)
     source = milestone.state
     spec, target = MilestoneMachine(policy, milestone).apply(event, facts)
 
-    movements: list[Movement] = []
-    for ref in spec.effects:
-        effect = EFFECTS[ref.name]
-        movements += effect.moves(facts, ref.kwargs)
-        milestone.revisions += int(effect.counts_revision)
-    delta = {HOLD: 0, RELEASE: 0, REFUND: 0}
+    movements, counted = apply_effects(((r.name, r.kwargs) for r in spec.effects), facts)
     entries = []
+    escrow_after = escrow
     for movement in movements:
-        entries.append(
-            post_movement(
-                session, contract, movement, milestone.id, policy.platform_fee_bps, now, event
-            ).id
+        entry = post_movement(
+            session,
+            contract,
+            movement,
+            milestone.id,
+            policy.platform_fee_bps,
+            now,
+            event,
+            held=escrow_after,
         )
-        delta[movement.kind] += movement.amount
-    escrow_after = escrow + delta[HOLD] - delta[RELEASE] - delta[REFUND]
+        entries.append(entry.id)
+        escrow_after += movement.amount if movement.kind == HOLD else -movement.amount
     if policy.state(target).final and escrow_after != 0:
         raise LedgerError(
             f"{target!r} is final but would hold {escrow_after} in escrow",
@@ -131,10 +129,15 @@ def fire_event(
             escrow=escrow_after,
         )
     if target != source:
+        if policy.timers_for(source):  # only states with timers can have pending ones
+            cancel_pending(session, milestone.id, now)
+        schedule(session, milestone.id, target, policy, now, resume=spec.target == PREVIOUS)
         milestone.previous_state = source
         milestone.entered_by = role
-        cancel_pending(session, milestone.id, now)
-        schedule(session, milestone, policy, now)
+    # The row changes once, after the postings, so the version moves by one per command.
+    milestone.state = target
+    milestone.escrow = escrow_after
+    milestone.revisions += counted
     milestone.updated_at = now
     data: dict[str, Any] = {
         "movements": [{"kind": m.kind, "amount": m.amount} for m in movements],
@@ -216,10 +219,12 @@ def view_milestone(
     policy = milestone_policy(uow, milestone)
     summary = milestone_summary(session, milestone, contract.currency)
     role, allowed = None, []
+    final = policy.state(milestone.state).final
     if actor is not None:
         role = role_of(contract, actor)
-        facts = facts_for(milestone, policy, role, summary.in_escrow, EventArgs())
-        allowed = MilestoneMachine(policy, milestone).allowed_events(facts)
+        if not final:  # nothing leaves a final state
+            facts = facts_for(milestone, policy, role, milestone.escrow, EventArgs())
+            allowed = MilestoneMachine(policy, milestone).allowed_events(facts)
     timer = next_pending(session, milestone.id)
     deadline = None
     if timer is not None:
@@ -244,7 +249,7 @@ def view_milestone(
         policy_version=milestone.policy_version,
         version=milestone.version,
         revisions=milestone.revisions,
-        final=policy.state(milestone.state).final,
+        final=final,
         summary=summary,
         role=role,
         allowed_events=allowed,

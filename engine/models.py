@@ -88,6 +88,9 @@ class Milestone(Base):
     policy_version: Mapped[int] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer)
     revisions: Mapped[int] = mapped_column(Integer, default=0)
+    # The sum of this milestone's escrow postings, kept with every posting so commands
+    # need not sum the ledger; `tranche audit verify` proves the two agree.
+    escrow: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # The state before the current one, and the role whose event entered the current
     # one: `withdraw` goes back there, and `opener` names that role.
     previous_state: Mapped[str | None] = mapped_column(String(64))
@@ -123,7 +126,10 @@ class Posting(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
 
-    __table_args__ = (Index("ix_postings_contract_account", "contract_id", "account"),)
+    __table_args__ = (
+        Index("ix_postings_contract_account", "contract_id", "account"),
+        Index("ix_postings_milestone_account", "milestone_id", "account"),
+    )
 
 
 class Event(Base):

@@ -11,8 +11,8 @@ their `check` refuses bad amounts with a precise error before anything moves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.errors import InsufficientEscrowError, InvalidAmountError
@@ -50,8 +50,13 @@ class Movement:
 
 @dataclass(frozen=True, slots=True)
 class Guard:
+    """A condition. `on_arguments` guards judge the command's arguments (a split, an offer):
+    they decide which transition an event takes, not whether the event is open to the actor,
+    so "what may this actor do now" ignores them."""
+
     description: str
     test: Callable[[Facts], bool]
+    on_arguments: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +82,22 @@ GUARDS: dict[str, Guard] = {
     "offer_from_other_party": Guard(
         "the settlement offer being accepted was made by the other party",
         lambda f: f.offer_by in PARTIES and f.offer_by != f.actor_role,
+        on_arguments=True,
     ),
     "split_all_to_provider": Guard(
         "the split gives the whole escrow to the provider",
         lambda f: (s := _split_shape(f)) is not None and s[1] == 0 and s[0] > 0,
+        on_arguments=True,
     ),
     "split_all_to_buyer": Guard(
         "the split gives the whole escrow to the buyer",
         lambda f: (s := _split_shape(f)) is not None and s[0] == 0 and s[1] > 0,
+        on_arguments=True,
     ),
     "split_shared": Guard(
         "the split gives each party a part of the escrow",
         lambda f: (s := _split_shape(f)) is not None and s[0] > 0 and s[1] > 0,
+        on_arguments=True,
     ),
 }
 
@@ -172,6 +181,27 @@ EFFECTS: dict[str, Effect] = {
         counts_revision=True,
     ),
 }
+
+
+def apply_effects(
+    effects: Iterable[tuple[str, Mapping[str, Any]]], facts: Facts
+) -> tuple[list[Movement], int]:
+    """The movements of a transition's effects, in order, and how many revisions they count.
+
+    Each effect sees the escrow the ones before it left, so `[hold, release_share]`
+    releases a deposit out of the money just held (not out of the empty escrow before).
+    """
+    movements: list[Movement] = []
+    revisions = 0
+    escrow = facts.escrow
+    for name, params in effects:
+        effect = EFFECTS[name]
+        moved = effect.moves(replace(facts, escrow=escrow), params)
+        for movement in moved:
+            escrow += movement.amount if movement.kind == HOLD else -movement.amount
+        movements += moved
+        revisions += int(effect.counts_revision)
+    return movements, revisions
 
 
 def check_effect_params(name: str, params: Mapping[str, Any]) -> list[str]:

@@ -23,7 +23,7 @@ from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.errors import ConflictError, TrancheError
 from engine.events import ChainBreak, verify_chain
-from engine.ledger import unbalanced_entries
+from engine.ledger import escrow_mismatches, unbalanced_entries
 from engine.milestones import EventArgs, MilestoneView
 from engine.models import Contract, Event, Milestone, PaymentRequest
 from engine.summary import Summary, contract_summary
@@ -157,6 +157,9 @@ class Tranche:
 
     def unbalanced_entries(self) -> list[int]:
         return self._read(lambda uow: unbalanced_entries(uow.session))
+
+    def escrow_mismatches(self) -> list[tuple[str, int, int]]:
+        return self._read(lambda uow: escrow_mismatches(uow.session))
 
     def events_of(self, contract_id: str) -> list[Event]:
         return self._read(

@@ -13,20 +13,46 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine.models import Milestone, Timer
+from engine.models import Timer
 from policies.document import Policy
 
 PENDING, DONE, CANCELLED, VOID = "pending", "done", "cancelled", "void"
 
 
-def schedule(session: Session, milestone: Milestone, policy: Policy, now: datetime) -> None:
-    for spec in policy.timers_for(milestone.state):
+def schedule(
+    session: Session,
+    milestone_id: str,
+    state: str,
+    policy: Policy,
+    now: datetime,
+    resume: bool = False,
+) -> None:
+    """Start the timers of the state just entered.
+
+    With `resume` (a return to the previous state, as when a dispute is withdrawn) a
+    timer keeps the deadline it had when the state was left: opening and withdrawing
+    a dispute must not buy a party a fresh review period or answer deadline.
+    """
+    for spec in policy.timers_for(state):
+        due_at = now + spec.after
+        if resume:
+            interrupted = session.scalars(
+                select(Timer.due_at)
+                .where(
+                    Timer.milestone_id == milestone_id,
+                    Timer.event == spec.event,
+                    Timer.status == CANCELLED,
+                )
+                .order_by(Timer.id.desc())
+                .limit(1)
+            ).first()
+            due_at = interrupted or due_at
         session.add(
             Timer(
-                milestone_id=milestone.id,
+                milestone_id=milestone_id,
                 event=spec.event,
                 description=spec.description,
-                due_at=now + spec.after,
+                due_at=due_at,
                 status=PENDING,
                 created_at=now,
             )
@@ -37,7 +63,8 @@ def cancel_pending(session: Session, milestone_id: str, now: datetime) -> None:
     session.execute(
         update(Timer)
         .where(Timer.milestone_id == milestone_id, Timer.status == PENDING)
-        .values(status=CANCELLED, finished_at=now)
+        .values(status=CANCELLED, finished_at=now),
+        execution_options={"synchronize_session": False},
     )
 
 

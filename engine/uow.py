@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 
 from engine.clock import Clock, SystemClock
 from engine.db import Database
+from engine.policy_store import get_policy
+from policies.document import Policy
 
 
 class UnitOfWork:
@@ -27,8 +29,13 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.session.rollback()
+        # close() rolls back whatever was not committed and detaches the objects without
+        # expiring them, so views read inside the unit of work stay readable after it.
         self.session.close()
 
     def commit(self) -> None:
         self.session.commit()
+
+    def policy(self, name: str, version: int) -> Policy:
+        """A published policy version, cached per database (versions never change)."""
+        return get_policy(self.session, name, version, self.database.policy_cache)

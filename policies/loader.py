@@ -104,7 +104,7 @@ def _build(doc: dict[str, Any], text: str, source: str) -> Policy:
     )
 
 
-def _problem(root: yaml.Node, source: str, place: str, message: str) -> Problem:
+def _problem(root: yaml.Node | None, source: str, place: str, message: str) -> Problem:
     return Problem(source, _line_of(root, place), place, message)
 
 

@@ -34,9 +34,7 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
-PG_URL = os.environ.get(
-    "TRANCHE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("TRANCHE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 BUYER, PROVIDER, STRANGER = Actor("buyer-1"), Actor("provider-1"), Actor("stranger-1")
 KEEP = {"policy_versions", "alembic_version"}

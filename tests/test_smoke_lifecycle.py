@@ -16,3 +16,11 @@ def test_fund_submit_approve_pays_the_provider_net_of_fee(tranche, contract, mil
     assert summary.fees == 1_250  # 5% of 250.00
     assert summary.remaining == 75_000
     assert tranche.verify() == []
+
+
+def test_each_command_moves_the_version_by_one(tranche, milestone):
+    versions = [tranche.milestone(milestone.id).version]
+    for event, actor in (("fund", BUYER), ("submit", PROVIDER), ("approve", BUYER)):
+        tranche.fire(milestone.id, event, actor)
+        versions.append(tranche.milestone(milestone.id).version)
+    assert versions == [1, 2, 3, 4]

@@ -14,9 +14,9 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from engine.clock import FixedClock, as_utc
 from engine.db import Database, database_url
-from engine.errors import PolicyError, TrancheError
+from engine.errors import TrancheError
 from engine.service import Tranche
-from policies.loader import load_policy_file
+from policies.cli import policy
 
 
 class IsoMoment(click.ParamType):
@@ -75,28 +75,6 @@ def sweep(ctx: click.Context, now: datetime | None, limit: int | None) -> None:
 
 
 @main.group()
-def policy() -> None:
-    """Check policy documents."""
-
-
-@policy.command("check")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def policy_check(files: tuple[str, ...]) -> None:
-    """Validate policy files; exit 1 listing every problem with its file and line."""
-    failed = False
-    for path in files:
-        try:
-            loaded = load_policy_file(path)
-        except PolicyError as exc:
-            failed = True
-            click.echo(exc.message, err=True)
-        else:
-            click.echo(f"{path}: ok ({loaded.name} v{loaded.version})")
-    if failed:
-        sys.exit(1)
-
-
-@main.group()
 def audit() -> None:
     """Check the ledger and the event hash chains."""
 
@@ -113,7 +91,13 @@ def audit_verify(ctx: click.Context, contract_id: str | None) -> None:
         click.echo(f"TAMPERED: {item}", err=True)
     for entry in unbalanced:
         click.echo(f"UNBALANCED: ledger entry {entry}", err=True)
-    if breaks or unbalanced:
+    mismatches = tranche.escrow_mismatches()
+    for milestone_id, cached, total in mismatches:
+        click.echo(
+            f"ESCROW MISMATCH: milestone {milestone_id} says {cached}, its postings {total}",
+            err=True,
+        )
+    if breaks or unbalanced or mismatches:
         sys.exit(1)
     click.echo("audit ok: every event chain and ledger entry verifies")
 
@@ -154,3 +138,6 @@ def run() -> None:
     except (ArgumentError, OperationalError) as exc:
         click.echo(f"error: cannot use the database: {str(exc).splitlines()[0]}", err=True)
         sys.exit(1)
+
+
+main.add_command(policy)

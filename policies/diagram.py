@@ -1,0 +1,130 @@
+"""Draw a policy as a state diagram (DOT text, or SVG/PNG through Graphviz's `dot`).
+
+`render(policy, current_state=None, format="svg")` is the one entry point for the
+CLI, the API and the console: it marks a milestone's current state when given.
+`policy_diagram` (GET /v1/policies/{name}/{version}/diagram) and `milestone_diagram`
+(a case page) wrap it around the database; `MEDIA_TYPES` gives each format's type.
+The DOT text is generated here (no extra dependency); only SVG and PNG need the
+`dot` program (Debian package `graphviz`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from sqlalchemy.orm import Session
+
+from engine.errors import TrancheError, ValidationError
+from engine.machine import _predecessors
+from engine.milestones import view_milestone
+from engine.policy_store import get_policy, latest_version
+from engine.uow import UnitOfWork
+from policies.diff import duration_text, effect_text
+from policies.document import PREVIOUS, Policy
+
+FORMATS = ("svg", "png", "dot")
+MEDIA_TYPES = {"svg": "image/svg+xml", "png": "image/png", "dot": "text/vnd.graphviz"}
+
+
+class DiagramError(TrancheError):
+    """The drawing program is missing or failed: the policy itself is fine."""
+
+    code = "diagram_unavailable"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def to_dot(policy: Policy, current_state: str | None = None) -> str:
+    """The policy as Graphviz DOT; `current_state` is filled and drawn bold."""
+    names = [s.name for s in policy.states]
+    if current_state is not None and current_state not in names:
+        raise ValidationError(
+            f"policy {policy.name} v{policy.version} has no state {current_state!r}",
+            field="current_state",
+            states=names,
+        )
+    lines = [
+        f"digraph {_quote(f'{policy.name} v{policy.version}')} {{",
+        "  rankdir=LR;",
+        f"  label={_quote(f'{policy.name} v{policy.version}')}; labelloc=t;",
+        '  node [shape=box, style="rounded", fontname="Helvetica"];',
+        '  edge [fontname="Helvetica", fontsize=10];',
+    ]
+    for state in policy.states:
+        attrs = []
+        if state.final:
+            attrs.append("peripheries=2")
+        if state.initial:
+            attrs.append("penwidth=2")
+        if state.name == current_state:
+            attrs += ['style="rounded,filled,bold"', 'fillcolor="#ffd54f"', "penwidth=3"]
+            attrs.append(f"xlabel={_quote('current')}")
+        suffix = f" [{', '.join(attrs)}]" if attrs else ""
+        lines.append(f"  {_quote(state.name)}{suffix};")
+    timed = {(t.state, t.event): duration_text(t.after) for t in policy.timers}
+    for spec in policy.transitions:
+        label = [spec.event, f"by {', '.join(spec.actors)}"]
+        if spec.guards:
+            label.append(f"if {', '.join(spec.guards)}")
+        if spec.effects:
+            label.append(", ".join(effect_text(e) for e in spec.effects))
+        dashed = "system" in spec.actors
+        for source in spec.sources:
+            after = timed.get((source, spec.event))
+            text = label + ([f"after {after}"] if after else [])
+            if spec.target == PREVIOUS:
+                targets = _predecessors(policy, source)
+            else:
+                targets = [spec.target_from(source)]
+            for target in targets:
+                style = ", style=dashed" if dashed else ""
+                lines.append(
+                    f"  {_quote(source)} -> {_quote(target)} [label={_quote(chr(10).join(text))}"
+                    f"{style}];"
+                )
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def render(policy: Policy, current_state: str | None = None, format: str = "svg") -> bytes:
+    """The drawing in `format` (svg, png or dot), marking `current_state` if given."""
+    if format not in FORMATS:
+        raise ValidationError(
+            f"format must be one of {', '.join(FORMATS)}, not {format!r}", field="format"
+        )
+    dot = to_dot(policy, current_state)
+    if format == "dot":
+        return dot.encode()
+    program = shutil.which("dot")
+    if program is None:
+        raise DiagramError("Graphviz is not installed: the `dot` program is needed for svg/png")
+    done = subprocess.run(
+        [program, f"-T{format}"], input=dot.encode(), capture_output=True, timeout=30
+    )
+    if done.returncode != 0:
+        raise DiagramError(f"dot failed: {done.stderr.decode(errors='replace').strip()[:500]}")
+    return done.stdout
+
+
+def policy_diagram(
+    session: Session,
+    name: str,
+    version: int | None = None,
+    format: str = "svg",
+    current_state: str | None = None,
+) -> bytes:
+    """A published version's drawing (the latest when `version` is None); NotFoundError if none."""
+    chosen = get_policy(session, name, version or latest_version(session, name))
+    return render(chosen, current_state=current_state, format=format)
+
+
+def milestone_diagram(
+    uow: UnitOfWork, milestone_id: str, format: str = "svg", tenant: str | None = None
+) -> bytes:
+    """The drawing of a milestone's own policy version, its current state marked."""
+    view = view_milestone(uow, milestone_id, tenant=tenant)
+    chosen = get_policy(uow.session, view.policy_name, view.policy_version)
+    return render(chosen, current_state=view.state, format=format)

@@ -1,0 +1,37 @@
+"""The story Tranche exists for, as a readable scenario (the same one `tranche demo` plays)."""
+
+from datetime import timedelta
+
+from conftest import START
+from engine.clock import FixedClock
+from engine.demo import AGREED, play
+from engine.service import Tranche
+
+
+def test_the_vanishing_buyer_cannot_take_back_delivered_work(database):
+    clock = FixedClock(START)
+    tranche = Tranche(database, clock)
+    told: list[str] = []
+    contract_id = play(tranche, clock, told.append)
+
+    summary = tranche.summary(contract_id)
+    assert summary.agreed == AGREED == 1_000_000
+    assert summary.funded == 500_000  # milestones 1 and 2, 2,500.00 each
+    assert summary.in_escrow == 0
+    assert summary.released == 500_000  # both paid to the provider
+    assert summary.direct_payments == 20_000  # the 200.00 asked for before milestone 2
+    assert summary.paid_to_date == 520_000
+    assert summary.refunded == 0
+    assert summary.fees == 26_000  # 5% of 5,200.00
+    assert summary.remaining == 480_000
+    assert clock.now() - START == timedelta(days=27, minutes=1)
+
+    story = "\n".join(told)
+    assert "refused: buyer may not request_refund a milestone that is submitted" in story
+    assert "refused: buyer may not refund a milestone that is submitted" in story
+    assert "the buyer may only: release, approve, request_changes, dispute" in story
+    assert "timer: review_period_elapsed -> approved" in story
+    # after the first approval the provider holds exactly a quarter of the price
+    first_paid = story.split("the provider is paid 25%")[1].split("\n\n")[0]
+    assert "paid to date:     2,500.00 USD" in first_paid
+    assert tranche.verify() == []
