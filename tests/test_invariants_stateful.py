@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from conftest import BUYER, PROVIDER, START, STRANGER
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -49,6 +48,7 @@ from hypothesis.stateful import (
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from conftest import BUYER, PROVIDER, START, STRANGER
 from engine.actors import Actor
 from engine.clock import FixedClock
 from engine.db import Database

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import BUYER, PROVIDER, START
 
+from conftest import BUYER, PROVIDER, START
 from engine.actors import Actor
 from engine.clock import FixedClock
 from engine.db import Database
