@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -63,6 +63,11 @@ MAX_AMOUNT = 10**15
 REVISION_LIMIT = 3
 REVIEW_PERIOD, REFUND_DEADLINE = timedelta(days=14), timedelta(days=7)
 FINAL = {"approved", "refunded", "settled", "cancelled"}
+# The states with a timer: its event, its period, and where it leads.
+TIMERS = {
+    "submitted": ("review_period_elapsed", REVIEW_PERIOD, "approved"),
+    "refund_requested": ("refund_deadline_passed", REFUND_DEADLINE, "refunded"),
+}
 SAME, PREVIOUS, SPLIT = "<same>", "<previous>", "<by split>"
 
 # DESIGN.md's table: (state, event) -> (who may, where it leads). Timer events are
@@ -168,7 +173,8 @@ class MilestoneModel:
     id: str
     amount: int
     state: str = "proposed"
-    entered_at: datetime = START
+    due: datetime | None = None  # when the current state's timer fires, if it has one
+    interrupted: dict[str, datetime] = field(default_factory=dict)  # timer -> its last due
     previous: str | None = None
     opener: str | None = None
     revisions: int = 0
@@ -268,7 +274,7 @@ class EscrowStory(RuleBasedStateMachine):
         self.contract_id = contract.id
         for i, amount in enumerate(amounts):
             ms = self.tranche.add_milestone(contract.id, title=f"Part {i + 1}", amount=amount)
-            self.milestones.append(MilestoneModel(ms.id, amount, entered_at=self.clock.now()))
+            self.milestones.append(MilestoneModel(ms.id, amount))
         self.before = self.snapshot()
 
     # commands ------------------------------------------------------------------------
@@ -302,18 +308,31 @@ class EscrowStory(RuleBasedStateMachine):
         if not ok:
             return
         assert recorded.to_state == expected.target, (m.state, event, recorded.to_state)
-        self.apply(m, expected.target, actor, expected.released, expected.refunded)
+        self.apply(m, expected.target, actor, expected.released, expected.refunded, event)
         if event == "fund":
             m.funded += m.amount
         if event == "request_changes":
             m.revisions += 1
 
-    def apply(self, m: MilestoneModel, target: str, role: str, released: int, refunded: int):
+    def apply(self, m, target: str, role: str, released: int, refunded: int, event: str = ""):
+        """Book a transition in the model: money, state, and the timer of the state entered.
+
+        Leaving a state cancels its timer; entering one starts it afresh, except on a
+        return to the previous state (a withdrawn dispute), which resumes the deadline
+        the timer had when it was interrupted.
+        """
         m.released += released
         m.refunded += refunded
-        if target != m.state:
-            m.previous, m.opener, m.state = m.state, role, target
-            m.entered_at = self.clock.now()
+        if target == m.state:
+            return
+        if m.state in TIMERS and m.due is not None:
+            m.interrupted[TIMERS[m.state][0]] = m.due
+        m.previous, m.opener, m.state, m.due = m.state, role, target, None
+        if target in TIMERS:
+            timer, period, _ = TIMERS[target]
+            m.due = self.clock.now() + period
+            if event == "withdraw" and timer in m.interrupted:
+                m.due = m.interrupted[timer]
 
     def open_milestone(self, index: int) -> MilestoneModel | None:
         """One of the milestones still in play (so stories go deep), or None."""
@@ -395,10 +414,11 @@ class EscrowStory(RuleBasedStateMachine):
         now = self.clock.now()
         due = {}
         for m in self.milestones:
-            if m.state == "submitted" and m.entered_at + REVIEW_PERIOD <= now:
-                due[m.id] = ("approved", m.escrow, 0)
-            if m.state == "refund_requested" and m.entered_at + REFUND_DEADLINE <= now:
-                due[m.id] = ("refunded", 0, m.escrow)
+            if m.due is not None and m.due <= now:
+                outcome = TIMERS[m.state][2]
+                due[m.id] = (
+                    (outcome, m.escrow, 0) if outcome == "approved" else (outcome, 0, m.escrow)
+                )
         fired = [f for f in self.tranche.sweep(now) if f.milestone_id in self.ids()]
         assert {f.milestone_id: f.outcome for f in fired} == {k: v[0] for k, v in due.items()}
         for m in self.milestones:
@@ -452,7 +472,7 @@ class EscrowStory(RuleBasedStateMachine):
             lambda: self.tranche.add_milestone(self.contract_id, title="More", amount=amount), ok
         )
         if done:
-            self.milestones.append(MilestoneModel(added.id, amount, entered_at=self.clock.now()))
+            self.milestones.append(MilestoneModel(added.id, amount))
 
     @precondition(lambda self: self.seen_postings)
     @rule(statement=st.sampled_from(TAMPERING))
@@ -556,14 +576,14 @@ class EscrowStory(RuleBasedStateMachine):
     def check_refunds_were_consented(self) -> None:
         """Invariant 5: each move of escrow to the buyer has a party's consent or due notice."""
         events = self.tranche.events_of(self.contract_id)
-        notified_at: dict[str, datetime] = {}  # milestone -> when its refund deadline started
+        notified_at: dict[str, datetime] = {}  # milestone -> when the provider heard of it
         for event in events:
             assert event.amount is None or is_whole(event.amount)
             data = json.loads(event.data)
             if event.type == "refund_deadline_passed":
                 waited = event.created_at - notified_at[event.milestone_id]
                 assert waited >= REFUND_DEADLINE, waited
-            if event.to_state == "refund_requested" and event.from_state != "refund_requested":
+            if event.type == "request_refund":
                 assert "provider" in data["notify"], "the provider must hear of a refund request"
                 notified_at[event.milestone_id] = event.created_at
             refunds = [mv for mv in data.get("movements", []) if mv["kind"] == "refund"]
