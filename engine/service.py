@@ -64,7 +64,10 @@ class Tranche:
 
     def _read(self, query: Callable[[UnitOfWork], T]) -> T:
         with self.unit_of_work() as uow:
-            return query(uow)
+            result = query(uow)
+            # Detach what was loaded before the closing rollback, which would expire it.
+            uow.session.expunge_all()
+            return result
 
     # contracts -----------------------------------------------------------------------
     def create_contract(self, **fields: Any) -> Contract:
