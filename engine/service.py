@@ -131,25 +131,37 @@ class Tranche:
 
     # timers and audit ----------------------------------------------------------------
     def sweep(self, now: datetime | None = None, limit: int | None = None) -> list[Fired]:
-        """Fire every timer due at `now`, one per transaction; safe beside other sweepers."""
+        """Fire every timer due at `now`, one per transaction; safe beside other sweepers.
+
+        A timer whose milestone is busy (a command or another sweeper holds it), or
+        whose transaction loses a race, is passed over in this round, never lost: it
+        stays pending for the next sweep.
+        """
         now = now or self.clock.now()
         fired: list[Fired] = []
+        passed: set[int] = set()
         while limit is None or len(fired) < limit:
-            with conflicts_as_errors(), self.unit_of_work() as uow:
-                timer = claim_due(uow.session, now)
-                if timer is None:
-                    return fired
-                try:
-                    with uow.session.begin_nested():
-                        event = milestones.fire_event(
-                            uow, timer.milestone_id, timer.event, Actor.system(), now=now
-                        )
-                    outcome, timer.status = str(event.to_state), DONE
-                except TrancheError as exc:
-                    outcome, timer.status = f"void: {exc.message}", VOID
-                timer.finished_at = now
-                uow.commit()
-                fired.append(Fired(timer.id, timer.milestone_id, timer.event, outcome))
+            try:
+                with conflicts_as_errors(), self.unit_of_work() as uow:
+                    timer = claim_due(uow.session, now, passed)
+                    if timer is None:
+                        return fired
+                    passed.add(timer.id)
+                    try:
+                        with uow.session.begin_nested():
+                            event = milestones.fire_event(
+                                uow, timer.milestone_id, timer.event, Actor.system(), now=now
+                            )
+                        outcome, timer.status = str(event.to_state), DONE
+                    except ConflictError:
+                        raise
+                    except TrancheError as exc:
+                        outcome, timer.status = f"void: {exc.message}", VOID
+                    timer.finished_at = now
+                    uow.commit()
+                    fired.append(Fired(timer.id, timer.milestone_id, timer.event, outcome))
+            except ConflictError:
+                continue  # lost to a concurrent command: still pending, next round
         return fired
 
     def verify(self, contract_id: str | None = None) -> list[ChainBreak]:

@@ -174,7 +174,7 @@ class MilestoneModel:
     amount: int
     state: str = "proposed"
     due: datetime | None = None  # when the current state's timer fires, if it has one
-    interrupted: dict[str, datetime] = field(default_factory=dict)  # timer -> its last due
+    interrupted: dict[str, timedelta] = field(default_factory=dict)  # timer -> time it had left
     previous: str | None = None
     opener: str | None = None
     revisions: int = 0
@@ -318,21 +318,21 @@ class EscrowStory(RuleBasedStateMachine):
         """Book a transition in the model: money, state, and the timer of the state entered.
 
         Leaving a state cancels its timer; entering one starts it afresh, except on a
-        return to the previous state (a withdrawn dispute), which resumes the deadline
-        the timer had when it was interrupted.
+        return to the previous state (a withdrawn dispute), which gives the timer back
+        the time it had left when it was interrupted (the clock stops meanwhile).
         """
         m.released += released
         m.refunded += refunded
         if target == m.state:
             return
         if m.state in TIMERS and m.due is not None:
-            m.interrupted[TIMERS[m.state][0]] = m.due
+            m.interrupted[TIMERS[m.state][0]] = max(m.due - self.clock.now(), timedelta(0))
         m.previous, m.opener, m.state, m.due = m.state, role, target, None
         if target in TIMERS:
             timer, period, _ = TIMERS[target]
             m.due = self.clock.now() + period
             if event == "withdraw" and timer in m.interrupted:
-                m.due = m.interrupted[timer]
+                m.due = self.clock.now() + m.interrupted[timer]
 
     def open_milestone(self, index: int) -> MilestoneModel | None:
         """One of the milestones still in play (so stories go deep), or None."""
