@@ -1,4 +1,4 @@
-"""`tranche staff create` and `tranche disputes sweep` as an operator runs them."""
+"""`tranche staff create` and the dispute half of `tranche sweep`, as an operator runs them."""
 
 import subprocess
 import sys
@@ -74,7 +74,7 @@ def test_disputes_sweep_reports_what_it_did(tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     Database(url).upgrade()
     result = CliRunner().invoke(
-        main, ["--database-url", url, "disputes", "sweep", "--now", "2030-01-01T00:00:00Z"]
+        main, ["--database-url", url, "sweep", "--now", "2030-01-01T00:00:00Z"]
     )
     assert result.exit_code == 0
     assert "0 dispute(s) past their response deadline" in result.output

@@ -1,4 +1,4 @@
-"""`tranche staff ...` and `tranche disputes ...`: staff accounts and dispute deadlines."""
+"""`tranche staff ...`: staff accounts for the reviewer console."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import click
 from arbitration.service import Arbitration
 from arbitration.staff import MIN_PASSWORD, ROLES, all_staff
 from engine.db import Database
-from web.cli import IsoMoment
 
 
 def _arbitration(ctx: click.Context) -> Arbitration:
@@ -49,19 +48,3 @@ def staff_list(ctx: click.Context) -> None:
     arbitration = _arbitration(ctx)
     for member in arbitration.read(all_staff):
         click.echo(f"{member.id}  {member.role:<8}  {member.email}")
-
-
-@click.group()
-def disputes() -> None:
-    """Dispute deadlines."""
-
-
-@disputes.command("sweep")
-@click.option("--now", type=IsoMoment(), default=None, help="Run as of this moment (rehearsals).")
-@click.pass_context
-def disputes_sweep(ctx: click.Context, now: object) -> None:
-    """Apply the policy's default outcome to disputes whose response deadline passed."""
-    done = _arbitration(ctx).sweep(now)  # type: ignore[arg-type]
-    for item in done:
-        click.echo(f"dispute {item.dispute_id}: {item.outcome}")
-    click.echo(f"{len(done)} dispute(s) past their response deadline")
