@@ -2,48 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from arbitration import deadlines, disputes, rulings, staff, views
 from arbitration.errors import LoginRefusedError
 from arbitration.evidence import EvidenceStore
 from arbitration.models import Staff
 from arbitration.settings import Settings
-from engine.clock import Clock, SystemClock
+from engine.clock import Clock
 from engine.db import Database
 from engine.errors import ValidationError
-from engine.service import conflicts_as_errors
+from engine.service import Service, conflicts_as_errors
 from engine.uow import UnitOfWork
 
-T = TypeVar("T")
 
-
-class Arbitration:
+class Arbitration(Service):
     def __init__(
         self, database: Database, clock: Clock | None = None, settings: Settings | None = None
     ) -> None:
-        self.database = database
-        self.clock = clock or SystemClock()
+        super().__init__(database, clock)
         self.settings = settings or Settings()
         self.store = EvidenceStore(self.settings)
-
-    def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.database, self.clock)
-
-    def write(self, command: Callable[[UnitOfWork], T]) -> T:
-        with conflicts_as_errors(), self.unit_of_work() as uow:
-            result = command(uow)
-            uow.commit()
-            return result
-
-    def read(self, query: Callable[[UnitOfWork], T]) -> T:
-        """Rows come back detached with their attributes loaded (the rollback would expire them)."""
-        with self.unit_of_work() as uow:
-            result = query(uow)
-            uow.session.expunge_all()
-            return result
 
     # parties ---------------------------------------------------------------------------
     def open(self, milestone_id: str, actor: Any, reason: str, **claim: Any) -> Any:
