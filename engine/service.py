@@ -46,8 +46,11 @@ def conflicts_as_errors() -> Iterator[None]:
         ) from exc
 
 
-class Tranche:
-    """The engine as one object: built from a Database and a Clock, nothing global."""
+class Service:
+    """One transaction per call: `write` commits its command, `read` only reads.
+
+    The engine's `Tranche` and arbitration's `Arbitration` are both built on it.
+    """
 
     def __init__(self, database: Database, clock: Clock | None = None) -> None:
         self.database = database
@@ -56,37 +59,44 @@ class Tranche:
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.database, self.clock)
 
-    def _write(self, command: Callable[[UnitOfWork], T]) -> T:
+    def write(self, command: Callable[[UnitOfWork], T]) -> T:
         with conflicts_as_errors(), self.unit_of_work() as uow:
             result = command(uow)
             uow.commit()
             return result
 
-    def _read(self, query: Callable[[UnitOfWork], T]) -> T:
+    def read(self, query: Callable[[UnitOfWork], T]) -> T:
         with self.unit_of_work() as uow:
-            return query(uow)
+            result = query(uow)
+            # Detach what was loaded before the closing rollback, which would expire it.
+            uow.session.expunge_all()
+            return result
+
+
+class Tranche(Service):
+    """The engine as one object: built from a Database and a Clock, nothing global."""
 
     # contracts -----------------------------------------------------------------------
     def create_contract(self, **fields: Any) -> Contract:
-        return self._write(lambda uow: contracts.create_contract(uow, **fields))
+        return self.write(lambda uow: contracts.create_contract(uow, **fields))
 
     def add_milestone(self, contract_id: str, **fields: Any) -> Milestone:
-        return self._write(lambda uow: contracts.add_milestone(uow, contract_id, **fields))
+        return self.write(lambda uow: contracts.add_milestone(uow, contract_id, **fields))
 
     def pay_directly(self, contract_id: str, **fields: Any) -> None:
-        self._write(lambda uow: contracts.pay_directly(uow, contract_id, **fields))
+        self.write(lambda uow: contracts.pay_directly(uow, contract_id, **fields))
 
     def request_payment(self, contract_id: str, **fields: Any) -> PaymentRequest:
-        return self._write(lambda uow: contracts.request_payment(uow, contract_id, **fields))
+        return self.write(lambda uow: contracts.request_payment(uow, contract_id, **fields))
 
     def decide_payment_request(self, request_id: str, **fields: Any) -> PaymentRequest:
-        return self._write(lambda uow: contracts.decide_payment_request(uow, request_id, **fields))
+        return self.write(lambda uow: contracts.decide_payment_request(uow, request_id, **fields))
 
     def contract(self, contract_id: str, tenant: str | None = None) -> Contract:
-        return self._read(lambda uow: contracts.get_contract(uow, contract_id, tenant))
+        return self.read(lambda uow: contracts.get_contract(uow, contract_id, tenant))
 
     def summary(self, contract_id: str, tenant: str | None = None) -> Summary:
-        return self._read(
+        return self.read(
             lambda uow: contract_summary(
                 uow.session, contracts.get_contract(uow, contract_id, tenant)
             )
@@ -103,7 +113,7 @@ class Tranche:
                 )
             )
 
-        return self._read(query)
+        return self.read(query)
 
     # milestones ----------------------------------------------------------------------
     def fire(
@@ -114,52 +124,64 @@ class Tranche:
         args: EventArgs | None = None,
         **options: Any,
     ) -> Event:
-        return self._write(
+        return self.write(
             lambda uow: milestones.fire_event(uow, milestone_id, event, actor, args, **options)
         )
 
     def milestone(
         self, milestone_id: str, actor: Actor | None = None, tenant: str | None = None
     ) -> MilestoneView:
-        return self._read(lambda uow: milestones.view_milestone(uow, milestone_id, actor, tenant))
+        return self.read(lambda uow: milestones.view_milestone(uow, milestone_id, actor, tenant))
 
     def history(self, milestone_id: str, tenant: str | None = None) -> list[Event]:
-        return self._read(lambda uow: milestones.history(uow, milestone_id, tenant))
+        return self.read(lambda uow: milestones.history(uow, milestone_id, tenant))
 
     # timers and audit ----------------------------------------------------------------
     def sweep(self, now: datetime | None = None, limit: int | None = None) -> list[Fired]:
-        """Fire every timer due at `now`, one per transaction; safe beside other sweepers."""
+        """Fire every timer due at `now`, one per transaction; safe beside other sweepers.
+
+        A timer whose milestone is busy (a command or another sweeper holds it), or
+        whose transaction loses a race, is passed over in this round, never lost: it
+        stays pending for the next sweep.
+        """
         now = now or self.clock.now()
         fired: list[Fired] = []
+        passed: set[int] = set()
         while limit is None or len(fired) < limit:
-            with conflicts_as_errors(), self.unit_of_work() as uow:
-                timer = claim_due(uow.session, now)
-                if timer is None:
-                    return fired
-                try:
-                    with uow.session.begin_nested():
-                        event = milestones.fire_event(
-                            uow, timer.milestone_id, timer.event, Actor.system(), now=now
-                        )
-                    outcome, timer.status = str(event.to_state), DONE
-                except TrancheError as exc:
-                    outcome, timer.status = f"void: {exc.message}", VOID
-                timer.finished_at = now
-                uow.commit()
-                fired.append(Fired(timer.id, timer.milestone_id, timer.event, outcome))
+            try:
+                with conflicts_as_errors(), self.unit_of_work() as uow:
+                    timer = claim_due(uow.session, now, passed)
+                    if timer is None:
+                        return fired
+                    passed.add(timer.id)
+                    try:
+                        with uow.session.begin_nested():
+                            event = milestones.fire_event(
+                                uow, timer.milestone_id, timer.event, Actor.system(), now=now
+                            )
+                        outcome, timer.status = str(event.to_state), DONE
+                    except ConflictError:
+                        raise
+                    except TrancheError as exc:
+                        outcome, timer.status = f"void: {exc.message}", VOID
+                    timer.finished_at = now
+                    uow.commit()
+                    fired.append(Fired(timer.id, timer.milestone_id, timer.event, outcome))
+            except ConflictError:
+                continue  # lost to a concurrent command: still pending, next round
         return fired
 
     def verify(self, contract_id: str | None = None) -> list[ChainBreak]:
-        return self._read(lambda uow: verify_chain(uow.session, contract_id))
+        return self.read(lambda uow: verify_chain(uow.session, contract_id))
 
     def unbalanced_entries(self) -> list[int]:
-        return self._read(lambda uow: unbalanced_entries(uow.session))
+        return self.read(lambda uow: unbalanced_entries(uow.session))
 
     def escrow_mismatches(self) -> list[tuple[str, int, int]]:
-        return self._read(lambda uow: escrow_mismatches(uow.session))
+        return self.read(lambda uow: escrow_mismatches(uow.session))
 
     def events_of(self, contract_id: str) -> list[Event]:
-        return self._read(
+        return self.read(
             lambda uow: list(
                 uow.session.scalars(
                     select(Event).where(Event.contract_id == contract_id).order_by(Event.seq)

@@ -8,12 +8,12 @@ claims each with FOR UPDATE SKIP LOCKED so several sweepers can run at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from engine.models import Timer, UTCDateTime
+from engine.models import Milestone, Timer, UTCDateTime
 from policies.document import Policy
 
 PENDING, DONE, CANCELLED, VOID = "pending", "done", "cancelled", "void"
@@ -30,14 +30,15 @@ def schedule(
     """Start the timers of the state just entered.
 
     With `resume` (a return to the previous state, as when a dispute is withdrawn) a
-    timer keeps the deadline it had when the state was left: opening and withdrawing
-    a dispute must not buy a party a fresh review period or answer deadline.
+    timer gets back the time it had left when the state was left: the clock stops
+    while the dispute is open. Opening and withdrawing a dispute neither buys a
+    fresh review period or answer deadline, nor lets one run out unseen meanwhile.
     """
     for spec in policy.timers_for(state):
         due_at = now + spec.after
         if resume:
-            interrupted = session.scalars(
-                select(Timer.due_at)
+            interrupted = session.execute(
+                select(Timer.due_at, Timer.finished_at)
                 .where(
                     Timer.milestone_id == milestone_id,
                     Timer.event == spec.event,
@@ -46,7 +47,8 @@ def schedule(
                 .order_by(Timer.id.desc())
                 .limit(1)
             ).first()
-            due_at = interrupted or due_at
+            if interrupted is not None and interrupted.finished_at is not None:
+                due_at = now + max(interrupted.due_at - interrupted.finished_at, timedelta(0))
         session.add(
             Timer(
                 milestone_id=milestone_id,
@@ -83,17 +85,37 @@ def next_pending(session: Session, milestone_id: str) -> Timer | None:
     return session.scalars(_NEXT_PENDING, {"milestone_id": milestone_id}).first()
 
 
-def claim_due(session: Session, now: datetime) -> Timer | None:
-    """The most overdue pending timer, locked for this transaction (skipped if another has it)."""
-    query = (
-        select(Timer)
+def claim_due(session: Session, now: datetime, passed: set[int]) -> Timer | None:
+    """The most overdue pending timer not in `passed`, locked for this transaction.
+
+    On PostgreSQL the milestone is locked first and then the timer, the order every
+    command takes (a command locks its milestone, then cancels its timers), so a
+    sweep and a party's command never deadlock; a milestone busy with a command, or
+    with another sweeper, is skipped and its timer left for the next round.
+    """
+    postgres = session.get_bind().dialect.name == "postgresql"
+    candidates = session.execute(
+        select(Timer.id, Timer.milestone_id)
         .where(Timer.status == PENDING, Timer.due_at <= now)
         .order_by(Timer.due_at, Timer.id)
-        .limit(1)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return session.scalars(query).first()
+        .limit(len(passed) + 16)
+    ).all()
+    for timer_id, milestone_id in candidates:
+        if timer_id in passed:
+            continue
+        if postgres:
+            locked = session.scalar(
+                select(Milestone.id)
+                .where(Milestone.id == milestone_id)
+                .with_for_update(skip_locked=True)
+            )
+            if locked is None:
+                continue
+        query = select(Timer).where(Timer.id == timer_id, Timer.status == PENDING)
+        timer = session.scalars(query.with_for_update() if postgres else query).first()
+        if timer is not None:
+            return timer
+    return None
 
 
 @dataclass(frozen=True, slots=True)

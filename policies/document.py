@@ -63,6 +63,8 @@ class Policy:
     timers: tuple[TimerSpec, ...] = ()
     revision_limit: int = 0
     platform_fee_bps: int = 0
+    dispute_response: timedelta | None = None
+    dispute_default_outcome: str = "staff"
     source: str = "<memory>"
     text: str = field(default="", compare=False, repr=False)
     digest: str = ""

@@ -98,6 +98,8 @@ def _build(doc: dict[str, Any], text: str, source: str) -> Policy:
         timers=tuple(TimerSpec(**t) for t in doc["timers"]),
         revision_limit=params.get("revision_limit", 0),
         platform_fee_bps=params.get("platform_fee_bps", 0),
+        dispute_response=params.get("dispute_response"),
+        dispute_default_outcome=params.get("dispute_default_outcome", "staff"),
         source=source,
         text=text,
         digest=hashlib.sha256(text.encode()).hexdigest(),

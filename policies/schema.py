@@ -112,6 +112,12 @@ class ParametersSchema(Schema):
     platform_fee_bps = fields.Integer(
         strict=True, load_default=0, validate=validate.Range(min=0, max=10_000)
     )
+    # Arbitration: how long the other party has to answer a dispute, and what happens if
+    # they stay silent (`opener_claim`: the opener's claim is granted; `staff`: staff decide).
+    dispute_response = Duration(load_default=None)
+    dispute_default_outcome = fields.String(
+        load_default="staff", validate=validate.OneOf(["opener_claim", "staff"])
+    )
 
 
 class PolicySchema(Schema):

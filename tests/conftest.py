@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 
+import arbitration.models  # noqa: F401  (truncated between PostgreSQL tests too)
 from engine.actors import Actor
 from engine.clock import FixedClock
 from engine.db import Database
@@ -37,6 +38,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 PG_URL = os.environ.get("TRANCHE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+needs_graphviz = pytest.mark.skipif(
+    shutil.which("dot") is None and os.environ.get("CI") != "true",
+    reason="Graphviz's `dot` is not installed (apt-get install graphviz; .ci/run installs it)",
+)
+"""For tests of SVG/PNG drawings; in CI (CI=true) they run, and fail if `dot` is missing."""
 BUYER, PROVIDER, STRANGER = Actor("buyer-1"), Actor("provider-1"), Actor("stranger-1")
 KEEP = {"policy_versions", "alembic_version"}
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import needs_graphviz
 from engine.errors import NotFoundError
 from policies.loader import BUNDLED
 from web.cli import main
@@ -133,6 +134,7 @@ def test_diff_names_what_changed(cli, tmp_path: Path) -> None:
     assert isinstance(cli("policy", "diff", "fixed-price", "1", "7").exception, NotFoundError)
 
 
+@needs_graphviz
 def test_draw_writes_dot_and_svg(cli, tmp_path: Path) -> None:
     dot = cli("policy", "draw", "fixed-price", "--format", "dot", "--state", "submitted")
     assert dot.exit_code == 0, dot.output

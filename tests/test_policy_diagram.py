@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import BUYER
+from conftest import BUYER, needs_graphviz
 from engine.errors import NotFoundError, ValidationError
 from policies import diagram
 from policies.diagram import DiagramError, milestone_diagram, policy_diagram, render, to_dot
@@ -46,6 +46,7 @@ def test_unknown_state_or_format_is_a_precise_error() -> None:
     assert caught.value.fields["field"] == "format"
 
 
+@needs_graphviz
 def test_svg_and_png_come_from_graphviz() -> None:
     svg = render(FIXED_PRICE, current_state="funded", format="svg")
     assert b"<svg" in svg
@@ -103,6 +104,7 @@ def test_diff_shows_added_and_removed_states_transitions_and_timers() -> None:
     ]
 
 
+@needs_graphviz
 def test_milestone_diagram_marks_its_current_state(tranche, milestone) -> None:
     tranche.fire(milestone.id, "fund", BUYER)
     with tranche.unit_of_work() as uow:

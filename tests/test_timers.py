@@ -101,15 +101,35 @@ def test_the_revision_limit_holds(tranche, milestone):
     assert view.allowed_events == ["release", "approve", "dispute"]
 
 
-def test_withdrawing_a_dispute_resumes_the_review_period(tranche, milestone, clock):
+def test_withdrawing_a_dispute_gives_the_review_period_back_its_time_left(
+    tranche, milestone, clock
+):
     tranche.fire(milestone.id, "fund", BUYER)
     tranche.fire(milestone.id, "submit", PROVIDER)
-    submitted_at = clock.now()
-    clock.advance(10 * DAY)
+    clock.advance(10 * DAY)  # four days of review left
     tranche.fire(milestone.id, "dispute", BUYER)
     clock.advance(2 * DAY)
     tranche.fire(milestone.id, "withdraw", BUYER)
     view = tranche.milestone(milestone.id)
-    assert view.next_deadline.due_at == submitted_at + 14 * DAY  # not a fresh 14 days
-    (fired,) = tranche.sweep(submitted_at + 14 * DAY)
+    assert view.next_deadline.due_at == clock.now() + 4 * DAY  # neither 14 days nor 2
+    assert tranche.sweep(clock.now() + 4 * DAY - timedelta(seconds=1)) == []
+    (fired,) = tranche.sweep(clock.now() + 4 * DAY)
     assert fired.outcome == "approved"
+
+
+def test_a_refund_deadline_cannot_run_out_unseen_during_a_dispute(
+    tranche, contract, milestone, clock
+):
+    """The buyer asks for a refund, disputes at once, waits out the deadline, withdraws."""
+    tranche.fire(milestone.id, "fund", BUYER)
+    tranche.fire(milestone.id, "request_refund", BUYER)
+    clock.advance(timedelta(hours=1))
+    tranche.fire(milestone.id, "dispute", BUYER)
+    clock.advance(8 * DAY)
+    tranche.fire(milestone.id, "withdraw", BUYER)
+    assert tranche.sweep(clock.now()) == []  # the provider still has its 7 days less an hour
+    assert tranche.milestone(milestone.id).next_deadline.due_at == (
+        clock.now() + 7 * DAY - timedelta(hours=1)
+    )
+    tranche.fire(milestone.id, "submit", PROVIDER)
+    assert tranche.summary(contract.id).refunded == 0

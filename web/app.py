@@ -10,11 +10,17 @@ from sqlalchemy import text
 from engine.clock import Clock
 from engine.db import Database
 from engine.service import Tranche
+from web.console import init_console
 
 
 def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None) -> Flask:
     app = Flask(__name__)
-    app.config.from_mapping(DATABASE_URL=None, AUTO_UPGRADE=True)
+    app.config.from_mapping(
+        DATABASE_URL=None,
+        AUTO_UPGRADE=True,
+        SESSION_COOKIE_SECURE=True,  # console sessions; plain-HTTP development sets it false
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
     app.config.from_prefixed_env("TRANCHE")
     if config:
         app.config.from_mapping(config)
@@ -22,6 +28,7 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
     if app.config["AUTO_UPGRADE"]:
         database.upgrade()
     app.extensions["tranche"] = Tranche(database, clock)
+    init_console(app, database, clock)
     from web.api.setup import install as install_api
 
     install_api(app)

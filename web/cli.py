@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import click
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from arbitration.service import Arbitration
 from engine.clock import FixedClock, as_utc
 from engine.db import Database, database_url
 from engine.errors import TrancheError
@@ -67,11 +68,17 @@ def db_upgrade(ctx: click.Context) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Fire at most N timers.")
 @click.pass_context
 def sweep(ctx: click.Context, now: datetime | None, limit: int | None) -> None:
-    """Fire every timer that is due (auto-approve, auto-refund). Safe to run concurrently."""
-    fired = Tranche(_database(ctx)).sweep(now=now, limit=limit)
+    """Do what is due: milestone timers (auto-approve, auto-refund), then disputes whose
+    response deadline passed. Safe to run from several processes at once."""
+    database = _database(ctx)
+    fired = Tranche(database).sweep(now=now, limit=limit)
     for item in fired:
         click.echo(f"timer {item.timer_id}: {item.event} on {item.milestone_id} -> {item.outcome}")
     click.echo(f"{len(fired)} timer(s) fired")
+    lapsed = Arbitration(database).sweep(now)
+    for done in lapsed:
+        click.echo(f"dispute {done.dispute_id}: {done.outcome}")
+    click.echo(f"{len(lapsed)} dispute(s) past their response deadline")
 
 
 @main.group()
@@ -141,6 +148,10 @@ def run() -> None:
 
 
 main.add_command(policy)
+
+from web.arbitration_cli import staff  # noqa: E402  (registered below)
+
+main.add_command(staff)
 
 from web.api.cli import apikey, deliver  # noqa: E402  (the API's commands)
 

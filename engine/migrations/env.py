@@ -4,6 +4,7 @@ import importlib
 
 from alembic import context
 
+import arbitration.models  # noqa: F401  (its tables join Base.metadata)
 from engine.models import Base
 
 config = context.config

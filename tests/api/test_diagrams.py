@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from api.helpers import BUYER, Client
+from conftest import needs_graphviz
 
 
+@needs_graphviz
 def test_a_policy_version_is_drawn_in_each_format(client: Client) -> None:
     svg = client.get("/v1/policies/fixed-price/1/diagram")
     assert svg.status_code == 200

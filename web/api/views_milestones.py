@@ -7,12 +7,15 @@ from typing import Any
 from flask import Response
 from flask_smorest import Blueprint
 
+from arbitration.disputes import open_dispute
 from engine.milestones import EventArgs, fire_event, history, view_milestone
 from engine.uow import UnitOfWork
 from policies.diagram import MEDIA_TYPES, milestone_diagram
 from web.api import auth, present, schemas
 from web.api.commands import etag, expected_version, json_response, run, tranche
+from web.api.views_disputes import settings
 
+NO_REASON = "(the opener gave no reason; send one as `note`)"
 blp = Blueprint("milestones", __name__, url_prefix="/v1", description="Milestones and events")
 
 
@@ -41,11 +44,30 @@ def fire(body: dict[str, Any], milestone_id: str, event: str) -> Any:
     args = EventArgs(amount=body.get("amount"), note=body.get("note", ""))
 
     def command(uow: UnitOfWork) -> Any:
-        fire_event(
-            uow, milestone_id, event, actor, args, expected_version=version, tenant=auth.tenant()
-        )
+        headers: dict[str, str] = {}
+        if event == "dispute":  # a dispute is a case too: its rows commit with the transition
+            opened = open_dispute(
+                uow,
+                milestone_id,
+                actor,
+                args.note.strip() or NO_REASON,
+                settings(),
+                expected_version=version,
+                tenant=auth.tenant(),
+            )
+            headers["Location"] = f"/v1/disputes/{opened.id}"
+        else:
+            fire_event(
+                uow,
+                milestone_id,
+                event,
+                actor,
+                args,
+                expected_version=version,
+                tenant=auth.tenant(),
+            )
         view = view_milestone(uow, milestone_id, actor, auth.tenant())
-        return 200, present.milestone(view), {"ETag": etag(view.version)}
+        return 200, present.milestone(view), {"ETag": etag(view.version), **headers}
 
     return run(command, {"body": body, "if_match": version})
 

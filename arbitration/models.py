@@ -1,0 +1,148 @@
+"""Arbitration tables on the engine's metadata: disputes and everything said in them.
+
+`staff_audit` is append-only (database triggers refuse UPDATE and DELETE, as for
+the engine's ledger and events). The queue's order, nearest deadline first, is
+served by indexes on (status, due_at, id) and (assignee_id, status, due_at, id).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.models import Base, UTCDateTime
+
+AWAITING_RESPONSE, UNDER_REVIEW, PENDING_APPROVAL = (
+    "awaiting_response",
+    "under_review",
+    "pending_approval",
+)
+SETTLED, RULED, WITHDRAWN, DEFAULTED = "settled", "ruled", "withdrawn", "defaulted"
+OPEN_STATUSES = (AWAITING_RESPONSE, UNDER_REVIEW, PENDING_APPROVAL)
+CLOSED_STATUSES = (SETTLED, RULED, WITHDRAWN, DEFAULTED)
+STATUSES = OPEN_STATUSES + CLOSED_STATUSES
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Dispute(Base):
+    __tablename__ = "disputes"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    milestone_id: Mapped[str] = mapped_column(ForeignKey("milestones.id"), index=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), index=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    buyer_id: Mapped[str] = mapped_column(String(128), index=True)
+    provider_id: Mapped[str] = mapped_column(String(128), index=True)
+    opened_by: Mapped[str] = mapped_column(String(128))
+    opener_role: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    # What the opener asks for; granted by default if the other party stays silent.
+    claim_to_provider: Mapped[int] = mapped_column(BigInteger)
+    claim_to_buyer: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)  # the escrow at stake
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(24))
+    respond_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the queue's order
+    assignee_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_disputes_status_due", "status", "due_at", "id"),
+        Index("ix_disputes_assignee_status_due", "assignee_id", "status", "due_at", "id"),
+        Index("ix_disputes_due", "due_at", "id"),
+    )
+
+
+class Statement(Base):
+    """Something a party (or staff, privately) wrote in the case."""
+
+    __tablename__ = "dispute_statements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[str] = mapped_column(ForeignKey("disputes.id"), index=True)
+    author_id: Mapped[str] = mapped_column(String(128))
+    author_role: Mapped[str] = mapped_column(String(16))
+    staff_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Evidence(Base):
+    """A text or a file; files are stored once per content, named by their SHA-256."""
+
+    __tablename__ = "dispute_evidence"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[str] = mapped_column(ForeignKey("disputes.id"), index=True)
+    author_id: Mapped[str] = mapped_column(String(128))
+    author_role: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str | None] = mapped_column(Text)
+    filename: Mapped[str | None] = mapped_column(String(200))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Offer(Base):
+    """A settlement one party proposes to the other: to_provider + to_buyer = escrow."""
+
+    __tablename__ = "settlement_offers"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dispute_id: Mapped[str] = mapped_column(ForeignKey("disputes.id"), index=True)
+    offered_by: Mapped[str] = mapped_column(String(128))
+    offered_by_role: Mapped[str] = mapped_column(String(16))
+    to_provider: Mapped[int] = mapped_column(BigInteger)
+    to_buyer: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16))  # open, accepted, rejected, lapsed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Ruling(Base):
+    """A staff decision; above the threshold it waits for a second staff member."""
+
+    __tablename__ = "rulings"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dispute_id: Mapped[str] = mapped_column(ForeignKey("disputes.id"), index=True)
+    staff_id: Mapped[str] = mapped_column(String(40))
+    to_provider: Mapped[int] = mapped_column(BigInteger)
+    to_buyer: Mapped[int] = mapped_column(BigInteger)
+    rationale: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(24), index=True)  # pending, applied, declined
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+
+
+class StaffAudit(Base):
+    """Append-only: who did what, when, from which address."""
+
+    __tablename__ = "staff_audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    staff_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    dispute_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

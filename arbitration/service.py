@@ -1,0 +1,120 @@
+"""Arbitration as one object: one transaction per call, like `engine.service.Tranche`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from arbitration import deadlines, disputes, rulings, staff, views
+from arbitration.errors import LoginRefusedError
+from arbitration.evidence import EvidenceStore
+from arbitration.models import Staff
+from arbitration.settings import Settings
+from engine.clock import Clock
+from engine.db import Database
+from engine.errors import ValidationError
+from engine.service import Service, conflicts_as_errors
+from engine.uow import UnitOfWork
+
+
+class Arbitration(Service):
+    def __init__(
+        self, database: Database, clock: Clock | None = None, settings: Settings | None = None
+    ) -> None:
+        super().__init__(database, clock)
+        self.settings = settings or Settings()
+        self.store = EvidenceStore(self.settings)
+
+    # parties ---------------------------------------------------------------------------
+    def open(self, milestone_id: str, actor: Any, reason: str, **claim: Any) -> Any:
+        return self.write(
+            lambda u: disputes.open_dispute(u, milestone_id, actor, reason, self.settings, **claim)
+        )
+
+    def statement(self, dispute_id: str, actor: Any, body: str) -> Any:
+        return self.write(
+            lambda u: disputes.add_statement(u, dispute_id, actor, body, self.settings)
+        )
+
+    def evidence(self, dispute_id: str, actor: Any, **kw: Any) -> Any:
+        return self.write(
+            lambda u: disputes.add_evidence(u, dispute_id, actor, self.settings, **kw)
+        )
+
+    def offer(self, dispute_id: str, actor: Any, to_provider: int, to_buyer: int, note: str = ""):
+        return self.write(
+            lambda u: disputes.make_offer(
+                u, dispute_id, actor, to_provider, to_buyer, self.settings, note
+            )
+        )
+
+    def accept(self, dispute_id: str, offer_id: str, actor: Any) -> Any:
+        return self.write(lambda u: disputes.accept_offer(u, dispute_id, offer_id, actor))
+
+    def reject(self, dispute_id: str, offer_id: str, actor: Any) -> Any:
+        return self.write(
+            lambda u: disputes.reject_offer(u, dispute_id, offer_id, actor, self.settings)
+        )
+
+    def withdraw(self, dispute_id: str, actor: Any) -> Any:
+        return self.write(lambda u: disputes.withdraw(u, dispute_id, actor))
+
+    def party_view(self, dispute_id: str, actor: Any) -> dict[str, Any]:
+        return self.read(lambda u: views.party_view(u, dispute_id, actor))
+
+    # staff -----------------------------------------------------------------------------
+    def create_staff(self, email: str, role: str, password: str) -> Staff:
+        return self.write(lambda u: staff.create_staff(u, email, role, password))
+
+    def login(self, email: str, password: str, address: str) -> Staff:
+        """Failed attempts are committed too: they count towards the throttle."""
+        with conflicts_as_errors(), self.unit_of_work() as uow:
+            try:
+                found = staff.authenticate(uow, email, password, address, self.settings)
+            except LoginRefusedError:
+                uow.commit()
+                raise
+            uow.commit()
+            return found
+
+    def staff(self, staff_id: str | None) -> Staff | None:
+        return self.read(lambda u: staff.get_staff(u, staff_id))
+
+    def claim(self, dispute_id: str, who: Staff, address: str) -> Any:
+        return self.write(lambda u: rulings.claim(u, dispute_id, who, address))
+
+    def assign(self, dispute_id: str, who: Staff, assignee_id: str | None, address: str) -> Any:
+        def command(u: UnitOfWork) -> Any:
+            assignee = staff.get_staff(u, assignee_id) if assignee_id else None
+            if assignee_id and assignee is None:
+                raise ValidationError("no active staff member with that id", field="assignee")
+            return rulings.assign(u, dispute_id, who, assignee, address)
+
+        return self.write(command)
+
+    def note(self, dispute_id: str, who: Staff, body: str, address: str) -> Any:
+        return self.write(lambda u: rulings.add_note(u, dispute_id, who, body, address))
+
+    def rule(
+        self,
+        dispute_id: str,
+        who: Staff,
+        to_provider: int,
+        to_buyer: int,
+        rationale: str,
+        address: str,
+    ) -> Any:
+        return self.write(
+            lambda u: rulings.rule(
+                u, dispute_id, who, to_provider, to_buyer, rationale, address, self.settings
+            )
+        )
+
+    def approve(self, ruling_id: str, who: Staff, address: str) -> Any:
+        return self.write(lambda u: rulings.approve(u, ruling_id, who, address))
+
+    def decline(self, ruling_id: str, who: Staff, note: str, address: str) -> Any:
+        return self.write(lambda u: rulings.decline(u, ruling_id, who, note, address))
+
+    def sweep(self, now: datetime | None = None) -> list[deadlines.Lapsed]:
+        return deadlines.sweep(self.database, self.settings, now or self.clock.now())

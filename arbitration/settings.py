@@ -1,0 +1,27 @@
+"""Arbitration's knobs, set by the deployment (the app config), not by the policy.
+
+The policy says how long a party has to answer and what silence means; the
+platform says where files live, how large they may be, and above which amount a
+ruling needs a second staff member.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+ACCEPTED_TYPES = ("application/pdf", "image/png", "image/jpeg", "text/plain")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    evidence_dir: Path = Path("evidence")
+    max_evidence_bytes: int = 10 * 1024 * 1024
+    accepted_types: tuple[str, ...] = ACCEPTED_TYPES
+    two_person_threshold: int = 100_000
+    """Rulings over this escrow (minor units) wait for a second staff member's approval."""
+    review_sla: timedelta = field(default=timedelta(days=3))
+    """Once a case is with staff, the queue shows it as due this long after."""
+    max_failed_logins: int = 5
+    lockout: timedelta = field(default=timedelta(minutes=15))

@@ -1,0 +1,208 @@
+"""The console through Flask's test client: sign-in, CSRF, roles, escaping, the ruling flow."""
+
+import re
+
+import pytest
+from arb_helpers import PASSWORD, funded
+
+from arbitration import views
+from arbitration.evidence import Upload
+from conftest import BUYER, PROVIDER
+from web.app import create_app
+
+CONSOLE_GETS = [
+    "/console/",
+    "/console/approvals",
+    "/console/search?q=x",
+    "/console/disputes/dp_x",
+    "/console/evidence/1/file",
+]
+
+
+@pytest.fixture
+def app(database, clock, tmp_path):
+    return create_app(
+        {
+            "DATABASE_URL": database.url,
+            "AUTO_UPGRADE": False,
+            "SECRET_KEY": "test",
+            "EVIDENCE_DIR": str(tmp_path / "evidence"),
+            "TWO_PERSON_THRESHOLD": 20_000,
+            "SESSION_COOKIE_SECURE": False,
+        },
+        clock,
+    )
+
+
+@pytest.fixture
+def arb(app):
+    return app.extensions["arbitration"]
+
+
+@pytest.fixture
+def staff(arb):
+    return {
+        "rita": arb.create_staff("rita@example.com", "reviewer", PASSWORD),
+        "sam": arb.create_staff("sam@example.com", "senior", PASSWORD),
+        "sue": arb.create_staff("sue@example.com", "senior", PASSWORD),
+    }
+
+
+def token(client, path="/console/login"):
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def sign_in(client, email):
+    response = client.post(
+        "/console/login",
+        data={"email": email, "password": PASSWORD, "csrf_token": token(client)},
+    )
+    assert response.status_code == 302
+    return client
+
+
+@pytest.fixture
+def dispute(app, arb, contract):
+    tranche = app.extensions["tranche"]
+    mid = funded(tranche, contract, amount=50_000)
+    found = arb.open(mid, BUYER, "Half of the pages are missing.")
+    arb.evidence(found.id, BUYER, text="<script>alert('x')</script> see page 4")
+    arb.evidence(
+        found.id, PROVIDER, upload=Upload("log.txt", "text/plain", b"delivered 2026-11-20")
+    )
+    return found
+
+
+@pytest.mark.parametrize("path", CONSOLE_GETS)
+def test_every_page_needs_a_signed_in_staff_member(app, path):
+    response = app.test_client().get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/console/login")
+
+
+def test_a_form_without_the_csrf_token_is_refused(app, staff):
+    client = app.test_client()
+    response = client.post(
+        "/console/login", data={"email": "rita@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 400
+    sign_in(client, "rita@example.com")
+    assert client.post("/console/logout").status_code == 400
+    assert client.get("/console/").status_code == 200
+
+
+def test_wrong_password_is_refused_then_throttled(app, staff):
+    client = app.test_client()
+    for _ in range(5):
+        response = client.post(
+            "/console/login",
+            data={"email": "rita@example.com", "password": "nope", "csrf_token": token(client)},
+        )
+        assert response.status_code == 401
+    response = client.post(
+        "/console/login",
+        data={"email": "rita@example.com", "password": PASSWORD, "csrf_token": token(client)},
+    )
+    assert response.status_code == 429
+    assert "Too many failed attempts" in response.get_data(as_text=True)
+
+
+def test_party_text_is_shown_as_text_never_as_markup(app, staff, dispute):
+    client = sign_in(app.test_client(), "rita@example.com")
+    page = client.get(f"/console/disputes/{dispute.id}").get_data(as_text=True)
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; see page 4" in page
+    assert "log.txt" in page
+
+
+def test_the_queue_lists_open_disputes_nearest_deadline_first(app, staff, dispute, arb):
+    client = sign_in(app.test_client(), "rita@example.com")
+    page = client.get("/console/").get_data(as_text=True)
+    assert dispute.id in page
+    assert dispute.id not in client.get("/console/?status=settled").get_data(as_text=True)
+    assert dispute.id not in client.get("/console/?min=600").get_data(as_text=True)
+    assert "is not an amount" in client.get("/console/?min=abc").get_data(as_text=True)
+    found = client.get(f"/console/search?q={dispute.contract_id}")
+    assert found.headers["Location"].endswith(f"/console/disputes/{dispute.id}")
+
+
+def test_reviewers_rule_and_only_another_senior_approves(app, staff, dispute, arb):
+    rita = sign_in(app.test_client(), "rita@example.com")
+    case = f"/console/disputes/{dispute.id}"
+    rita.post(f"{case}/claim", data={"csrf_token": token(rita, case)})
+    response = rita.post(
+        f"{case}/rule",
+        data={
+            "csrf_token": token(rita, case),
+            "to_provider": "300.00",
+            "to_buyer": "199.99",
+            "rationale": "Most pages delivered.",
+        },
+        follow_redirects=True,
+    )
+    assert "must sum exactly" in response.get_data(as_text=True)
+    rita.post(
+        f"{case}/rule",
+        data={
+            "csrf_token": token(rita, case),
+            "to_provider": "300.00",
+            "to_buyer": "200.00",
+            "rationale": "Most pages delivered.",
+        },
+    )
+    ruling = arb.read(lambda u: views.case(u, dispute.id)).pending
+    assert ruling is not None
+    approve = f"/console/rulings/{ruling.id}/approve"
+    assert (
+        rita.post(
+            approve, data={"csrf_token": token(rita, case), "dispute_id": dispute.id}
+        ).status_code
+        == 403
+    )
+    assert (
+        rita.post(
+            f"{case}/assign", data={"csrf_token": token(rita, case), "assignee": ""}
+        ).status_code
+        == 403
+    )
+    sam = sign_in(app.test_client(), "sam@example.com")
+    page = sam.post(
+        approve,
+        data={"csrf_token": token(sam, case), "dispute_id": dispute.id},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Ruling approved" in page
+    summary = app.extensions["tranche"].summary(dispute.contract_id)
+    assert (summary.paid_to_date, summary.refunded) == (30_000, 20_000)
+    assert "300.00 USD" in page
+
+
+def test_evidence_files_are_served_as_downloads_in_a_sandbox(app, staff, dispute, arb):
+    client = sign_in(app.test_client(), "rita@example.com")
+    page = client.get(f"/console/disputes/{dispute.id}").get_data(as_text=True)
+    link = re.search(r'href="(/console/evidence/\d+/file)"', page).group(1)
+    response = client.get(link)
+    assert response.data == b"delivered 2026-11-20"
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    assert "sandbox" in response.headers["Content-Security-Policy"]
+
+
+def test_session_cookie_is_secure_httponly_by_default(database, clock, tmp_path):
+    app = create_app(
+        {"DATABASE_URL": database.url, "AUTO_UPGRADE": False, "EVIDENCE_DIR": str(tmp_path)}, clock
+    )
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_moments_read_as_people_say_them():
+    from datetime import UTC, datetime, timedelta
+
+    from web.console.filters import relative
+
+    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    assert relative(now, now) == "just now"
+    assert relative(now + timedelta(hours=5), now) == "in 5 h"
+    assert relative(now - timedelta(days=3), now) == "3 days ago"

@@ -1,0 +1,318 @@
+"""Console pages: sign-in, queue, case, approvals, search, and the staff actions.
+
+Every page needs a signed-in staff member; every POST needs the CSRF token.
+A refusal from the domain becomes a message on the page it came from, never a 500.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
+
+from arbitration import audit
+from arbitration import views as read
+from arbitration.disputes import load
+from arbitration.errors import LoginRefusedError, LoginThrottledError
+from arbitration.models import STATUSES, Evidence
+from arbitration.staff import all_staff
+from engine.errors import NotFoundError, TrancheError, ValidationError
+from engine.money import Money
+from web.console.auth import (
+    arbitration,
+    check_csrf,
+    client_address,
+    csrf_token,
+    load_staff,
+    login_required,
+    safe_next,
+    senior_required,
+    sign_in,
+)
+from web.console.diagram import exits, state_diagram
+
+console = Blueprint("console", __name__, template_folder="templates", static_folder="static")
+PAGE_SIZE = 50
+AGES = (1, 3, 7, 14, 30)
+
+
+@console.before_request
+def _before() -> None:
+    load_staff()
+    check_csrf()
+
+
+@console.app_context_processor
+def _globals() -> dict[str, Any]:
+    return {"csrf_token": csrf_token, "statuses": STATUSES}
+
+
+@console.after_request
+def _headers(response: Response) -> Response:
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'",
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@console.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Any:
+    return render_template("console/error.html", error=exc), exc.code or 500
+
+
+def _now() -> Any:
+    return arbitration().clock.now()
+
+
+def _back(dispute_id: str) -> Any:
+    return redirect(url_for("console.case", dispute_id=dispute_id))
+
+
+def _attempt(action: Any, success: str, dispute_id: str) -> Any:
+    """Run a staff action; show its refusal as a message on the case page."""
+    try:
+        action()
+    except TrancheError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(success, "ok")
+    return _back(dispute_id)
+
+
+# sign-in ------------------------------------------------------------------------------
+@console.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    error = None
+    if request.method == "POST":
+        try:
+            staff = arbitration().login(
+                request.form.get("email", ""), request.form.get("password", ""), client_address()
+            )
+        except LoginThrottledError:
+            error = "Too many failed attempts on this account. Try again in 15 minutes."
+        except LoginRefusedError:
+            error = "Wrong email or password."
+        else:
+            sign_in(staff)
+            return redirect(safe_next(request.args.get("next")))
+    status = 429 if error and "Too many" in error else (401 if error else 200)
+    return render_template("console/login.html", error=error), status
+
+
+@console.post("/logout")
+@login_required
+def logout() -> Any:
+    session.clear()
+    flash("You are signed out.", "ok")
+    return redirect(url_for("console.login"))
+
+
+# queue and search ---------------------------------------------------------------------
+def _amount_arg(name: str) -> int | None:
+    text = request.args.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return Money.parse(text, "USD").minor  # two decimals, the common case
+    except TrancheError:
+        raise ValidationError(f"{text!r} is not an amount", field=name) from None
+
+
+def _filters() -> read.QueueFilter:
+    assignee = request.args.get("assignee", "")
+    if assignee == "me":
+        assignee = g.staff.id
+    age = request.args.get("age", "")
+    return read.QueueFilter(
+        status=request.args.get("status", "open") or "open",
+        assignee=assignee or None,
+        min_amount=_amount_arg("min"),
+        max_amount=_amount_arg("max"),
+        older_than_days=int(age) if age.isdigit() else None,
+    )
+
+
+@console.get("/")
+@login_required
+def queue() -> Any:
+    try:
+        filters = _filters()
+        page = arbitration().read(
+            lambda u: read.queue(u, filters, request.args.get("after") or None, PAGE_SIZE)
+        )
+    except TrancheError as exc:
+        flash(exc.message, "error")
+        filters, page = read.QueueFilter(), read.QueuePage([], None)
+    args = {k: v for k, v in request.args.items() if k != "after"}
+    return render_template(
+        "console/queue.html",
+        page=page,
+        filters=filters,
+        args=args,
+        ages=AGES,
+        staff_list=arbitration().read(all_staff),
+        now=_now(),
+    )
+
+
+@console.get("/search")
+@login_required
+def search() -> Any:
+    term = request.args.get("q", "").strip()[:200]
+    rows = arbitration().read(lambda u: read.search(u, term)) if term else []
+    if len(rows) == 1:
+        return _back(rows[0].id)
+    return render_template("console/search.html", term=term, rows=rows, now=_now())
+
+
+@console.get("/approvals")
+@login_required
+def approvals() -> Any:
+    rows = arbitration().read(read.pending_rulings)
+    names = arbitration().read(read.staff_names)
+    return render_template("console/approvals.html", rows=rows, names=names, now=_now())
+
+
+# the case -----------------------------------------------------------------------------
+@console.get("/disputes/<dispute_id>")
+@login_required
+def case(dispute_id: str) -> Any:
+    try:
+        found = arbitration().read(lambda u: read.case(u, dispute_id))
+    except NotFoundError:
+        abort(404, description=f"There is no dispute {dispute_id!r}.")
+    trail = arbitration().read(lambda u: read_trail(u, dispute_id))
+    return render_template(
+        "console/case.html",
+        case=found,
+        d=found.dispute,
+        diagram=state_diagram(found.policy, found.milestone.state),
+        exits=exits(found.policy, found.milestone.state),
+        trail=trail,
+        staff_list=arbitration().read(all_staff),
+        event_data=read.event_data,
+        now=_now(),
+        threshold=arbitration().settings.two_person_threshold,
+    )
+
+
+def read_trail(uow: Any, dispute_id: str) -> list[Any]:
+    return audit.trail(uow.session, dispute_id)
+
+
+@console.get("/evidence/<int:evidence_id>/file")
+@login_required
+def evidence_file(evidence_id: int) -> Any:
+    row = arbitration().read(lambda u: u.session.get(Evidence, evidence_id))
+    if row is None or row.sha256 is None:
+        abort(404, description="No such evidence file.")
+    try:
+        data = arbitration().store.read(row.sha256)
+    except NotFoundError:
+        abort(404, description="The file is missing from the evidence store.")
+    response = send_file(
+        io.BytesIO(data),
+        mimetype=row.content_type,
+        as_attachment=row.content_type not in ("image/png", "image/jpeg"),
+        download_name=row.filename or row.sha256,
+        etag=row.sha256,
+    )
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
+
+
+@console.post("/disputes/<dispute_id>/claim")
+@login_required
+def claim(dispute_id: str) -> Any:
+    return _attempt(
+        lambda: arbitration().claim(dispute_id, g.staff, client_address()),
+        "The case is yours.",
+        dispute_id,
+    )
+
+
+@console.post("/disputes/<dispute_id>/assign")
+@senior_required
+def assign(dispute_id: str) -> Any:
+    assignee = request.form.get("assignee") or None
+    return _attempt(
+        lambda: arbitration().assign(dispute_id, g.staff, assignee, client_address()),
+        "Assignment changed.",
+        dispute_id,
+    )
+
+
+@console.post("/disputes/<dispute_id>/note")
+@login_required
+def note(dispute_id: str) -> Any:
+    return _attempt(
+        lambda: arbitration().note(
+            dispute_id, g.staff, request.form.get("body", ""), client_address()
+        ),
+        "Note added (staff only).",
+        dispute_id,
+    )
+
+
+@console.post("/disputes/<dispute_id>/rule")
+@login_required
+def rule(dispute_id: str) -> Any:
+    def act() -> None:
+        currency = arbitration().read(lambda u: load(u, dispute_id).currency)  # never the form's
+        to_provider = Money.parse(request.form.get("to_provider", ""), currency).minor
+        to_buyer = Money.parse(request.form.get("to_buyer", ""), currency).minor
+        ruling = arbitration().rule(
+            dispute_id,
+            g.staff,
+            to_provider,
+            to_buyer,
+            request.form.get("rationale", ""),
+            client_address(),
+        )
+        if ruling.status == "pending":
+            flash("The ruling awaits a senior's approval (two-person rule).", "ok")
+
+    return _attempt(act, "Ruling recorded.", dispute_id)
+
+
+@console.post("/rulings/<ruling_id>/approve")
+@senior_required
+def approve(ruling_id: str) -> Any:
+    dispute_id = request.form.get("dispute_id", "")
+    return _attempt(
+        lambda: arbitration().approve(ruling_id, g.staff, client_address()),
+        "Ruling approved; the money has moved.",
+        dispute_id,
+    )
+
+
+@console.post("/rulings/<ruling_id>/decline")
+@senior_required
+def decline(ruling_id: str) -> Any:
+    dispute_id = request.form.get("dispute_id", "")
+    return _attempt(
+        lambda: arbitration().decline(
+            ruling_id, g.staff, request.form.get("note", ""), client_address()
+        ),
+        "Ruling sent back to review.",
+        dispute_id,
+    )
