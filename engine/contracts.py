@@ -5,7 +5,6 @@ Like the milestone commands, these work in the caller's unit of work and never c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -333,9 +332,3 @@ def decide_payment_request(
         )
     uow.session.flush()
     return request
-
-
-@dataclass(frozen=True, slots=True)
-class ContractView:
-    contract: Contract
-    milestones: list[Milestone]

@@ -225,6 +225,5 @@ class MilestoneMachine:
                 allowed_events=self.allowed_events(facts),
             ) from None
         finally:
-            self.slot.state = self.row.state
             _revive(self.sm)
         return cmd.fired[-1]

@@ -7,7 +7,6 @@ not at all (invariant 7).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -276,7 +275,3 @@ def history(uow: UnitOfWork, milestone_id: str, tenant: str | None = None) -> li
             select(Event).where(Event.milestone_id == milestone_id).order_by(Event.seq)
         )
     )
-
-
-def event_data(event: Event) -> dict[str, Any]:
-    return json.loads(event.data)
