@@ -10,7 +10,19 @@ from typing import Any
 
 from flask import Flask
 
+from engine.db import Database
+from engine.uow import UnitOfWork
+from web.api.feed import catch_up
+
 BUYER, PROVIDER, STRANGER = "buyer-1", "provider-1", "stranger-1"
+
+
+def number_feed(database: Database) -> int:
+    """Number the feed rows committed so far and write their deliveries, as a feed read or
+    a `tranche deliver` round does first; tests that read api_feed or the outbox directly
+    call this after the commands."""
+    with UnitOfWork(database) as uow:
+        return catch_up(uow)
 
 
 class Client:

@@ -6,11 +6,16 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from api.helpers import BUYER, PROVIDER, Client, LiveServer
+from api.helpers import BUYER, PROVIDER, Client, LiveServer, number_feed
+from conftest import START
+from engine.contracts import add_milestone
+from engine.db import Database
 from engine.models import Event
-from web.api.models import FeedEntry
+from engine.service import Tranche
+from web.api.feed import catch_up, number_pending
+from web.api.models import FeedEntry, WebhookDelivery, WebhookSubscription
 
 
 def _drain(call, after: str = "0", limit: int = 3) -> tuple[list[dict], str]:
@@ -119,9 +124,122 @@ def test_every_event_is_in_the_feed_once(client: Client, app) -> None:
         f"/v1/contracts/{contract['id']}/payment-requests", {"amount": 5}, actor=PROVIDER
     )
     client.post(f"/v1/payment-requests/{asked.json['id']}/decline", actor=BUYER)
-    tranche = app.extensions["tranche"]
+    database = app.extensions["tranche"].database
+    assert number_feed(database) == 6
+    with database.session() as session:
+        events = session.scalars(select(Event.id).order_by(Event.id)).all()
+        numbered = session.execute(select(FeedEntry.event_id, FeedEntry.position)).all()
+    assert sorted(numbered) == list(zip(events, range(1, 7), strict=True))
+
+
+def test_a_committed_event_is_numbered_by_the_next_read(client: Client, app) -> None:
+    """Commands leave their feed rows unnumbered; GET /v1/events numbers them, then reads."""
+    contract = client.contract()
+    database = app.extensions["tranche"].database
+    with database.session() as session:
+        assert session.scalars(select(FeedEntry.position)).all() == [None]
+    (item,) = client.get("/v1/events").json["data"]
+    assert (item["cursor"], item["event"]["type"]) == ("1", "contract_created")
+    client.milestone(contract["id"])
+    page = client.get("/v1/events?after=1").json
+    assert [(i["cursor"], i["event"]["type"]) for i in page["data"]] == [("2", "milestone_added")]
+    with database.session() as session:
+        assert session.scalars(select(FeedEntry.position).order_by(FeedEntry.position)).all() == [
+            1,
+            2,
+        ]
+    assert number_feed(database) == 0
+
+
+def test_rolled_back_events_leave_no_feed_row(tranche: Tranche, database: Database) -> None:
+    """A command that does not commit, or a savepoint rolled back, leaves nothing to number."""
+    contract = tranche.create_contract(
+        buyer_id="b", provider_id="p", currency="USD", agreed_amount=100, title="t", tenant="t1"
+    )
+    with tranche.unit_of_work() as uow:  # never committed
+        add_milestone(uow, contract.id, title="abandoned", amount=10)
+        uow.session.flush()
     with tranche.unit_of_work() as uow:
-        events = uow.session.scalars(select(Event.id)).all()
-        numbered = uow.session.scalars(select(FeedEntry.event_id)).all()
-    assert sorted(events) == sorted(numbered)
-    assert len(events) == 6
+        savepoint = uow.session.begin_nested()
+        add_milestone(uow, contract.id, title="undone", amount=10)
+        uow.session.flush()
+        savepoint.rollback()
+        add_milestone(uow, contract.id, title="kept", amount=10)
+        uow.commit()
+    assert number_feed(database) == 2
+    with database.session() as session:
+        feed = session.scalars(select(Event.data).join(FeedEntry, FeedEntry.event_id == Event.id))
+        assert ["kept" in data for data in feed] == [False, True]
+        assert session.scalar(select(func.count()).select_from(Event)) == 2
+
+
+def test_catching_up_numbers_in_batches(tranche: Tranche, database: Database) -> None:
+    """A backlog is numbered a batch per transaction, oldest events first, to the end."""
+    for _ in range(5):
+        tranche.create_contract(
+            buyer_id="b", provider_id="p", currency="USD", agreed_amount=1, title="t", tenant="t1"
+        )
+    with tranche.unit_of_work() as uow:
+        assert number_pending(uow.session, batch=2) == 2  # not committed: undone
+    with tranche.unit_of_work() as uow:
+        assert catch_up(uow, batch=2) == 5
+    with database.session() as session:
+        rows = session.execute(select(FeedEntry.event_id, FeedEntry.position)).all()
+    assert sorted(rows) == [(event, event) for event in range(1, 6)]
+
+
+def test_concurrent_numbering_never_repeats_a_position(
+    tranche: Tranche, database: Database
+) -> None:
+    """Numberers race each other and the writers: every event gets one position, 1..N in
+    order with no gap, and one delivery per subscription carrying that position."""
+    with database.session() as session, session.begin():
+        for hook in ("wh_one", "wh_two"):
+            session.add(
+                WebhookSubscription(
+                    id=hook, tenant="t1", url="http://127.0.0.1:9/", secret="s", created_at=START
+                )
+            )
+    writers, numberers, contracts = 2, 4, 8
+    start, written = threading.Barrier(writers + numberers), threading.Event()
+
+    def write() -> None:
+        start.wait()
+        for _ in range(contracts):
+            tranche.create_contract(
+                buyer_id="b",
+                provider_id="p",
+                currency="USD",
+                agreed_amount=1,
+                title="t",
+                tenant="t1",
+            )
+
+    def number() -> int:
+        start.wait()
+        counted = 0
+        while not written.is_set():
+            counted += number_feed(database)
+        return counted
+
+    with ThreadPoolExecutor(max_workers=writers + numberers) as pool:
+        numbering = [pool.submit(number) for _ in range(numberers)]
+        for job in [pool.submit(write) for _ in range(writers)]:
+            job.result()
+        written.set()
+        counted = sum(job.result() for job in numbering)
+    counted += number_feed(database)
+    total = writers * contracts
+    assert counted == total
+    with database.session() as session:
+        feed = session.execute(
+            select(FeedEntry.event_id, FeedEntry.position).order_by(FeedEntry.position)
+        ).all()
+        deliveries = session.execute(
+            select(
+                WebhookDelivery.event_id, WebhookDelivery.position, WebhookDelivery.subscription_id
+            )
+        ).all()
+    assert [position for _, position in feed] == list(range(1, total + 1))
+    expected = sorted((e, p, hook) for e, p in feed for hook in ("wh_one", "wh_two"))
+    assert sorted(deliveries) == expected

@@ -1,12 +1,26 @@
-"""Feed positions follow commit order, not insert order (PostgreSQL, where the two differ)."""
+"""Feed positions follow commit order, not insert order (PostgreSQL, where the two differ).
+
+Readers number the feed before reading (web.api.feed): a row whose event has not
+committed yet is not numbered, so it gets a position after everything seen before.
+"""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from api.helpers import number_feed
 from engine.clock import FixedClock
 from engine.contracts import add_milestone
 from engine.db import Database
 from engine.service import Tranche
 from web.api.feed import read_feed
+from web.api.models import FeedEntry
+
+
+def _read(database: Database, after: int) -> list:
+    number_feed(database)
+    with database.session() as reader:
+        return read_feed(reader, "t1", after, 100)
 
 
 def _contract(tranche: Tranche) -> str:
@@ -19,21 +33,23 @@ def _contract(tranche: Tranche) -> str:
 def test_a_late_commit_gets_a_later_position(postgres_database: Database, clock: FixedClock):
     tranche = Tranche(postgres_database, clock)
     first, second = _contract(tranche), _contract(tranche)
-    with postgres_database.session() as reader:
-        (_, start), *_ = reversed(read_feed(reader, "t1", 0, 100))
+    (_, start), *_ = reversed(_read(postgres_database, 0))
     slow = tranche.unit_of_work().__enter__()
     early = add_milestone(slow, first, title="inserted first", amount=10)
     slow.session.flush()
+    slow.session.dispatch.before_commit(slow.session)  # its feed row is in, not committed
+    feed_rows = select(FeedEntry.position).where(FeedEntry.contract_id == first)
+    assert None in slow.session.scalars(feed_rows).all()
     with tranche.unit_of_work() as fast:
         add_milestone(fast, second, title="inserted second", amount=10)
         fast.commit()
-    with postgres_database.session() as reader:
-        seen = read_feed(reader, "t1", 0, 100)
+    seen = _read(postgres_database, 0)
     assert "inserted second" in seen[-1][1].data
     slow.commit()
     slow.__exit__(None, None, None)
-    with postgres_database.session() as reader:
-        after = read_feed(reader, "t1", seen[-1][0], 100)
+    with postgres_database.session() as check:
+        assert None in check.scalars(feed_rows).all()  # committed, numbered by the next read
+    after = _read(postgres_database, seen[-1][0])
     ((position, event),) = after
     assert position == seen[-1][0] + 1
     assert "inserted first" in event.data

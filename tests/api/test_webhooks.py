@@ -9,9 +9,13 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
 
 from api.helpers import BUYER, Client
+from web.api.models import WebhookDelivery
 from web.api.webhooks import backoff, deliver_due, verify
+from web.cli import main
 
 
 class Receiver:
@@ -65,6 +69,41 @@ def test_signed_deliveries_reach_a_receiver(client: Client, app, receiver: Recei
         types.append(json.loads(body)["event"]["type"])
     assert types == ["contract_created", "milestone_added", "fund"]
     assert deliver_due(app.extensions["tranche"]) == []
+
+
+def test_deliver_sends_events_nobody_read(client: Client, app, receiver: Receiver) -> None:
+    """`tranche deliver` numbers the feed itself: webhooks go out though no one reads it."""
+    client.post("/v1/webhooks", {"url": receiver.url})
+    milestone = client.milestone(client.contract()["id"])
+    client.fire(milestone["id"], "fund", BUYER)
+    database = app.extensions["tranche"].database
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
+    result = CliRunner().invoke(
+        main, ["--database-url", database.url, "deliver", "--once"], catch_exceptions=False
+    )
+    assert result.exit_code == 0
+    assert result.output.count(": delivered (204)") == 3
+    sent = [json.loads(body) for _, body in receiver.received]
+    assert [(s["cursor"], s["event"]["type"]) for s in sent] == [
+        ("1", "contract_created"),
+        ("2", "milestone_added"),
+        ("3", "fund"),
+    ]
+
+
+def test_a_subscription_gets_the_events_after_it(
+    client: Client, app, clock, receiver: Receiver
+) -> None:
+    """Numbered after the subscription was made, an earlier event still gets no delivery."""
+    client.contract()
+    clock.advance(timedelta(seconds=1))
+    client.post("/v1/webhooks", {"url": receiver.url})
+    clock.advance(timedelta(seconds=1))
+    later = client.contract()
+    assert [o.status for o in deliver_due(app.extensions["tranche"])] == ["delivered"]
+    (sent,) = [json.loads(body) for _, body in receiver.received]
+    assert (sent["cursor"], sent["event"]["contract_id"]) == ("2", later["id"])
 
 
 def test_failures_back_off_and_can_be_redelivered(

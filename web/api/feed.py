@@ -1,21 +1,37 @@
-"""The event feed and the webhook outbox, numbered at commit time.
+"""The event feed and the webhook outbox: appended at commit, numbered at read.
 
 Why not the events' autoincrement ids: an id is handed out when a row is
 inserted, not when its transaction commits. On PostgreSQL, transaction A can
 insert id 10, B insert id 11 and commit first; a reader that saw 11 and moved
-its cursor past it would never see 10. So positions are assigned at COMMIT:
-a transaction that appended events takes a transaction-scoped advisory lock
-(`pg_advisory_xact_lock`) in `before_commit`, reads the highest position, and
-numbers its events after it. The lock is released only once the commit is
-visible, so positions become visible in increasing order with no gaps: a
-reader that sees position N has already been able to see every position < N.
-The lock covers only the last moment of each transaction (a few statements),
-not the whole command. On SQLite `BEGIN IMMEDIATE` already makes writers run
-one at a time, so the same numbering holds without the lock.
+its cursor past it would never see 10. Feed positions must follow commit order.
 
-The same hook writes one outbox row per active webhook subscription of the
-event's tenant, in the event's own transaction (a committed event is never
-without its deliveries, and a rolled-back one never has any).
+Writers only append. A transaction that appended events inserts one `api_feed`
+row per event, `position` NULL, in `before_commit`: a rolled-back event has no
+row and a committed one always has one. No lock and no read, so writers never
+wait on each other for the feed. (Numbering at commit, as this module once did,
+needed a global lock held through every COMMIT and its WAL flush: every writer
+of every tenant queued on it.)
+
+`number_pending` gives the positions later, in batches: it takes an advisory
+lock (`pg_advisory_xact_lock`, in a statement of its own, so the READ COMMITTED
+snapshot of the statements after it sees every commit made before the lock was
+granted), numbers the unnumbered rows it sees after the highest position, in
+event-id order, and in the same transaction writes their webhook deliveries
+(one per subscription of the row's tenant, see below). A row is visible only once its
+event has committed, so positions follow commit order; numberers run one at a
+time and each commits before the lock lets the next in, so positions become
+visible in increasing order with no gaps or duplicates (a unique index stands
+behind it): a reader that sees position N could already see every position < N.
+On SQLite `BEGIN IMMEDIATE` already runs writers one at a time.
+
+Who numbers: `GET /v1/events` and the deliveries listing before they read, and
+`deliver_due` (`tranche deliver`) before each round, so webhooks go out though
+nobody reads the feed; the sweep and every other command only append. Readers
+and the worker pay for it, a batch at a time, and a read with nothing pending
+stays a read (one indexed query). Deliveries go to the tenant's subscriptions
+created no later than the event (as the clocks tell) and not deleted by the
+time it is numbered; a subscription deleted later has its pending deliveries
+cancelled when they come due.
 
 The hooks listen on every SQLAlchemy Session, so events appended by any
 command (API, CLI, timer sweeps, arbitration) reach the feed. They are installed
@@ -29,34 +45,114 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, inspect, select, text
+from sqlalchemy import and_, bindparam, func, insert, inspect, select, text, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from engine.models import Contract, Event
+from engine.uow import UnitOfWork
 from web.api.models import FeedEntry, WebhookDelivery, WebhookSubscription
 
-PENDING = "tranche_api_new_events"
+APPENDED = "tranche_api_new_events"
 FEED_LOCK = 7_301_900_001
 """The advisory lock key that serialises feed numbering (an arbitrary fixed number)."""
+BATCH = 1000
+"""At most this many rows numbered per transaction (keeps each one short)."""
+
+_feed = FeedEntry.__table__
+_ANY_PENDING = select(_feed.c.event_id).where(_feed.c.position.is_(None)).limit(1)
 
 
 def _numbering() -> Any:
-    """The highest feed position beside the tenants' live webhook subscriptions.
-
-    One statement, built once (the outer join keeps the one row when there are none).
-    """
-    top = select(func.max(FeedEntry.position).label("top")).subquery()
-    live = and_(
-        WebhookSubscription.tenant.in_(bindparam("tenants", expanding=True)),
-        WebhookSubscription.deleted_at.is_(None),
+    """Number the oldest pending rows after the highest position, returning the positions."""
+    top = select(func.coalesce(func.max(_feed.c.position), 0)).scalar_subquery()
+    pending = (
+        select(
+            _feed.c.event_id,
+            (top + func.row_number().over(order_by=_feed.c.event_id)).label("position"),
+        )
+        .where(_feed.c.position.is_(None))
+        .order_by(_feed.c.event_id)
+        .limit(bindparam("batch"))
+        .subquery()
     )
-    return select(top.c.top, WebhookSubscription.id, WebhookSubscription.tenant).select_from(
-        top.outerjoin(WebhookSubscription, live)
+    return (
+        update(_feed)
+        .where(_feed.c.event_id == pending.c.event_id)
+        .values(position=pending.c.position)
+        .returning(_feed.c.position)
     )
 
 
 _NUMBERING = _numbering()
+_DUE = (
+    select(
+        _feed.c.event_id,
+        _feed.c.position,
+        _feed.c.tenant,
+        WebhookSubscription.id,
+        Event.created_at,
+    )
+    .join(Event, Event.id == _feed.c.event_id)
+    .join(
+        WebhookSubscription,
+        and_(
+            WebhookSubscription.tenant == _feed.c.tenant,
+            WebhookSubscription.deleted_at.is_(None),
+            WebhookSubscription.created_at <= Event.created_at,
+        ),
+    )
+    .where(_feed.c.position.between(bindparam("low"), bindparam("high")))
+)
+"""The deliveries owed for a range of positions just numbered."""
+
+
+def number_pending(session: Session, batch: int = BATCH) -> int:
+    """Number committed feed rows that have no position yet, and write their deliveries.
+
+    Returns how many rows it numbered (at most `batch`, the oldest events first); the
+    caller commits. With nothing pending it runs one query and writes nothing.
+    """
+    if session.execute(_ANY_PENDING).first() is None:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
+    positions = session.scalars(_NUMBERING, {"batch": batch}).all()
+    if not positions:  # another reader numbered them while we waited for the lock
+        return 0
+    deliveries = [
+        {
+            "id": "dl_" + secrets.token_hex(10),
+            "subscription_id": subscription_id,
+            "tenant": tenant,
+            "event_id": event_id,
+            "position": position,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": created_at,
+            "created_at": created_at,
+        }
+        for event_id, position, tenant, subscription_id, created_at in session.execute(
+            _DUE, {"low": min(positions), "high": max(positions)}
+        )
+    ]
+    if deliveries:
+        session.execute(insert(WebhookDelivery), deliveries)
+    return len(positions)
+
+
+def catch_up(uow: UnitOfWork, batch: int = BATCH) -> int:
+    """Number all that is pending, a batch per commit, so that what `uow` reads next
+    includes it; returns how many rows it numbered."""
+    numbered = 0
+    while True:
+        done = number_pending(uow.session, batch)
+        if not done:
+            return numbered
+        uow.commit()
+        numbered += done
+        if done < batch:
+            return numbered
 
 
 def _collect(session: Session, flush_context: Any) -> None:
@@ -68,74 +164,39 @@ def _collect(session: Session, flush_context: Any) -> None:
         if isinstance(obj, Event):
             contract = created.get(obj.contract_id) or session.get(Contract, obj.contract_id)
             tenant = contract.tenant if contract else ""
-            session.info.setdefault(PENDING, []).append((obj, tenant))
+            session.info.setdefault(APPENDED, []).append((obj, tenant))
 
 
-def _number(session: Session) -> None:
+def _append(session: Session) -> None:
+    """Add the transaction's events to the feed, unnumbered (one INSERT, no lock)."""
     if session.in_nested_transaction():
         return
     session.flush()  # events still pending (added after the command's last flush) count too
-    pending = [(e, t) for e, t in session.info.pop(PENDING, []) if inspect(e).persistent]
-    if not pending:
-        return
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
-    tenants = {e.contract_id: tenant for e, tenant in pending}
-    position = 0
-    hooks: dict[str, list[str]] = {}
-    for highest, sub_id, sub_tenant in session.execute(
-        _NUMBERING, {"tenants": list(set(tenants.values()))}
-    ):
-        position = highest or 0
-        if sub_id is not None:
-            hooks.setdefault(sub_tenant, []).append(sub_id)
-    entries: list[dict[str, Any]] = []
-    deliveries: list[dict[str, Any]] = []
-    for event, _ in sorted(pending, key=lambda item: item[0].id):
-        position += 1
-        tenant = tenants[event.contract_id]
-        entries.append(
-            {
-                "position": position,
-                "event_id": event.id,
-                "tenant": tenant,
-                "contract_id": event.contract_id,
-            }
+    appended = [(e, t) for e, t in session.info.pop(APPENDED, []) if inspect(e).persistent]
+    if appended:
+        # A Core insert: the rows are never read back as objects in this transaction,
+        # and it skips a second unit-of-work flush at every commit.
+        session.execute(
+            insert(FeedEntry),
+            [
+                {"event_id": event.id, "tenant": tenant, "contract_id": event.contract_id}
+                for event, tenant in appended
+            ],
         )
-        deliveries.extend(
-            {
-                "id": "dl_" + secrets.token_hex(10),
-                "subscription_id": sub_id,
-                "tenant": tenant,
-                "event_id": event.id,
-                "position": position,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": event.created_at,
-                "created_at": event.created_at,
-            }
-            for sub_id in hooks.get(tenant, ())
-        )
-    # Core inserts: the rows are never read back as objects in this transaction, and
-    # they skip a second unit-of-work flush at every commit.
-    session.execute(insert(FeedEntry), entries)
-    if deliveries:
-        session.execute(insert(WebhookDelivery), deliveries)
 
 
 def _forget(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
-        session.info.pop(PENDING, None)
+        session.info.pop(APPENDED, None)
 
 
 sa_event.listen(Session, "after_flush", _collect)
-sa_event.listen(Session, "before_commit", _number)
+sa_event.listen(Session, "before_commit", _append)
 sa_event.listen(Session, "after_transaction_end", _forget)
 
 
 def read_feed(session: Session, tenant: str, after: int, limit: int) -> list[tuple[int, Event]]:
-    """The tenant's events after position `after`, in commit order."""
+    """The tenant's numbered events after position `after`, in commit order."""
     rows = session.execute(
         select(FeedEntry.position, Event)
         .join(Event, Event.id == FeedEntry.event_id)

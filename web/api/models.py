@@ -41,19 +41,23 @@ class IdempotencyRecord(Base):
 
 
 class FeedEntry(Base):
-    """An event's place in the feed: `position` follows commit order (see web.api.feed).
+    """An event's place in the feed: written with the event, `position` NULL until a
+    reader or the webhook worker numbers it, in commit order (see web.api.feed).
 
     `event_id` has no foreign key on purpose: the audit must still be able to find
     (and name) an event deleted behind the engine's back.
     """
 
     __tablename__ = "api_feed"
-    position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    event_id: Mapped[int] = mapped_column(Integer, unique=True)
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    position: Mapped[int | None] = mapped_column(BigInteger)
     tenant: Mapped[str] = mapped_column(String(64))
     contract_id: Mapped[str] = mapped_column(String(40))
 
-    __table_args__ = (Index("ix_api_feed_tenant_position", "tenant", "position"),)
+    __table_args__ = (
+        Index("ix_api_feed_position", "position", unique=True),
+        Index("ix_api_feed_tenant_position", "tenant", "position"),
+    )
 
 
 class WebhookSubscription(Base):
@@ -67,7 +71,7 @@ class WebhookSubscription(Base):
 
 
 class WebhookDelivery(Base):
-    """The outbox: one row per (event, subscription), written in the event's transaction."""
+    """The outbox: one row per (event, subscription), written when the event is numbered."""
 
     __tablename__ = "webhook_deliveries"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -101,6 +105,6 @@ class WebhookAttempt(Base):
     duration_ms: Mapped[int] = mapped_column(Integer)
 
 
-# Whoever can see these tables must also number new events into the feed and outbox:
-# importing the models installs the commit hooks (web.api.feed), for every process.
+# Whoever can see these tables must also append new events to the feed: importing the
+# models installs the commit hooks (web.api.feed), for every process.
 from web.api import feed as _feed  # noqa: E402, F401

@@ -15,7 +15,7 @@ from engine.uow import UnitOfWork
 from policies.diagram import MEDIA_TYPES, policy_diagram
 from web.api import auth, present, schemas
 from web.api.commands import json_response, run, tranche
-from web.api.feed import read_feed
+from web.api.feed import catch_up, read_feed
 from web.api.models import WebhookDelivery, WebhookSubscription
 from web.api.problems import Problem
 from web.api.views_milestones import DRAWING
@@ -30,11 +30,12 @@ blp = Blueprint("misc", __name__, url_prefix="/v1", description="Feed, policies,
 def feed(args: dict[str, Any]) -> Any:
     """Everything that happened to the tenant's contracts, in commit order.
 
-    Resume from `next_cursor`; positions are assigned at commit (see web.api.feed),
-    so a page never skips an event that commits later, and never repeats one.
+    Resume from `next_cursor`; positions follow commit order (see web.api.feed), so
+    a page never skips an event that commits later, and never repeats one.
     """
     after = int(args["after"])
     with tranche().unit_of_work() as uow:
+        catch_up(uow)
         rows = read_feed(uow.session, auth.tenant(), after, args["limit"])
     data = [{"cursor": str(pos), "event": present.event(event)} for pos, event in rows]
     return json_response(
@@ -186,6 +187,7 @@ def list_deliveries(webhook_id: str) -> Any:
     """The newest deliveries to this subscription (at most 100), with their last outcome."""
     with tranche().unit_of_work() as uow:
         _subscription(uow, webhook_id)
+        catch_up(uow)  # the events committed so far have their deliveries listed
         rows = uow.session.scalars(
             select(WebhookDelivery)
             .where(WebhookDelivery.subscription_id == webhook_id)

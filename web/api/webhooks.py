@@ -1,5 +1,7 @@
 """Signed webhook deliveries from the outbox (`tranche deliver`).
 
+Each round first numbers the feed (web.api.feed), which writes the deliveries
+of the events committed since: webhooks go out though nobody reads the feed.
 Each delivery is leased in a short transaction (its next attempt moved past the
 lease), sent with no database transaction open, and its outcome recorded in a
 second short transaction: a slow receiver never holds a lock that API writers
@@ -28,6 +30,7 @@ from engine.models import Event
 from engine.service import Tranche
 from engine.uow import UnitOfWork
 from web.api import present
+from web.api.feed import catch_up
 from web.api.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 LEASE = timedelta(seconds=60)
@@ -142,7 +145,10 @@ def _record(
 
 
 def deliver_due(tranche: Tranche, limit: int = 100, send: Sender = http_post) -> list[Outcome]:
-    """Send every delivery that is due (at most `limit`), one attempt each."""
+    """Number the feed (writing its deliveries), then send every delivery that is due
+    (at most `limit`), one attempt each."""
+    with tranche.unit_of_work() as uow:
+        catch_up(uow)
     outcomes: list[Outcome] = []
     while len(outcomes) < limit:
         leased = _lease(tranche, tranche.clock.now())
