@@ -11,10 +11,19 @@ from typing import Any
 from flask import Flask
 
 from engine.db import Database
+from engine.models import Contract
+from engine.service import Tranche
 from engine.uow import UnitOfWork
 from web.api.feed import catch_up
 
 BUYER, PROVIDER, STRANGER = "buyer-1", "provider-1", "stranger-1"
+
+
+def tenant_contract(tranche: Tranche) -> Contract:
+    """A contract of tenant "t1" made through the engine: one event, no HTTP."""
+    return tranche.create_contract(
+        buyer_id="b", provider_id="p", currency="USD", agreed_amount=100, title="t", tenant="t1"
+    )
 
 
 def number_feed(database: Database) -> int:

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from api.helpers import BUYER, PROVIDER, Client, LiveServer, number_feed
+from api.helpers import BUYER, PROVIDER, Client, LiveServer, number_feed, tenant_contract
 from conftest import START
 from engine.contracts import add_milestone
 from engine.db import Database
@@ -153,9 +153,7 @@ def test_a_committed_event_is_numbered_by_the_next_read(client: Client, app) -> 
 
 def test_rolled_back_events_leave_no_feed_row(tranche: Tranche, database: Database) -> None:
     """A command that does not commit, or a savepoint rolled back, leaves nothing to number."""
-    contract = tranche.create_contract(
-        buyer_id="b", provider_id="p", currency="USD", agreed_amount=100, title="t", tenant="t1"
-    )
+    contract = tenant_contract(tranche)
     with tranche.unit_of_work() as uow:  # never committed
         add_milestone(uow, contract.id, title="abandoned", amount=10)
         uow.session.flush()
@@ -176,11 +174,9 @@ def test_rolled_back_events_leave_no_feed_row(tranche: Tranche, database: Databa
 def test_catching_up_numbers_in_batches(tranche: Tranche, database: Database) -> None:
     """A backlog is numbered a batch per transaction, oldest events first, to the end."""
     for _ in range(5):
-        tranche.create_contract(
-            buyer_id="b", provider_id="p", currency="USD", agreed_amount=1, title="t", tenant="t1"
-        )
+        tenant_contract(tranche)
     with tranche.unit_of_work() as uow:
-        assert number_pending(uow.session, batch=2) == 2  # not committed: undone
+        assert number_pending(uow.session, batch=2) == 2  # one batch, never committed
     with tranche.unit_of_work() as uow:
         assert catch_up(uow, batch=2) == 5
     with database.session() as session:
@@ -191,8 +187,8 @@ def test_catching_up_numbers_in_batches(tranche: Tranche, database: Database) ->
 def test_concurrent_numbering_never_repeats_a_position(
     tranche: Tranche, database: Database
 ) -> None:
-    """Numberers race each other and the writers: every event gets one position, 1..N in
-    order with no gap, and one delivery per subscription carrying that position."""
+    """Numberers race each other and the writers: every event gets one position, 1..N
+    with no gap, and one delivery per subscription carrying that position."""
     with database.session() as session, session.begin():
         for hook in ("wh_one", "wh_two"):
             session.add(
@@ -206,14 +202,7 @@ def test_concurrent_numbering_never_repeats_a_position(
     def write() -> None:
         start.wait()
         for _ in range(contracts):
-            tranche.create_contract(
-                buyer_id="b",
-                provider_id="p",
-                currency="USD",
-                agreed_amount=1,
-                title="t",
-                tenant="t1",
-            )
+            tenant_contract(tranche)
 
     def number() -> int:
         start.wait()

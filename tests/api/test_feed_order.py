@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from api.helpers import number_feed
+from api.helpers import number_feed, tenant_contract
 from engine.clock import FixedClock
 from engine.contracts import add_milestone
 from engine.db import Database
@@ -23,16 +23,9 @@ def _read(database: Database, after: int) -> list:
         return read_feed(reader, "t1", after, 100)
 
 
-def _contract(tranche: Tranche) -> str:
-    contract = tranche.create_contract(
-        buyer_id="b", provider_id="p", currency="USD", agreed_amount=100, title="t", tenant="t1"
-    )
-    return contract.id
-
-
 def test_a_late_commit_gets_a_later_position(postgres_database: Database, clock: FixedClock):
     tranche = Tranche(postgres_database, clock)
-    first, second = _contract(tranche), _contract(tranche)
+    first, second = tenant_contract(tranche).id, tenant_contract(tranche).id
     (_, start), *_ = reversed(_read(postgres_database, 0))
     slow = tranche.unit_of_work().__enter__()
     early = add_milestone(slow, first, title="inserted first", amount=10)
