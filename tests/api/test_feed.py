@@ -171,6 +171,24 @@ def test_rolled_back_events_leave_no_feed_row(tranche: Tranche, database: Databa
         assert session.scalar(select(func.count()).select_from(Event)) == 2
 
 
+def test_an_event_written_by_any_program_reaches_the_feed(
+    tranche: Tranche, database: Database
+) -> None:
+    """The feed row comes from a trigger on `events`, not from Tranche's Python code: an
+    event inserted by plain SQL (another program, a repair script) gets one too."""
+    contract = tenant_contract(tranche)
+    columns = [c.name for c in Event.__table__.columns if c.name != "id"]
+    copied = ", ".join("seq + 100" if c == "seq" else c for c in columns)
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            f"INSERT INTO events ({', '.join(columns)}) SELECT {copied} FROM events"
+        )
+    with database.session() as session:
+        feed = session.execute(select(FeedEntry.tenant, FeedEntry.contract_id)).all()
+    assert feed == [(contract.tenant, contract.id)] * 2
+    assert number_feed(database) == 2
+
+
 def test_catching_up_numbers_in_batches(tranche: Tranche, database: Database) -> None:
     """A backlog is numbered a batch per transaction, oldest events first, to the end."""
     for _ in range(5):

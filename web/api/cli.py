@@ -8,7 +8,6 @@ import click
 
 from engine.db import Database
 from engine.service import Tranche
-from web.api import feed as _feed  # noqa: F401  (the feed hook, for events of sweeps too)
 from web.api.auth import create_key, revoke_key
 from web.api.commands import purge_keys
 from web.api.webhooks import deliver_due

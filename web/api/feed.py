@@ -1,13 +1,14 @@
-"""The event feed and the webhook outbox: appended at commit, numbered at read.
+"""The event feed and the webhook outbox: appended with each event, numbered at read.
 
 Why not the events' autoincrement ids: an id is handed out when a row is
 inserted, not when its transaction commits. On PostgreSQL, transaction A can
 insert id 10, B insert id 11 and commit first; a reader that saw 11 and moved
 its cursor past it would never see 10. Feed positions must follow commit order.
 
-Writers only append. A transaction that appended events inserts one `api_feed`
-row per event, `position` NULL, in `before_commit`: a rolled-back event has no
-row and a committed one always has one. No lock and no read, so writers never
+Writers only append. A database trigger on `events` (migration 0008_feed_trigger)
+inserts the event's `api_feed` row, `position` NULL, in the event's own INSERT:
+a rolled-back event has no row and a committed one always has one, whichever
+program wrote it. No lock, no read and no extra round trip, so writers never
 wait on each other for the feed. (Numbering at commit, as this module once did,
 needed a global lock held through every COMMIT and its WAL flush: every writer
 of every tenant queued on it.)
@@ -32,12 +33,6 @@ stays a read (one indexed query). Deliveries go to the tenant's subscriptions
 created no later than the event (as the clocks tell) and not deleted by the
 time it is numbered; a subscription deleted later has its pending deliveries
 cancelled when they come due.
-
-The hooks listen on every SQLAlchemy Session, so events appended by any
-command (API, CLI, timer sweeps, arbitration) reach the feed. They are installed
-when web.api.models is imported (the app, the `tranche` CLI and the migrations
-do): a process that appends events must import it, or its events stay out of
-the feed.
 """
 
 from __future__ import annotations
@@ -45,15 +40,13 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, inspect, select, text, update
-from sqlalchemy import event as sa_event
+from sqlalchemy import and_, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from engine.models import Contract, Event
+from engine.models import Event
 from engine.uow import UnitOfWork
 from web.api.models import FeedEntry, WebhookDelivery, WebhookSubscription
 
-APPENDED = "tranche_api_new_events"
 FEED_LOCK = 7_301_900_001
 """The advisory lock key that serialises feed numbering (an arbitrary fixed number)."""
 BATCH = 1000
@@ -153,46 +146,6 @@ def catch_up(uow: UnitOfWork, batch: int = BATCH) -> int:
         numbered += done
         if done < batch:
             return numbered
-
-
-def _collect(session: Session, flush_context: Any) -> None:
-    """Remember new events with their tenant, while their contract is surely in the session."""
-    # A contract inserted by this very flush is not in the identity map yet: look among
-    # the new objects first, or session.get would SELECT it again.
-    created = {obj.id: obj for obj in session.new if isinstance(obj, Contract)}
-    for obj in session.new:
-        if isinstance(obj, Event):
-            contract = created.get(obj.contract_id) or session.get(Contract, obj.contract_id)
-            tenant = contract.tenant if contract else ""
-            session.info.setdefault(APPENDED, []).append((obj, tenant))
-
-
-def _append(session: Session) -> None:
-    """Add the transaction's events to the feed, unnumbered (one INSERT, no lock)."""
-    if session.in_nested_transaction():
-        return
-    session.flush()  # events still pending (added after the command's last flush) count too
-    appended = [(e, t) for e, t in session.info.pop(APPENDED, []) if inspect(e).persistent]
-    if appended:
-        # A Core insert: the rows are never read back as objects in this transaction,
-        # and it skips a second unit-of-work flush at every commit.
-        session.execute(
-            insert(FeedEntry),
-            [
-                {"event_id": event.id, "tenant": tenant, "contract_id": event.contract_id}
-                for event, tenant in appended
-            ],
-        )
-
-
-def _forget(session: Session, transaction: Any) -> None:
-    if transaction.parent is None:
-        session.info.pop(APPENDED, None)
-
-
-sa_event.listen(Session, "after_flush", _collect)
-sa_event.listen(Session, "before_commit", _append)
-sa_event.listen(Session, "after_transaction_end", _forget)
 
 
 def read_feed(session: Session, tenant: str, after: int, limit: int) -> list[tuple[int, Event]]:

@@ -103,8 +103,3 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(500))
     duration_ms: Mapped[int] = mapped_column(Integer)
-
-
-# Whoever can see these tables must also append new events to the feed: importing the
-# models installs the commit hooks (web.api.feed), for every process.
-from web.api import feed as _feed  # noqa: E402, F401

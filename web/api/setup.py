@@ -8,7 +8,6 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from flask_smorest import Api
 
-from web.api import feed as _feed  # noqa: F401  (installs the feed hook)
 from web.api import problems, schemas
 from web.api.auth import KeyCache, authenticate
 from web.api.problems import PROBLEM_JSON, Problem
