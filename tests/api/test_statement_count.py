@@ -12,12 +12,12 @@ from sqlalchemy import event
 from api.helpers import BUYER, PROVIDER
 
 # Per command: the transaction's statements (SQLite's BEGIN IMMEDIATE, PostgreSQL's feed
-# advisory lock), idempotency claim and response, milestone+contract load, ledger entry and
+# advisory lock), the idempotency record (one INSERT), milestone+contract load, ledger entry and
 # its postings, timers, hash-chain head, event, milestone row, the view's summary (and its
 # next deadline where the state has timers), the feed's position+subscriptions and entry.
 EXPECTED = {
-    "sqlite": {"fund": 12, "submit": 12, "approve": 13},
-    "postgres": {"fund": 12, "submit": 12, "approve": 13},
+    "sqlite": {"fund": 11, "submit": 11, "approve": 12},
+    "postgres": {"fund": 11, "submit": 11, "approve": 12},
 }
 
 
