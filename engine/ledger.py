@@ -22,8 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from engine.errors import InsufficientEscrowError, LedgerError, NotFoundError
@@ -61,6 +62,14 @@ def legs_for(movement: Movement, fee_bps: int) -> list[Leg]:
     ]
 
 
+# Entry and postings go in as plain INSERTs on their tables, built once: nothing reads
+# them back as objects, the ORM would insert postings one by one to learn their ids,
+# and adding the entry as an object would need a flush (of the milestone too) for its id.
+_ENTRIES, _POSTINGS = cast(Table, LedgerEntry.__table__), cast(Table, Posting.__table__)
+_INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
+_INSERT_POSTINGS = insert(_POSTINGS)
+
+
 def post(
     session: Session,
     contract: Contract,
@@ -83,11 +92,8 @@ def post(
             legs=[(leg.account, leg.amount) for leg in legs],
         )
     milestone_id = milestone.id if milestone is not None else None
-    # Entry and postings go in through INSERT statements, not as objects: nothing
-    # reads them back, the ORM would insert the postings one by one to learn their
-    # ids, and adding the entry would need a flush (of the milestone too) for its id.
     entry_id: int = session.execute(
-        insert(LedgerEntry).returning(LedgerEntry.id),
+        _INSERT_ENTRY,
         {
             "contract_id": contract.id,
             "milestone_id": milestone_id,
@@ -98,7 +104,7 @@ def post(
         },
     ).scalar_one()
     session.execute(
-        insert(Posting),
+        _INSERT_POSTINGS,
         [
             {
                 "entry_id": entry_id,
