@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.sqlite_queue import QueuedConnection, is_plain_file
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DEFAULT_URL = "sqlite:///tranche.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -94,15 +97,20 @@ class Database:
     def session(self) -> Session:
         return self.sessions()
 
-    def upgrade(self) -> None:
-        """Bring the schema to the newest migration, then publish the bundled policies."""
-        from alembic import command
+    def migrations(self) -> Config:
+        """Alembic's configuration, run on this database's engine (migrations/env.py)."""
         from alembic.config import Config
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["engine"] = self.engine
-        command.upgrade(config, "heads")
+        return config
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration, then publish the bundled policies."""
+        from alembic import command
+
+        command.upgrade(self.migrations(), "heads")
         from engine.policy_store import publish_bundled
 
         publish_bundled(self)
