@@ -193,7 +193,7 @@ def _pay(
     uow: UnitOfWork, contract: Contract, actor: Actor, amount: int, note: str, now: datetime
 ) -> None:
     policy = uow.policy(contract.policy_name, contract.policy_version)
-    entry = post_movement(
+    entry_id = post_movement(
         uow.session, contract, Movement(DIRECT, amount), None, policy.platform_fee_bps, now, note
     )
     append(
@@ -205,7 +205,7 @@ def _pay(
         now,
         policy=policy.key,
         amount=amount,
-        data={"note": note, "ledger_entries": [entry.id], "notify": ["provider"]},
+        data={"note": note, "ledger_entries": [entry_id], "notify": ["provider"]},
     )
 
 

@@ -1,16 +1,25 @@
-"""Connections: SQLite (WAL, busy timeout, BEGIN IMMEDIATE) by default, PostgreSQL by URL."""
+"""Connections: SQLite (WAL, queued writers, BEGIN IMMEDIATE) by default, PostgreSQL by URL."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from engine.sqlite_queue import QueuedConnection, is_plain_file
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DEFAULT_URL = "sqlite:///tranche.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_WAIT = 30
+"""Seconds a SQLite transaction waits for the writer before it: in the queue, or busy."""
 
 
 def database_url(url: str | None = None) -> str:
@@ -25,7 +34,10 @@ def database_url(url: str | None = None) -> str:
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = database_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        connect_args: dict[str, Any] = {"timeout": SQLITE_WAIT}
+        if is_plain_file(url):
+            connect_args["factory"] = QueuedConnection
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
         _sqlite_begin_immediate(engine)
         return engine
     kwargs.setdefault("pool_size", 10)
@@ -38,7 +50,9 @@ def _sqlite_begin_immediate(engine: Engine) -> None:
     """SQLAlchemy's documented recipe: let us emit BEGIN ourselves, as IMMEDIATE.
 
     A transaction that starts as a read and later writes can fail with `database is
-    locked` despite the busy timeout; taking the write lock up front avoids that.
+    locked` despite the busy timeout; taking the write lock up front avoids that. On a
+    database file, the transaction first waits its turn in the writers' queue
+    (engine/sqlite_queue.py); a wait that times out fails as the busy timeout does.
     """
 
     @event.listens_for(engine, "connect")
@@ -46,14 +60,25 @@ def _sqlite_begin_immediate(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_WAIT * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi_connection = conn.connection.dbapi_connection
+        if not isinstance(dbapi_connection, QueuedConnection):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        try:
+            dbapi_connection.wait_for_turn(SQLITE_WAIT)
+        except sqlite3.OperationalError as exc:
+            raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:
+            dbapi_connection.end_turn_unless_in_transaction()
 
 
 class Database:
@@ -72,15 +97,20 @@ class Database:
     def session(self) -> Session:
         return self.sessions()
 
-    def upgrade(self) -> None:
-        """Bring the schema to the newest migration, then publish the bundled policies."""
-        from alembic import command
+    def migrations(self) -> Config:
+        """Alembic's configuration, run on this database's engine (migrations/env.py)."""
         from alembic.config import Config
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["engine"] = self.engine
-        command.upgrade(config, "heads")
+        return config
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration, then publish the bundled policies."""
+        from alembic import command
+
+        command.upgrade(self.migrations(), "heads")
         from engine.policy_store import publish_bundled
 
         publish_bundled(self)

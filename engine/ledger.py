@@ -10,8 +10,11 @@ accounts, and they always sum to zero (invariant 2). Accounts belong to a contra
 - ``buyer_refunds``    owed back to the buyer
 - ``platform_fees``    the platform's fee on payments to the provider
 
-Balances are sums of postings; nothing here ever updates or deletes a row, and
-the database refuses it too. A mistake is corrected by `reverse`.
+Balances are sums of postings; nothing here ever updates or deletes a posting,
+and the database refuses it too. A mistake is corrected by `reverse`. The one
+thing updated is the milestone's row: `post` keeps its cached figures (escrow,
+funded, released, refunded, fees) in step with the postings it writes, in the
+same transaction; `tranche audit verify` proves the two agree.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from engine.errors import InsufficientEscrowError, LedgerError, NotFoundError
@@ -58,40 +62,52 @@ def legs_for(movement: Movement, fee_bps: int) -> list[Leg]:
     ]
 
 
+# Entry and postings go in as plain INSERTs on their tables, built once: nothing reads
+# them back as objects, the ORM would insert postings one by one to learn their ids,
+# and adding the entry as an object would need a flush (of the milestone too) for its id.
+_ENTRIES, _POSTINGS = cast(Table, LedgerEntry.__table__), cast(Table, Posting.__table__)
+_INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
+_INSERT_POSTINGS = insert(_POSTINGS)
+
+
 def post(
     session: Session,
     contract: Contract,
     kind: str,
     legs: Iterable[Leg],
     at: datetime,
-    milestone_id: str | None = None,
+    milestone: Milestone | None = None,
     memo: str = "",
     reverses_id: int | None = None,
-) -> LedgerEntry:
-    """Write one entry and its postings; refuse it unless the legs balance."""
+) -> int:
+    """Write one entry and its postings, and count them on the milestone; return the entry's id.
+
+    Refused unless the legs balance. Nothing is flushed here: the milestone's row is
+    written once, with the rest of its command.
+    """
     legs = [leg for leg in legs if leg.amount != 0]
     if not legs or sum(leg.amount for leg in legs) != 0:
         raise LedgerError(
             f"postings of a {kind} entry must balance to zero",
             legs=[(leg.account, leg.amount) for leg in legs],
         )
-    entry = LedgerEntry(
-        contract_id=contract.id,
-        milestone_id=milestone_id,
-        kind=kind,
-        memo=memo[:200],
-        reverses_id=reverses_id,
-        created_at=at,
-    )
-    session.add(entry)
-    session.flush()  # its id goes on the postings and into the event that records it
-    # The postings go in as one executemany through Core: nothing reads them back as
-    # objects, and the ORM would otherwise insert them one by one to learn their ids.
+    milestone_id = milestone.id if milestone is not None else None
+    entry_id: int = session.execute(
+        _INSERT_ENTRY,
+        {
+            "contract_id": contract.id,
+            "milestone_id": milestone_id,
+            "kind": kind,
+            "memo": memo[:200],
+            "reverses_id": reverses_id,
+            "created_at": at,
+        },
+    ).scalar_one()
     session.execute(
-        insert(Posting),
+        _INSERT_POSTINGS,
         [
             {
-                "entry_id": entry.id,
+                "entry_id": entry_id,
                 "contract_id": contract.id,
                 "milestone_id": milestone_id,
                 "account": leg.account,
@@ -101,53 +117,66 @@ def post(
             for leg in legs
         ],
     )
-    return entry
+    if milestone is not None:
+        _count(milestone, kind, legs)
+    return entry_id
+
+
+def _count(milestone: Milestone, kind: str, legs: Iterable[Leg]) -> None:
+    """Add one entry's legs to the milestone's cached figures, as `summary.figures` defines them."""
+    for leg in legs:
+        if leg.account == ESCROW:
+            milestone.escrow += leg.amount
+            if kind == HOLD:
+                milestone.funded += leg.amount
+            elif kind == RELEASE:
+                milestone.released -= leg.amount
+            elif kind == REFUND:
+                milestone.refunded -= leg.amount
+        elif leg.account == PLATFORM_FEES:
+            milestone.fees += leg.amount
 
 
 def post_movement(
     session: Session,
     contract: Contract,
     movement: Movement,
-    milestone_id: str | None,
+    milestone: Milestone | None,
     fee_bps: int,
     at: datetime,
     memo: str = "",
-    held: int | None = None,
-) -> LedgerEntry:
-    """Post one movement; one out of escrow may not exceed what is `held` (read if not given)."""
-    if movement.kind in (RELEASE, REFUND):
-        if held is None:
-            held = escrow_balance(session, milestone_id or "")
-        if movement.amount > held:
-            raise InsufficientEscrowError(
-                f"cannot move {movement.amount} out of an escrow of {held}",
-                amount=movement.amount,
-                escrow=held,
-            )
+) -> int:
+    """Post one movement; one out of escrow may not exceed what the milestone holds."""
+    held = milestone.escrow if milestone is not None else 0
+    if movement.kind in (RELEASE, REFUND) and movement.amount > held:
+        raise InsufficientEscrowError(
+            f"cannot move {movement.amount} out of an escrow of {held}",
+            amount=movement.amount,
+            escrow=held,
+        )
     legs = legs_for(movement, fee_bps)
-    return post(session, contract, movement.kind, legs, at, milestone_id, memo)
+    return post(session, contract, movement.kind, legs, at, milestone, memo)
 
 
-def reverse(session: Session, entry_id: int, at: datetime, memo: str = "") -> LedgerEntry:
+def reverse(session: Session, entry_id: int, at: datetime, memo: str = "") -> int:
     """Correct a mistake by an equal and opposite entry; the original stays on record."""
     original = session.get(LedgerEntry, entry_id)
     if original is None:
         raise NotFoundError(f"no ledger entry {entry_id}", entry_id=entry_id)
     contract = session.get(Contract, original.contract_id)
     assert contract is not None
-    postings = session.scalars(select(Posting).where(Posting.entry_id == entry_id)).all()
-    legs = [Leg(p.account, -p.amount) for p in postings]
-    if original.milestone_id is not None:  # keep the milestone's cached escrow exact
+    milestone = None
+    if original.milestone_id is not None:
         milestone = session.get(Milestone, original.milestone_id)
         assert milestone is not None
-        milestone.escrow += sum(leg.amount for leg in legs if leg.account == ESCROW)
+    postings = session.scalars(select(Posting).where(Posting.entry_id == entry_id)).all()
     return post(
         session,
         contract,
         original.kind,
-        legs,
+        [Leg(p.account, -p.amount) for p in postings],
         at,
-        original.milestone_id,
+        milestone,
         memo or f"reversal of entry {entry_id}",
         reverses_id=entry_id,
     )
@@ -160,22 +189,6 @@ def escrow_balance(session: Session, milestone_id: str) -> int:
         )
     )
     return int(total or 0)
-
-
-def escrow_mismatches(session: Session) -> list[tuple[str, int, int]]:
-    """Milestones whose cached escrow differs from the sum of their escrow postings."""
-    held = (
-        select(Posting.milestone_id, func.sum(Posting.amount).label("total"))
-        .where(Posting.account == ESCROW)
-        .group_by(Posting.milestone_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Milestone.id, Milestone.escrow, func.coalesce(held.c.total, 0))
-        .outerjoin(held, held.c.milestone_id == Milestone.id)
-        .where(Milestone.escrow != func.coalesce(held.c.total, 0))
-    )
-    return [(mid, int(cached), int(total)) for mid, cached, total in rows]
 
 
 def unbalanced_entries(session: Session) -> list[int]:

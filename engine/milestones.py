@@ -19,7 +19,7 @@ from engine.events import append
 from engine.ledger import post_movement
 from engine.machine import MilestoneMachine
 from engine.models import Contract, Event, Milestone
-from engine.rules import HOLD, Facts, apply_effects
+from engine.rules import Facts, apply_effects
 from engine.summary import Summary, milestone_summary
 from engine.timers import cancel_pending, next_pending, schedule
 from engine.uow import UnitOfWork
@@ -107,49 +107,39 @@ def fire_event(
             expected_version=expected_version,
         )
     policy = milestone_policy(uow, milestone)
-    escrow = milestone.escrow
-    facts = facts_for(milestone, policy, role, escrow, args)
+    facts = facts_for(milestone, policy, role, milestone.escrow, args)
     source = milestone.state
     spec, target = MilestoneMachine(policy, milestone).apply(event, facts)
 
     movements, counted = apply_effects(((r.name, r.kwargs) for r in spec.effects), facts)
-    entries = []
-    escrow_after = escrow
-    for movement in movements:
-        entry = post_movement(
-            session,
-            contract,
-            movement,
-            milestone.id,
-            policy.platform_fee_bps,
-            now,
-            event,
-            held=escrow_after,
-        )
-        entries.append(entry.id)
-        escrow_after += movement.amount if movement.kind == HOLD else -movement.amount
-    if policy.state(target).final and escrow_after != 0:
-        raise LedgerError(
-            f"{target!r} is final but would hold {escrow_after} in escrow",
-            state=target,
-            escrow=escrow_after,
-        )
-    if target != source:
-        if policy.timers_for(source):  # only states with timers can have pending ones
-            cancel_pending(session, milestone.id, now)
-        schedule(session, milestone.id, target, policy, now, resume=spec.target == PREVIOUS)
-        milestone.previous_state = source
-        milestone.entered_by = role
-    # The row changes once, after the postings, so the version moves by one per command.
+    # Each posting counts itself on the milestone's row, and the transition changes the
+    # row too: nothing may flush before the end, so one UPDATE writes the row and its
+    # version moves by one per command.
+    with session.no_autoflush:
+        entries = [
+            post_movement(session, contract, m, milestone, policy.platform_fee_bps, now, event)
+            for m in movements
+        ]
+        if policy.state(target).final and milestone.escrow != 0:
+            raise LedgerError(
+                f"{target!r} is final but would hold {milestone.escrow} in escrow",
+                state=target,
+                escrow=milestone.escrow,
+            )
+        if target != source:
+            if policy.timers_for(source):  # only states with timers can have pending ones
+                cancel_pending(session, milestone.id, now)
+            schedule(session, milestone.id, target, policy, now, resume=spec.target == PREVIOUS)
+            milestone.previous_state = source
+            milestone.entered_by = role
     milestone.state = target
-    milestone.escrow = escrow_after
     milestone.revisions += counted
     milestone.updated_at = now
     data: dict[str, Any] = {
         "movements": [{"kind": m.kind, "amount": m.amount} for m in movements],
         "ledger_entries": entries,
         "notify": list(spec.notify),
-        "escrow_after": escrow_after,
+        "escrow_after": milestone.escrow,
     }
     if args.note:
         data["note"] = args.note[:2000]
@@ -223,7 +213,7 @@ def view_milestone(
     if milestone is None or contract is None or (tenant and contract.tenant != tenant):
         raise NotFoundError(f"no milestone {milestone_id!r}", milestone_id=milestone_id)
     policy = milestone_policy(uow, milestone)
-    summary = milestone_summary(session, milestone, contract.currency)
+    summary = milestone_summary(milestone, contract.currency)
     role, allowed = None, []
     final = policy.state(milestone.state).final
     if actor is not None:

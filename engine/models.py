@@ -88,9 +88,14 @@ class Milestone(Base):
     policy_version: Mapped[int] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer)
     revisions: Mapped[int] = mapped_column(Integer, default=0)
-    # The sum of this milestone's escrow postings, kept with every posting so commands
-    # need not sum the ledger; `tranche audit verify` proves the two agree.
+    # The milestone's money figures, sums of its postings kept on the row by every
+    # posting (engine.ledger.post) so commands and views need not sum the ledger;
+    # `tranche audit verify` proves they agree with the postings.
     escrow: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    funded: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    released: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    fees: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # The state before the current one, and the role whose event entered the current
     # one: `withdraw` goes back there, and `opener` names that role.
     previous_state: Mapped[str | None] = mapped_column(String(64))

@@ -23,10 +23,10 @@ from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.errors import ConflictError, TrancheError
 from engine.events import ChainBreak, verify_chain
-from engine.ledger import escrow_mismatches, unbalanced_entries
+from engine.ledger import unbalanced_entries
 from engine.milestones import EventArgs, MilestoneView
 from engine.models import Contract, Event, Milestone, PaymentRequest
-from engine.summary import Summary, contract_summary
+from engine.summary import Mismatch, Summary, cached_mismatches, contract_summary
 from engine.timers import DONE, VOID, Fired, claim_due
 from engine.uow import UnitOfWork
 
@@ -177,8 +177,8 @@ class Tranche(Service):
     def unbalanced_entries(self) -> list[int]:
         return self.read(lambda uow: unbalanced_entries(uow.session))
 
-    def escrow_mismatches(self) -> list[tuple[str, int, int]]:
-        return self.read(lambda uow: escrow_mismatches(uow.session))
+    def cached_mismatches(self) -> list[Mismatch]:
+        return self.read(lambda uow: cached_mismatches(uow.session))
 
     def events_of(self, contract_id: str) -> list[Event]:
         return self.read(

@@ -1,12 +1,19 @@
 """What both parties always see: agreed, funded, in escrow, paid to date, refunded, remaining.
 
-Figures are sums of ledger postings (one grouped query), never a stored total, so
-they cannot drift from the ledger. Invariant 4 holds by construction:
+Every figure is defined once, over the ledger's postings (`figures`). A contract's
+figures are summed from its postings by one grouped query. A milestone's are read
+from its own row, which keeps them so a command can answer without a query: that
+is safe because the row is changed by the same call, in the same transaction, as
+the postings it counts (engine.ledger.post), so both commit or neither does, and
+`tranche audit verify` (`cached_mismatches`) recomputes every milestone's figures
+from its postings and names any row that disagrees. Invariant 4:
 funded = released + refunded + in escrow; paid = released + direct; remaining = agreed - paid.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -14,7 +21,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from engine.ledger import BUYER_FUNDING, DIRECT, ESCROW, PLATFORM_FEES
-from engine.models import LedgerEntry, Posting
+from engine.models import LedgerEntry, Milestone, Posting
 from engine.money import Money
 from engine.rules import HOLD, REFUND, RELEASE
 
@@ -33,9 +40,31 @@ class Summary:
     remaining: int
 
     @classmethod
+    def of(
+        cls,
+        currency: str,
+        agreed: int,
+        *,
+        funded: int,
+        in_escrow: int,
+        released: int,
+        direct: int,
+        refunded: int,
+        fees: int,
+    ) -> Summary:
+        """The figures from the money that moved; paid to date and remaining follow from it."""
+        paid = released + direct
+        remaining = agreed - paid
+        return cls(
+            currency, agreed, funded, in_escrow, released, direct, paid, refunded, fees, remaining
+        )
+
+    @classmethod
     def opening(cls, currency: str, agreed: int) -> Summary:
         """The figures of a contract or milestone created by this very command: no money yet."""
-        return cls(currency, agreed, 0, 0, 0, 0, 0, 0, 0, agreed)
+        return cls.of(
+            currency, agreed, funded=0, in_escrow=0, released=0, direct=0, refunded=0, fees=0
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,48 +83,100 @@ class Summary:
         return [f"{label:>14}: {Money(v, self.currency).format():>16}" for label, v in labels]
 
 
-def _grouped(column: Any) -> Any:
-    """Totals by account and entry kind for one owner (built once: building costs more)."""
-    return (
-        select(Posting.account, LedgerEntry.kind, func.sum(Posting.amount))
-        .join(LedgerEntry, LedgerEntry.id == Posting.entry_id)
-        .where(column == bindparam("owner"))
-        .group_by(Posting.account, LedgerEntry.kind)
-    )
-
-
-_BY_CONTRACT = _grouped(Posting.contract_id)
-_BY_MILESTONE = _grouped(Posting.milestone_id)
-
-
-def summarize(session: Session, currency: str, agreed: int, by: Any, owner: str) -> Summary:
-    """The figures of one contract (`by` _BY_CONTRACT) or milestone (_BY_MILESTONE)."""
-    t = {
-        (account, kind): int(total)
-        for account, kind, total in session.execute(by, {"owner": owner})
-    }
-    escrow = {kind: total for (account, kind), total in t.items() if account == ESCROW}
-    released = -escrow.get(RELEASE, 0)
-    direct = -t.get((BUYER_FUNDING, DIRECT), 0)
-    fees = sum(total for (account, _), total in t.items() if account == PLATFORM_FEES)
-    paid = released + direct
-    return Summary(
-        currency=currency,
-        agreed=agreed,
+def figures(currency: str, agreed: int, totals: Mapping[tuple[str, str], int]) -> Summary:
+    """The figures from postings totalled by (account, entry kind): what each figure means."""
+    escrow = {kind: total for (account, kind), total in totals.items() if account == ESCROW}
+    return Summary.of(
+        currency,
+        agreed,
         funded=escrow.get(HOLD, 0),
         in_escrow=sum(escrow.values()),
-        released=released,
-        direct_payments=direct,
-        paid_to_date=paid,
+        released=-escrow.get(RELEASE, 0),
+        direct=-totals.get((BUYER_FUNDING, DIRECT), 0),
         refunded=-escrow.get(REFUND, 0),
-        fees=fees,
-        remaining=agreed - paid,
+        fees=sum(total for (account, _), total in totals.items() if account == PLATFORM_FEES),
     )
+
+
+_BY_CONTRACT = (
+    select(Posting.account, LedgerEntry.kind, func.sum(Posting.amount))
+    .join(LedgerEntry, LedgerEntry.id == Posting.entry_id)
+    .where(Posting.contract_id == bindparam("contract_id"))
+    .group_by(Posting.account, LedgerEntry.kind)
+)
 
 
 def contract_summary(session: Session, contract: Any) -> Summary:
-    return summarize(session, contract.currency, contract.agreed_amount, _BY_CONTRACT, contract.id)
+    """A contract's figures, summed from its postings (direct payments belong to no milestone)."""
+    rows = session.execute(_BY_CONTRACT, {"contract_id": contract.id})
+    totals = {(account, kind): int(total) for account, kind, total in rows}
+    return figures(contract.currency, contract.agreed_amount, totals)
 
 
-def milestone_summary(session: Session, milestone: Any, currency: str) -> Summary:
-    return summarize(session, currency, milestone.amount, _BY_MILESTONE, milestone.id)
+def milestone_summary(milestone: Any, currency: str) -> Summary:
+    """A milestone's figures from its row, no query (a direct payment is never a milestone's)."""
+    return Summary.of(
+        currency,
+        milestone.amount,
+        funded=milestone.funded,
+        in_escrow=milestone.escrow,
+        released=milestone.released,
+        direct=0,
+        refunded=milestone.refunded,
+        fees=milestone.fees,
+    )
+
+
+CACHED = ("funded", "in_escrow", "released", "refunded", "fees", "direct_payments")
+"""The figures a milestone's row gives; the others are arithmetic on these."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """A milestone figure whose row disagrees with the milestone's postings."""
+
+    milestone_id: str
+    figure: str
+    cached: int
+    ledger: int
+
+    def __str__(self) -> str:
+        return (
+            f"milestone {self.milestone_id}: {self.figure} is {self.cached} on its row, "
+            f"{self.ledger} by its postings"
+        )
+
+
+_BY_MILESTONE = (
+    select(Posting.milestone_id, Posting.account, LedgerEntry.kind, func.sum(Posting.amount))
+    .join(LedgerEntry, LedgerEntry.id == Posting.entry_id)
+    .where(Posting.milestone_id.is_not(None))
+    .group_by(Posting.milestone_id, Posting.account, LedgerEntry.kind)
+)
+_ROWS = select(
+    Milestone.id,
+    Milestone.amount,
+    Milestone.escrow,
+    Milestone.funded,
+    Milestone.released,
+    Milestone.refunded,
+    Milestone.fees,
+).order_by(Milestone.id)
+
+
+def cached_mismatches(session: Session) -> list[Mismatch]:
+    """Every milestone figure whose row differs from its postings: empty unless a posting
+    went uncounted or the row was edited behind the engine's back."""
+    totals: dict[str | None, dict[tuple[str, str], int]] = defaultdict(dict)
+    for milestone_id, account, kind, total in session.execute(_BY_MILESTONE):
+        totals[milestone_id][(account, kind)] = int(total)
+    found = []
+    for row in session.execute(_ROWS):
+        cached = milestone_summary(row, "")
+        ledger = figures("", row.amount, totals.get(row.id, {}))
+        found += [
+            Mismatch(row.id, name, getattr(cached, name), getattr(ledger, name))
+            for name in CACHED
+            if getattr(cached, name) != getattr(ledger, name)
+        ]
+    return found

@@ -16,6 +16,9 @@ moves. After EVERY step it checks:
 - every ledger entry balances, and postings already written never change
   (and the database itself refuses UPDATE and DELETE on the append-only tables);
 - escrow is never negative, and a milestone in a final state holds none;
+- the figures each milestone keeps on its row (escrow, funded, released, refunded,
+  fees) equal the sums of its postings and the model's, so a path that posts without
+  counting fails here;
 - funded = released + refunded + in escrow, paid to date = released + direct,
   remaining = agreed - paid to date, all equal to the model's own figures;
 - no unilateral refund: money reaches the buyer only by the provider's own act,
@@ -69,6 +72,7 @@ TIMERS = {
     "refund_requested": ("refund_deadline_passed", REFUND_DEADLINE, "refunded"),
 }
 SAME, PREVIOUS, SPLIT = "<same>", "<previous>", "<by split>"
+CACHED = ("escrow", "funded", "released", "refunded", "fees")  # a milestone row's figures
 
 # DESIGN.md's table: (state, event) -> (who may, where it leads). Timer events are
 # fired by sweeps only; a party or staff sending one must be refused.
@@ -505,8 +509,8 @@ class EscrowStory(RuleBasedStateMachine):
                 "WHERE contract_id = :c ORDER BY id"
             ),
             milestones=self.query(
-                "SELECT id, state, version, revisions, previous_state, entered_by FROM milestones "
-                "WHERE contract_id = :c ORDER BY position"
+                "SELECT id, state, version, revisions, previous_state, entered_by, escrow, funded, "
+                "released, refunded, fees FROM milestones WHERE contract_id = :c ORDER BY position"
             ),
             events=self.query("SELECT count(*) FROM events WHERE contract_id = :c")[0][0],
             timers=self.query(f"SELECT id, status FROM timers WHERE {of_milestones} ORDER BY id"),
@@ -525,6 +529,7 @@ class EscrowStory(RuleBasedStateMachine):
             self.refused = False
         self.check_ledger(now)
         self.check_milestones(now)
+        self.check_cached_figures(now)
         self.check_summary()
         self.check_refunds_were_consented()
         assert self.tranche.verify(self.contract_id) == []
@@ -553,6 +558,34 @@ class EscrowStory(RuleBasedStateMachine):
             assert escrow.get(m.id, 0) == m.escrow >= 0
             if m.state in FINAL:
                 assert m.escrow == 0, (m.state, m.escrow)
+
+    def check_cached_figures(self, now: Snapshot) -> None:
+        """Each milestone row's figures are its postings' sums, and the model's figures."""
+        ledger = {m.id: dict.fromkeys(CACHED, 0) for m in self.milestones}
+        for milestone_id, account, kind, total in self.query(
+            "SELECT p.milestone_id, p.account, e.kind, SUM(p.amount) FROM postings p "
+            "JOIN ledger_entries e ON e.id = p.entry_id "
+            "WHERE p.contract_id = :c AND p.milestone_id IS NOT NULL "
+            "GROUP BY p.milestone_id, p.account, e.kind"
+        ):
+            sums = ledger[milestone_id]
+            if account == "escrow":
+                sums["escrow"] += total
+                moved = {"hold": "funded", "release": "released", "refund": "refunded"}[kind]
+                sums[moved] += total if kind == "hold" else -total
+            elif account == "platform_fees":
+                sums["fees"] += total
+        rows = {row[0]: dict(zip(CACHED, row[6:], strict=True)) for row in now.milestones}
+        for m in self.milestones:
+            cached, sums = rows[m.id], ledger[m.id]
+            assert cached == sums, (m.id, cached, sums)
+            assert all(is_whole(v) for v in cached.values()), cached
+            assert (m.escrow, m.funded, m.released, m.refunded) == (
+                sums["escrow"],
+                sums["funded"],
+                sums["released"],
+                sums["refunded"],
+            )
 
     def check_summary(self) -> None:
         """Invariant 4, against the engine's own summary and against the model."""

@@ -1,25 +1,46 @@
-"""The migrations build the schema the models describe, and keep the feed's rules."""
-
-from __future__ import annotations
+"""Migrations: they build exactly the schema the models describe, fill what they add, and
+keep the feed's rules."""
 
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from engine.db import MIGRATIONS, Database
+from conftest import BUYER, PROVIDER
+from engine.db import Database
+from engine.milestones import EventArgs
 from engine.models import Base
 
 
-def test_migrations_match_the_models(database: Database) -> None:
+def test_models_and_migrations_agree(database):
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_server_default": True})
         assert compare_metadata(context, Base.metadata) == []
+
+
+def test_the_migration_fills_the_figures_of_existing_milestones(tranche, contract, milestone):
+    other = tranche.add_milestone(contract.id, title="Second", amount=30_000)
+    tranche.fire(milestone.id, "fund", BUYER)
+    tranche.fire(milestone.id, "release", BUYER, EventArgs(amount=10_000))
+    tranche.fire(other.id, "fund", BUYER)
+    tranche.fire(other.id, "refund", PROVIDER)
+    tranche.pay_directly(contract.id, actor=BUYER, amount=2_000)
+    expected = {m: tranche.milestone(m).summary for m in (milestone.id, other.id)}
+    migrations = tranche.database.migrations()
+    command.downgrade(migrations, "0007_milestone_totals@-1")  # as before the columns existed
+    try:
+        with tranche.database.engine.connect() as connection:
+            columns = connection.execute(text("SELECT * FROM milestones")).keys()
+        assert "escrow" in columns
+        assert "funded" not in columns
+    finally:
+        command.upgrade(migrations, "heads")
+    assert {m: tranche.milestone(m).summary for m in expected} == expected
+    assert tranche.cached_mismatches() == []
 
 
 FEED_ROW = (
@@ -50,19 +71,18 @@ def test_a_feed_row_is_numbered_once_and_never_changed(database: Database, state
 def test_feed_at_read_keeps_positions_and_downgrades(tmp_path: Path) -> None:
     """0006 on SQLite (batch mode rebuilds the table): positions kept, guards back, reversible."""
     database = Database(f"sqlite:///{tmp_path / 'old.db'}")
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["engine"] = database.engine
+    migrations = database.migrations()
     for revision in ("0002_api", "0003_arbitration", "0005_escrow_cache"):
-        command.upgrade(config, revision)
+        command.upgrade(migrations, revision)
     with database.engine.begin() as connection:
         connection.execute(text(FEED_ROW), [{"e": 5, "p": 1}, {"e": 3, "p": 2}])
-    command.upgrade(config, "heads")
+    command.upgrade(migrations, "heads")
     with database.engine.begin() as connection:
         connection.execute(text(FEED_ROW), [{"e": 7, "p": None}, {"e": 6, "p": None}])
     with pytest.raises(DBAPIError, match="append-only"), database.engine.begin() as connection:
         connection.execute(text("UPDATE api_feed SET position = 3 WHERE event_id = 5"))
-    command.downgrade(config, "0005_escrow_cache")
+    command.downgrade(migrations, "0006_feed_at_read")  # 0008's feed trigger goes first
+    command.downgrade(migrations, "0006_feed_at_read@-1")
     with database.engine.begin() as connection:
         rows = connection.execute(text("SELECT event_id, position FROM api_feed ORDER BY 2"))
         assert rows.all() == [(5, 1), (3, 2), (6, 3), (7, 4)]

@@ -1,12 +1,12 @@
 """Races: conflicting commands on one milestone at the same instant; exactly one wins.
 
-Threads (and, on PostgreSQL, separate processes with their own connections) are
-released together by a barrier and send commands that exclude one another: once
-any of them has applied, the policy refuses all the others. Whatever the timing,
-exactly one wins; every loser gets a clear TrancheError (ConflictError or
-ForbiddenEventError) and writes nothing; the ledger balances; a milestone that
-ended holds no escrow; the event chain verifies. Each race is repeated so an
-unlucky interleaving has a chance to show up.
+Threads, and separate processes with their own connections (on SQLite they queue on
+engine/sqlite_queue.py's lock file), are released together by a barrier and send
+commands that exclude one another: once any of them has applied, the policy refuses
+all the others. Whatever the timing, exactly one wins; every loser gets a clear
+TrancheError (ConflictError or ForbiddenEventError) and writes nothing; the ledger
+balances; a milestone that ended holds no escrow; the event chain verifies. Each race
+is repeated so an unlucky interleaving has a chance to show up.
 
 Timer sweeps race too: several sweepers over many due timers fire each exactly
 once (PostgreSQL claims with FOR UPDATE SKIP LOCKED; SQLite serialises writers).
@@ -187,11 +187,10 @@ def process_racer(
         database.dispose()
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize("race", ["funded", "refund_requested"])
-def test_processes_racing_on_one_milestone_one_wins(postgres_database, race):
+def test_processes_racing_on_one_milestone_one_wins(database, race):
     clock = FixedClock(START)
-    tranche = Tranche(postgres_database, clock)
+    tranche = Tranche(database, clock)
     rounds = []
     for r in range(ROUNDS):  # round r's timers fall due only after round r-1 raced
         clock.set(START + r * timedelta(days=10))
@@ -200,7 +199,7 @@ def test_processes_racing_on_one_milestone_one_wins(postgres_database, race):
     names = RACES[race]
     spawn = multiprocessing.get_context("spawn")
     barrier, queue = spawn.Barrier(len(names)), spawn.Queue()
-    url = postgres_database.url
+    url = database.url
     racers = [
         spawn.Process(target=process_racer, args=(url, i, n, rounds, barrier, queue))
         for i, n in enumerate(names)

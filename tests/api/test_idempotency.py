@@ -31,6 +31,21 @@ def test_replayed_event_moves_money_once(client: Client) -> None:
     assert without_key.status_code == 409
 
 
+def test_a_retried_payment_pays_once(client: Client) -> None:
+    """The retry would succeed again on its own; the key's record makes it roll back."""
+    contract = client.contract()
+    path, key = f"/v1/contracts/{contract['id']}/payments", {"Idempotency-Key": "pay-1"}
+    first = client.post(path, {"amount": 1_000}, actor=BUYER, headers=key)
+    again = client.post(path, {"amount": 1_000}, actor=BUYER, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.data == first.data
+    assert again.headers["Idempotent-Replayed"] == "true"
+    summary = client.get(f"/v1/contracts/{contract['id']}").json["summary"]
+    assert summary["direct_payments"] == 1_000
+    feed = client.get("/v1/events").json["data"]
+    assert [e["event"]["type"] for e in feed].count("payment_made") == 1
+
+
 def test_same_key_different_body_is_refused(client: Client) -> None:
     contract = client.contract()
     key = {"Idempotency-Key": "k"}

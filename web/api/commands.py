@@ -1,17 +1,21 @@
 """Running a POST: one transaction holding the command and its Idempotency-Key record.
 
-The key row is claimed first (INSERT ... ON CONFLICT DO NOTHING). A concurrent
-request with the same key blocks on that insert until the first commits, then
-finds the stored response and replays it; so two requests with one key never
-both act. The stored response is written in the same transaction as the
-command's rows, so a replay never describes work that was rolled back.
-Refusals (4xx from the engine) roll the whole transaction back, key included:
-nothing was done, and a retry is evaluated afresh.
+The command runs first; its response is then inserted under the key, in the same
+transaction, and the key is the record's primary key. So a request that meets
+a committed record with its key fails that INSERT and rolls back everything it
+did; a concurrent one blocks on the INSERT until the first commits (PostgreSQL)
+or waits for the write lock (SQLite), and fails the same way. Either way it then
+replays the stored response: two requests with one key never both act, and the
+first request pays one INSERT, not a claim plus an update.
+
+A retry may also be refused by the engine before it reaches the INSERT (the
+milestone already moved on): every refusal looks for a stored response under its
+key before it is reported. Refusals (4xx) roll the whole transaction back and
+store nothing: nothing was done, and a retry is evaluated afresh.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -19,10 +23,9 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Response, current_app, request
-from sqlalchemy import bindparam, delete, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, insert
 
+from engine.errors import TrancheError
 from engine.service import Tranche, conflicts_as_errors
 from engine.uow import UnitOfWork
 from web.api import auth
@@ -81,39 +84,13 @@ def _key() -> str | None:
     return key
 
 
-@functools.cache
-def _claim_statement(postgres: bool) -> Any:
-    insert = pg_insert if postgres else sqlite_insert
-    table = IdempotencyRecord.__table__
-    return insert(table).on_conflict_do_nothing().returning(table.c.key)
+_RECORD = insert(IdempotencyRecord.__table__)
+"""Built once: building the statement per request cost more than running it."""
 
 
-_RECORDS = IdempotencyRecord.__table__
-_STORE = (
-    update(_RECORDS)
-    .where(_RECORDS.c.tenant == bindparam("the_tenant"), _RECORDS.c.key == bindparam("the_key"))
-    .values(
-        status_code=bindparam("new_status"),
-        body=bindparam("new_body"),
-        headers=bindparam("new_headers"),
-    )
-)
-"""The statements of the idempotency record are built once: building them per request
-cost more than running them."""
-
-
-def _claim(uow: UnitOfWork, tenant: str, key: str, fingerprint: str) -> bool:
-    values = dict(
-        tenant=tenant,
-        key=key,
-        fingerprint=fingerprint,
-        status_code=0,
-        body="",
-        headers="{}",
-        created_at=uow.clock.now(),
-    )
-    statement = _claim_statement(uow.database.is_postgres)
-    return uow.session.execute(statement, values).first() is not None
+def _stored(tenant: str, key: str) -> IdempotencyRecord | None:
+    with tranche().unit_of_work() as uow:
+        return uow.session.get(IdempotencyRecord, (tenant, key))
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
@@ -132,27 +109,27 @@ def run(command: Callable[[UnitOfWork], Result], body: Any = None) -> Response:
     """Run `command` (which returns status, JSON body, headers) once per Idempotency-Key."""
     key, tenant = _key(), auth.tenant()
     fingerprint = _fingerprint(body)
-    with conflicts_as_errors(), tranche().unit_of_work() as uow:
-        if key is not None and not _claim(uow, tenant, key, fingerprint):
-            record = uow.session.get(IdempotencyRecord, (tenant, key))
-            if record is None:
-                raise Problem("conflict", "a request with this Idempotency-Key is in progress")
-            return _replay(record, fingerprint)
-        status, payload, headers = command(uow)
-        text = json.dumps(payload)
-        headers = {"Content-Type": "application/json", **headers}
-        if key is not None:
-            uow.session.execute(
-                _STORE,
-                {
-                    "the_tenant": tenant,
-                    "the_key": key,
-                    "new_status": status,
-                    "new_body": text,
-                    "new_headers": json.dumps(headers),
-                },
-            )
-        uow.commit()
+    try:
+        with conflicts_as_errors(), tranche().unit_of_work() as uow:
+            status, payload, headers = command(uow)
+            text = json.dumps(payload)
+            headers = {"Content-Type": "application/json", **headers}
+            if key is not None:
+                record = {
+                    "tenant": tenant,
+                    "key": key,
+                    "fingerprint": fingerprint,
+                    "status_code": status,
+                    "body": text,
+                    "headers": json.dumps(headers),
+                    "created_at": uow.clock.now(),
+                }
+                uow.session.execute(_RECORD, record)
+            uow.commit()
+    except (TrancheError, Problem):
+        if key is not None and (stored := _stored(tenant, key)) is not None:
+            return _replay(stored, fingerprint)
+        raise
     return Response(text, status=status, headers=headers)
 
 
