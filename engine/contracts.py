@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from engine.actors import Actor, role_of
 from engine.errors import (
@@ -18,8 +18,8 @@ from engine.errors import (
     ValidationError,
 )
 from engine.events import GENESIS, append
-from engine.ledger import DIRECT, ESCROW, post_movement
-from engine.models import Contract, Milestone, PaymentRequest, Posting, new_id
+from engine.ledger import DIRECT, post_movement
+from engine.models import Contract, Milestone, PaymentRequest, new_id
 from engine.money import check_currency, check_minor_units
 from engine.policy_store import latest_version
 from engine.rules import Movement
@@ -55,6 +55,7 @@ def get_contract(
     contract = uow.session.scalars(query).first()
     if contract is None or (tenant and contract.tenant != tenant):
         raise NotFoundError(f"no contract {contract_id!r}", contract_id=contract_id)
+    uow.held.append(contract)  # a view read after the command finds it without a query
     return contract
 
 
@@ -110,23 +111,13 @@ def create_contract(
 def _committed_amount(uow: UnitOfWork, contract: Contract) -> tuple[int, int]:
     """What the contract's milestones claim of the agreed amount (unfunded finals free theirs),
     and how many milestones it has."""
-    funded = {
-        mid: total
-        for mid, total in uow.session.execute(
-            select(Posting.milestone_id, func.sum(Posting.amount))
-            .where(
-                Posting.contract_id == contract.id, Posting.account == ESCROW, Posting.amount > 0
-            )
-            .group_by(Posting.milestone_id)
-        )
-    }
     total = count = 0
     for milestone in uow.session.scalars(
         select(Milestone).where(Milestone.contract_id == contract.id)
     ):
         count += 1
         policy = uow.policy(milestone.policy_name, milestone.policy_version)
-        if not (policy.state(milestone.state).final and not funded.get(milestone.id)):
+        if not (policy.state(milestone.state).final and not milestone.funded):
             total += milestone.amount
     return total, count
 

@@ -47,7 +47,7 @@ def test_statements_per_transition(client, app, statements):
     assert counted == EXPECTED["postgres" if backend == "postgresql" else "sqlite"], statements
 
 
-SETUP = {"sqlite": {"contract": 4, "milestone": 9}, "postgres": {"contract": 3, "milestone": 8}}
+SETUP = {"sqlite": {"contract": 4, "milestone": 8}, "postgres": {"contract": 3, "milestone": 7}}
 
 
 def test_statements_to_create_a_contract_and_a_milestone(client, app, statements):
