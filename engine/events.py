@@ -11,16 +11,16 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from engine.clock import as_utc
 from engine.models import Contract, Event
 
 GENESIS = "0" * 64
-_EVENTS = Event.__table__
+_EVENTS = cast(Table, Event.__table__)
 _COLUMNS = [column.key for column in _EVENTS.columns if column.key != "id"]
 _INSERT = insert(_EVENTS).returning(_EVENTS.c.id)
 """Events go in as plain table INSERTs, built once: nothing reads them back as objects in
