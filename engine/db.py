@@ -1,4 +1,4 @@
-"""Connections: SQLite (WAL, queued writers, BEGIN IMMEDIATE) by default, PostgreSQL by URL."""
+"""Connections: SQLite (WAL, queued writers, unqueued readers) by default, PostgreSQL by URL."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ DEFAULT_URL = "sqlite:///tranche.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_WAIT = 30
 """Seconds a SQLite transaction waits for the writer before it: in the queue, or busy."""
+SQLITE_READ_ONLY = "tranche_read_only"
+"""Execution option (and connection-record flag) of a SQLite connection that only reads."""
 
 
 def database_url(url: str | None = None) -> str:
@@ -53,6 +55,7 @@ def _sqlite_begin_immediate(engine: Engine) -> None:
     locked` despite the busy timeout; taking the write lock up front avoids that. On a
     database file, the transaction first waits its turn in the writers' queue
     (engine/sqlite_queue.py); a wait that times out fails as the busy timeout does.
+    A read-only session (`Database.session(read_only=True)`) begins as `_begin_reading`.
     """
 
     @event.listens_for(engine, "connect")
@@ -67,6 +70,9 @@ def _sqlite_begin_immediate(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(SQLITE_READ_ONLY):
+            _begin_reading(conn)
+            return
         dbapi_connection = conn.connection.dbapi_connection
         if not isinstance(dbapi_connection, QueuedConnection):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -79,6 +85,26 @@ def _sqlite_begin_immediate(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         finally:
             dbapi_connection.end_turn_unless_in_transaction()
+
+    @event.listens_for(engine, "reset")
+    def _on_reset(dbapi_connection: Any, record: Any, state: Any) -> None:
+        if record.info.pop(SQLITE_READ_ONLY, False):
+            dbapi_connection.execute("PRAGMA query_only=OFF")
+
+
+def _begin_reading(conn: Any) -> None:
+    """A transaction that only reads: deferred, outside the writers' queue, refusing writes.
+
+    In WAL mode a reader takes no lock and sees the snapshot of its first read, so it
+    need not wait for any writer. A deferred transaction that later writes could fail
+    with SQLITE_BUSY_SNAPSHOT under load, so `PRAGMA query_only` makes every write fail
+    at once ("attempt to write a readonly database"), caught by tests on a quiet
+    database too. The pragma outlives the transaction: the pool's `reset` event, which
+    every connection passes on its way back to the pool, turns it off again.
+    """
+    conn.exec_driver_sql("BEGIN")
+    conn.exec_driver_sql("PRAGMA query_only=ON")
+    conn.connection.info[SQLITE_READ_ONLY] = True
 
 
 class Database:
@@ -94,8 +120,19 @@ class Database:
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
-    def session(self) -> Session:
-        return self.sessions()
+    def session(self, read_only: bool = False) -> Session:
+        """A new session; a `read_only` one has begun a transaction that may only read.
+
+        It begins at once so that its connection carries the option before the
+        `begin` event fires (Session.connection applies execution options when it
+        first procures the connection). On PostgreSQL psycopg then sends BEGIN READ
+        ONLY, no extra round trip; on SQLite see `_begin_reading`.
+        """
+        session = self.sessions()
+        if read_only:
+            option = "postgresql_readonly" if self.is_postgres else SQLITE_READ_ONLY
+            session.connection(execution_options={option: True})
+        return session
 
     def migrations(self) -> Config:
         """Alembic's configuration, run on this database's engine (migrations/env.py)."""

@@ -56,8 +56,12 @@ class Service:
         self.database = database
         self.clock = clock or SystemClock()
 
-    def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.database, self.clock)
+    def unit_of_work(self, read_only: bool = False) -> UnitOfWork:
+        return UnitOfWork(self.database, self.clock, read_only)
+
+    def reading(self) -> UnitOfWork:
+        """A unit of work that only reads: on SQLite it never waits for a writer."""
+        return self.unit_of_work(read_only=True)
 
     def write(self, command: Callable[[UnitOfWork], T]) -> T:
         with conflicts_as_errors(), self.unit_of_work() as uow:
@@ -66,7 +70,7 @@ class Service:
             return result
 
     def read(self, query: Callable[[UnitOfWork], T]) -> T:
-        with self.unit_of_work() as uow:
+        with self.reading() as uow:
             result = query(uow)
             # Detach what was loaded before the closing rollback, which would expire it.
             uow.session.expunge_all()

@@ -13,9 +13,18 @@ from policies.document import Policy
 
 
 class UnitOfWork:
-    def __init__(self, database: Database, clock: Clock | None = None) -> None:
+    """One transaction; a `read_only` one may only read (see Database.session).
+
+    On SQLite a read-only unit of work stays out of the writers' queue and refuses
+    any write; use it wherever the transaction only reads.
+    """
+
+    def __init__(
+        self, database: Database, clock: Clock | None = None, read_only: bool = False
+    ) -> None:
         self.database = database
         self.clock = clock or SystemClock()
+        self.read_only = read_only
         self.session: Session
         self.held: list[object] = []
         """Rows a command loaded, kept alive for the unit of work: the session's identity
@@ -23,9 +32,10 @@ class UnitOfWork:
         SELECT them again."""
 
     def __enter__(self) -> UnitOfWork:
-        self.session = self.database.session()
+        self.session = self.database.session(self.read_only)
         self.held = []
-        self.session.begin()
+        if not self.read_only:  # a read-only session has begun already
+            self.session.begin()
         return self
 
     def __exit__(

@@ -95,7 +95,7 @@ def policy_publish(ctx: click.Context, file: str) -> None:
 @click.pass_context
 def policy_diff(ctx: click.Context, name: str, v1: int, v2: int) -> None:
     """What changed between two published versions: states, transitions, guards, timers, fees."""
-    with _database(ctx).session() as session:
+    with _database(ctx).session(read_only=True) as session:
         old, new = get_policy(session, name, v1), get_policy(session, name, v2)
     lines = diff_policies(old, new)
     click.echo(f"{name}: v{v1} -> v{v2}")
@@ -118,7 +118,7 @@ def policy_draw(
     output: str | None,
 ) -> None:
     """Draw a published policy (the latest version unless --version) as SVG, PNG or DOT."""
-    with _database(ctx).session() as session:
+    with _database(ctx).session(read_only=True) as session:
         data = policy_diagram(session, name, version, fmt, current_state=state)
     if output:
         Path(output).write_bytes(data)

@@ -75,7 +75,7 @@ class KeyCache:
         hit = self.entries.get(hashed)
         if hit and hit[1] > time.monotonic():
             return hit[0]
-        with database.session() as session:
+        with database.session(read_only=True) as session:
             row = session.scalars(
                 select(ApiKey).where(ApiKey.key_hash == hashed, ApiKey.revoked_at.is_(None))
             ).first()

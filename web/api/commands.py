@@ -89,7 +89,7 @@ _RECORD = insert(IdempotencyRecord.__table__)
 
 
 def _stored(tenant: str, key: str) -> IdempotencyRecord | None:
-    with tranche().unit_of_work() as uow:
+    with tranche().reading() as uow:
         return uow.session.get(IdempotencyRecord, (tenant, key))
 
 

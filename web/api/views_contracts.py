@@ -45,7 +45,7 @@ def create_contract(body: dict[str, Any]) -> Any:
 @blp.response(200, schemas.ContractPage)
 def list_contracts(args: dict[str, Any]) -> Any:
     """The tenant's contracts, oldest first; pass `next_cursor` as `after` for the next page."""
-    with tranche().unit_of_work() as uow:
+    with tranche().reading() as uow:
         query = select(Contract).where(Contract.tenant == auth.tenant())
         if "after" in args:
             last = commands.get_contract(uow, args["after"], auth.tenant())
@@ -70,7 +70,7 @@ def list_contracts(args: dict[str, Any]) -> Any:
 @blp.response(200, schemas.ContractOut)
 def get_contract(contract_id: str) -> Any:
     """A contract with its summary: agreed, funded, in escrow, paid to date, remaining."""
-    with tranche().unit_of_work() as uow:
+    with tranche().reading() as uow:
         contract = commands.get_contract(uow, contract_id, auth.tenant())
         return json_response(200, _contract_body(uow, contract))
 
@@ -96,7 +96,7 @@ def add_milestone(body: dict[str, Any], contract_id: str) -> Any:
 def list_milestones(contract_id: str) -> Any:
     """The contract's milestones in order, with what the Tranche-Actor may do on each."""
     actor = auth.actor(required=False)
-    with tranche().unit_of_work() as uow:
+    with tranche().reading() as uow:
         commands.get_contract(uow, contract_id, auth.tenant())
         ids = uow.session.scalars(
             select(Milestone.id)

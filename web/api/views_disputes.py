@@ -99,7 +99,7 @@ def _upload(body: dict[str, Any]) -> Upload | None:
 def get_dispute(dispute_id: str) -> Any:
     """The case as a party sees it: claim, statements, evidence, offers, applied rulings."""
     actor = auth.actor()
-    with tranche().unit_of_work() as uow:
+    with tranche().reading() as uow:
         return json_response(200, _view(uow, dispute_id, actor))
 
 

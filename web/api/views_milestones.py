@@ -24,7 +24,7 @@ blp = Blueprint("milestones", __name__, url_prefix="/v1", description="Milestone
 def get_milestone(milestone_id: str) -> Any:
     """State, amounts, policy, version (also the ETag) and the Tranche-Actor's allowed events."""
     actor = auth.actor(required=False)
-    with tranche().unit_of_work() as uow:
+    with tranche().reading() as uow:
         view = view_milestone(uow, milestone_id, actor, auth.tenant())
         return json_response(200, present.milestone(view), {"ETag": etag(view.version)})
 
@@ -76,7 +76,7 @@ def fire(body: dict[str, Any], milestone_id: str, event: str) -> Any:
 @blp.response(200, schemas.EventList)
 def milestone_history(milestone_id: str) -> Any:
     """The milestone's events, oldest first (each hash-chained to the one before)."""
-    with tranche().unit_of_work() as uow:
+    with tranche().reading() as uow:
         events = history(uow, milestone_id, auth.tenant())
         return json_response(200, {"data": [present.event(e) for e in events]})
 
@@ -90,6 +90,6 @@ DRAWING = {"content": {t: {"schema": {"type": "string"}} for t in MEDIA_TYPES.va
 @blp.doc(responses={"200": DRAWING})
 def milestone_drawing(args: dict[str, Any], milestone_id: str) -> Any:
     """The milestone's policy version drawn, its current state marked."""
-    with tranche().unit_of_work() as uow:
+    with tranche().reading() as uow:
         body = milestone_diagram(uow, milestone_id, args["format"], auth.tenant())
     return Response(body, 200, mimetype=MEDIA_TYPES[args["format"]])

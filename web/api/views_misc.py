@@ -34,7 +34,7 @@ def feed(args: dict[str, Any]) -> Any:
     a page never skips an event that commits later, and never repeats one.
     """
     after = int(args["after"])
-    with tranche().unit_of_work() as uow:
+    with tranche().unit_of_work() as uow:  # not reading(): catch_up numbers the feed
         catch_up(uow)
         rows = read_feed(uow.session, auth.tenant(), after, args["limit"])
     data = [{"cursor": str(pos), "event": present.event(event)} for pos, event in rows]
@@ -56,7 +56,7 @@ def _policy_summary(row: PolicyVersion) -> dict[str, Any]:
 @blp.response(200, schemas.PolicyList)
 def list_policies() -> Any:
     """Every published policy version."""
-    with tranche().unit_of_work() as uow:
+    with tranche().reading() as uow:
         rows = uow.session.scalars(
             select(PolicyVersion).order_by(PolicyVersion.name, PolicyVersion.version)
         )
@@ -67,7 +67,7 @@ def list_policies() -> Any:
 @blp.response(200, schemas.PolicyOut)
 def get_policy_version(name: str, version: int) -> Any:
     """One policy version: its states, transitions and YAML source."""
-    with tranche().unit_of_work() as uow:
+    with tranche().reading() as uow:
         row = uow.session.get(PolicyVersion, (name, version)) if version < 2**31 else None
         if row is None:
             raise Problem("not_found", f"no policy {name!r} version {version}")
@@ -98,7 +98,7 @@ def get_policy_version(name: str, version: int) -> Any:
 @blp.doc(responses={"200": DRAWING})
 def policy_drawing(args: dict[str, Any], name: str, version: int) -> Any:
     """The policy version drawn as a state diagram (SVG by default)."""
-    with tranche().unit_of_work() as uow:
+    with tranche().reading() as uow:
         if version >= 2**31 or uow.session.get(PolicyVersion, (name, version)) is None:
             raise Problem("not_found", f"no policy {name!r} version {version}")
         body = policy_diagram(uow.session, name, version, args["format"])
@@ -144,7 +144,7 @@ def create_webhook(body: dict[str, Any]) -> Any:
 @blp.response(200, schemas.WebhookList)
 def list_webhooks() -> Any:
     """The tenant's active subscriptions."""
-    with tranche().unit_of_work() as uow:
+    with tranche().reading() as uow:
         rows = uow.session.scalars(
             select(WebhookSubscription)
             .where(
