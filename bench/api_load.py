@@ -5,10 +5,12 @@ let CLIENTS threads each run lifecycles (create contract, add milestone, fund,
 submit, approve) for SECONDS, and report transitions/s (fund, submit, approve)
 with their p50/p99 latency; then serve bench/bare_app.py (1 UPDATE + 1 INSERT via
 the ORM) on the same database, drive it the same way, and print the ratios (transitions/s
-and all API requests/s against the bare requests/s).
+and all API requests/s against the bare requests/s). With `--readers N`, N more
+threads GET one milestone over and over beside the writers, and the GETs' rate and
+p50/p99 are reported too (on SQLite they stay out of the writers' queue).
 
     .venv/bin/python bench/api_load.py [--seconds 10] [--clients 8] [--workers 2]
-                                       [--backends sqlite,postgres]
+                                       [--readers 0] [--backends sqlite,postgres]
 
 PostgreSQL: a throwaway database on BENCH_POSTGRES_URL (default the local server).
 Not a test: the numbers depend on the machine; nothing here asserts a speed.
@@ -93,22 +95,29 @@ def request(port: int, method: str, path: str, headers: dict, body: dict | None 
     return response.status, payload, elapsed
 
 
-def drive(
-    clients: int, seconds: float, step: Callable[[int], list[float]]
-) -> tuple[list[float], float]:
-    """Run `step(client)` in a loop on each client thread; return the latencies it timed."""
-    latencies: list[float] = []
+Step = Callable[[int], list[float]]
+
+
+def drive(seconds: float, *groups: tuple[int, Step]) -> tuple[list[list[float]], float]:
+    """For each (clients, step) group, run `step(client)` in a loop on `clients` threads,
+    all groups at once; return each group's latencies as its steps timed them."""
+    latencies: list[list[float]] = [[] for _ in groups]
     lock = threading.Lock()
     stop = time.monotonic() + seconds
 
-    def loop(client: int) -> None:
+    def loop(group: int, client: int) -> None:
+        step = groups[group][1]
         while time.monotonic() < stop:
             timed = step(client)
             with lock:
-                latencies.extend(timed)
+                latencies[group].extend(timed)
 
     started = time.monotonic()
-    threads = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
+    threads = [
+        threading.Thread(target=loop, args=(g, i))
+        for g, (clients, _) in enumerate(groups)
+        for i in range(clients)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -116,7 +125,7 @@ def drive(
     return latencies, time.monotonic() - started
 
 
-def tranche_step(port: int, key: str, setup: list[float]) -> Callable[[int], list[float]]:
+def tranche_step(port: int, key: str, setup: list[float]) -> Step:
     """One lifecycle: returns the transitions' latencies; the set-up calls' go to `setup`."""
     auth = {"Authorization": f"Bearer {key}"}
 
@@ -152,7 +161,32 @@ def tranche_step(port: int, key: str, setup: list[float]) -> Callable[[int], lis
     return lifecycle
 
 
-def bare_step(port: int) -> Callable[[int], list[float]]:
+def reader_step(port: int, key: str) -> Step:
+    """GET one milestone (created here, before the clock starts) as its buyer."""
+    auth = {"Authorization": f"Bearer {key}"}
+    contract = {
+        "buyer_id": "reader",
+        "provider_id": "p",
+        "currency": "USD",
+        "agreed_amount": 10_000,
+        "title": "read",
+    }
+    status, body, _ = request(port, "POST", "/v1/contracts", auth, contract)
+    assert status == 201, body
+    path = f"/v1/contracts/{json.loads(body)['id']}/milestones"
+    status, body, _ = request(port, "POST", path, auth, {"title": "m", "amount": 10_000})
+    assert status == 201, body
+    path = f"/v1/milestones/{json.loads(body)['id']}"
+
+    def read(client: int) -> list[float]:
+        status, body, elapsed = request(port, "GET", path, auth | {"Tranche-Actor": "reader"})
+        assert status == 200, body
+        return [elapsed]
+
+    return read
+
+
+def bare_step(port: int) -> Step:
     def one(client: int) -> list[float]:
         status, body, elapsed = request(port, "POST", f"/bare/{client}", {})
         assert status == 200, body
@@ -179,19 +213,26 @@ def run_backend(url: str, label: str, args: argparse.Namespace) -> None:
     _, key = create_key(database, "bench")
     database.dispose()
     env = {"TRANCHE_DATABASE_URL": url, "TRANCHE_AUTO_UPGRADE": "false"}
-    print(f"{label}: {args.clients} clients, {args.workers} gunicorn sync workers, {args.seconds}s")
+    print(
+        f"{label}: {args.clients} clients, {args.readers} readers, "
+        f"{args.workers} gunicorn sync workers, {args.seconds}s"
+    )
     server = Server("web.app:create_app()", env, args.workers)
     try:
         setup: list[float] = []
-        lat, elapsed = drive(args.clients, args.seconds, tranche_step(server.port, key, setup))
+        writers = (args.clients, tranche_step(server.port, key, setup))
+        readers = [(args.readers, reader_step(server.port, key))] if args.readers else []
+        (lat, *gets), elapsed = drive(args.seconds, writers, *readers)
         tranche_rate = report("Tranche transitions", lat, elapsed)
         request_rate = report("Tranche, all API requests", lat + setup, elapsed)
+        for got in gets:
+            report("GET /v1/milestones/{id}", got, elapsed)
     finally:
         server.stop()
     prepare(url, args.clients)
     server = Server("bench.bare_app:create_app()", {"BENCH_DATABASE_URL": url}, args.workers)
     try:
-        lat, elapsed = drive(args.clients, args.seconds, bare_step(server.port))
+        (lat,), elapsed = drive(args.seconds, (args.clients, bare_step(server.port)))
         bare_rate = report("bare UPDATE+INSERT", lat, elapsed)
     finally:
         server.stop()
@@ -204,6 +245,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--readers", type=int, default=0)
     parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
     for backend in args.backends.split(","):
