@@ -125,25 +125,31 @@ def drive(seconds: float, *groups: tuple[int, Step]) -> tuple[list[list[float]],
     return latencies, time.monotonic() - started
 
 
+def new_milestone(port: int, auth: dict, buyer: str, provider: str) -> tuple[str, list[float]]:
+    """A contract between `buyer` and `provider` with one proposed milestone: its id, and
+    the two calls' latencies."""
+    contract = {
+        "buyer_id": buyer,
+        "provider_id": provider,
+        "currency": "USD",
+        "agreed_amount": 10_000,
+        "title": "load",
+    }
+    status, body, created = request(port, "POST", "/v1/contracts", auth, contract)
+    assert status == 201, body
+    path = f"/v1/contracts/{json.loads(body)['id']}/milestones"
+    status, body, added = request(port, "POST", path, auth, {"title": "m", "amount": 10_000})
+    assert status == 201, body
+    return json.loads(body)["id"], [created, added]
+
+
 def tranche_step(port: int, key: str, setup: list[float]) -> Step:
     """One lifecycle: returns the transitions' latencies; the set-up calls' go to `setup`."""
     auth = {"Authorization": f"Bearer {key}"}
 
     def lifecycle(client: int) -> list[float]:
-        contract = {
-            "buyer_id": f"b{client}",
-            "provider_id": f"p{client}",
-            "currency": "USD",
-            "agreed_amount": 10_000,
-            "title": "load",
-        }
-        status, body, created = request(port, "POST", "/v1/contracts", auth, contract)
-        assert status == 201, body
-        path = f"/v1/contracts/{json.loads(body)['id']}/milestones"
-        status, body, added = request(port, "POST", path, auth, {"title": "m", "amount": 10_000})
-        assert status == 201, body
-        setup.extend((created, added))
-        milestone = json.loads(body)["id"]
+        milestone, latencies = new_milestone(port, auth, f"b{client}", f"p{client}")
+        setup.extend(latencies)
         timed = []
         for event, actor in (
             ("fund", f"b{client}"),
@@ -164,19 +170,8 @@ def tranche_step(port: int, key: str, setup: list[float]) -> Step:
 def reader_step(port: int, key: str) -> Step:
     """GET one milestone (created here, before the clock starts) as its buyer."""
     auth = {"Authorization": f"Bearer {key}"}
-    contract = {
-        "buyer_id": "reader",
-        "provider_id": "p",
-        "currency": "USD",
-        "agreed_amount": 10_000,
-        "title": "read",
-    }
-    status, body, _ = request(port, "POST", "/v1/contracts", auth, contract)
-    assert status == 201, body
-    path = f"/v1/contracts/{json.loads(body)['id']}/milestones"
-    status, body, _ = request(port, "POST", path, auth, {"title": "m", "amount": 10_000})
-    assert status == 201, body
-    path = f"/v1/milestones/{json.loads(body)['id']}"
+    milestone, _ = new_milestone(port, auth, "reader", "p")
+    path = f"/v1/milestones/{milestone}"
 
     def read(client: int) -> list[float]:
         status, body, elapsed = request(port, "GET", path, auth | {"Tranche-Actor": "reader"})
