@@ -1,16 +1,18 @@
 """Load: concurrent clients drive milestone lifecycles through gunicorn, beside a bare endpoint.
 
-For SQLite and PostgreSQL in turn: start gunicorn (sync workers) serving Tranche,
-let CLIENTS threads each run lifecycles (create contract, add milestone, fund,
-submit, approve) for SECONDS, and report transitions/s (fund, submit, approve)
-with their p50/p99 latency; then serve bench/bare_app.py (1 UPDATE + 1 INSERT via
-the ORM) on the same database, drive it the same way, and print the ratios (transitions/s
-and all API requests/s against the bare requests/s). With `--readers N`, N more
-threads GET one milestone over and over beside the writers, and the GETs' rate and
-p50/p99 are reported too (on SQLite they stay out of the writers' queue).
+For SQLite and PostgreSQL in turn: start gunicorn (sync workers) serving Tranche and,
+beside it, bench/bare_app.py (1 UPDATE + 1 INSERT via the ORM) on the same database.
+CLIENTS threads run Tranche lifecycles (create contract, add milestone, fund, submit,
+approve), then hit the bare endpoint, in alternating rounds of SECONDS / ROUNDS each,
+so that a shared machine's drift touches both alike. Reported: transitions/s (fund,
+submit, approve) and all API requests/s with their p50/p99 latency, the bare
+requests/s, and the ratios. With `--readers N`, N more threads GET one milestone over
+and over beside the writers, and the GETs' rate and p50/p99 are reported too (on
+SQLite they stay out of the writers' queue).
 
-    .venv/bin/python bench/api_load.py [--seconds 10] [--clients 8] [--workers 2]
-                                       [--readers 0] [--backends sqlite,postgres]
+    .venv/bin/python bench/api_load.py [--seconds 10] [--rounds 5] [--clients 8]
+                                       [--workers 2] [--readers 0]
+                                       [--backends sqlite,postgres]
 
 PostgreSQL: a throwaway database on BENCH_POSTGRES_URL (default the local server).
 Not a test: the numbers depend on the machine; nothing here asserts a speed.
@@ -201,36 +203,50 @@ def report(name: str, latencies: list[float], elapsed: float) -> float:
 
 
 def run_backend(url: str, label: str, args: argparse.Namespace) -> None:
+    """Both servers up at once, driven in alternating rounds (Tranche, then bare, each for
+    seconds / rounds): a shared machine that slows down for a while slows both sides,
+    so the ratio holds better than the absolute figures. An idle sync worker costs
+    nothing; it sleeps in accept()."""
     from bench.bare_app import prepare
 
     database = Database(url)
     database.upgrade()
     _, key = create_key(database, "bench")
     database.dispose()
+    prepare(url, args.clients)
     env = {"TRANCHE_DATABASE_URL": url, "TRANCHE_AUTO_UPGRADE": "false"}
     print(
         f"{label}: {args.clients} clients, {args.readers} readers, "
-        f"{args.workers} gunicorn sync workers, {args.seconds}s"
+        f"{args.workers} gunicorn sync workers, {args.seconds}s each in {args.rounds} rounds"
     )
-    server = Server("web.app:create_app()", env, args.workers)
+    tranche = Server("web.app:create_app()", env, args.workers)
+    bare = Server("bench.bare_app:create_app()", {"BENCH_DATABASE_URL": url}, args.workers)
     try:
         setup: list[float] = []
-        writers = (args.clients, tranche_step(server.port, key, setup))
-        readers = [(args.readers, reader_step(server.port, key))] if args.readers else []
-        (lat, *gets), elapsed = drive(args.seconds, writers, *readers)
-        tranche_rate = report("Tranche transitions", lat, elapsed)
-        request_rate = report("Tranche, all API requests", lat + setup, elapsed)
-        for got in gets:
-            report("GET /v1/milestones/{id}", got, elapsed)
+        writers = (args.clients, tranche_step(tranche.port, key, setup))
+        readers = [(args.readers, reader_step(tranche.port, key))] if args.readers else []
+        transitions: list[float] = []
+        gets: list[float] = []
+        bare_latencies: list[float] = []
+        tranche_time = bare_time = 0.0
+        for _ in range(args.rounds):
+            (lat, *got), elapsed = drive(args.seconds / args.rounds, writers, *readers)
+            transitions += lat
+            gets += got[0] if got else []
+            tranche_time += elapsed
+            (lat,), elapsed = drive(
+                args.seconds / args.rounds, (args.clients, bare_step(bare.port))
+            )
+            bare_latencies += lat
+            bare_time += elapsed
     finally:
-        server.stop()
-    prepare(url, args.clients)
-    server = Server("bench.bare_app:create_app()", {"BENCH_DATABASE_URL": url}, args.workers)
-    try:
-        (lat,), elapsed = drive(args.seconds, (args.clients, bare_step(server.port)))
-        bare_rate = report("bare UPDATE+INSERT", lat, elapsed)
-    finally:
-        server.stop()
+        tranche.stop()
+        bare.stop()
+    tranche_rate = report("Tranche transitions", transitions, tranche_time)
+    request_rate = report("Tranche, all API requests", transitions + setup, tranche_time)
+    if readers:
+        report("GET /v1/milestones/{id}", gets, tranche_time)
+    bare_rate = report("bare UPDATE+INSERT", bare_latencies, bare_time)
     print(f"  ratio Tranche transitions / bare: {tranche_rate / bare_rate:.2f}x")
     print(f"  ratio Tranche API requests / bare: {request_rate / bare_rate:.2f}x\n")
 
@@ -241,6 +257,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--readers", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
     for backend in args.backends.split(","):
