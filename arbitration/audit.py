@@ -39,7 +39,3 @@ def trail(session: Session, dispute_id: str | None = None, limit: int = 200) -> 
     if dispute_id is not None:
         query = query.where(StaffAudit.dispute_id == dispute_id)
     return list(session.scalars(query))
-
-
-def detail_of(row: StaffAudit) -> dict[str, Any]:
-    return json.loads(row.detail)

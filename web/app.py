@@ -40,7 +40,3 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
         return jsonify(status="ok", database=database.engine.dialect.name)
 
     return app
-
-
-def tranche_of(app: Flask) -> Tranche:
-    return app.extensions["tranche"]
