@@ -19,6 +19,7 @@ from engine.events import append
 from engine.ledger import post_movement
 from engine.machine import MilestoneMachine
 from engine.models import Contract, Event, Milestone
+from engine.rows import write_back
 from engine.rules import Facts, apply_effects
 from engine.summary import Summary, milestone_summary
 from engine.timers import cancel_pending, next_pending, schedule
@@ -112,9 +113,9 @@ def fire_event(
     spec, target = MilestoneMachine(policy, milestone).apply(event, facts)
 
     movements, counted = apply_effects(((r.name, r.kwargs) for r in spec.effects), facts)
-    # Each posting counts itself on the milestone's row, and the transition changes the
-    # row too: nothing may flush before the end, so one UPDATE writes the row and its
-    # version moves by one per command.
+    # Each posting counts itself on the milestone's row, the transition changes the row
+    # and the event moves the contract's chain head: nothing may flush meanwhile, so
+    # each row is written once, by one UPDATE, and the milestone's version moves by one.
     with session.no_autoflush:
         entries = [
             post_movement(session, contract, m, milestone, policy.platform_fee_bps, now, event)
@@ -132,35 +133,37 @@ def fire_event(
             schedule(session, milestone.id, target, policy, now, resume=spec.target == PREVIOUS)
             milestone.previous_state = source
             milestone.entered_by = role
-    milestone.state = target
-    milestone.revisions += counted
-    milestone.updated_at = now
-    data: dict[str, Any] = {
-        "movements": [{"kind": m.kind, "amount": m.amount} for m in movements],
-        "ledger_entries": entries,
-        "notify": list(spec.notify),
-        "escrow_after": milestone.escrow,
-    }
-    if args.note:
-        data["note"] = args.note[:2000]
-    if args.to_provider is not None:
-        data["split"] = {"to_provider": args.to_provider, "to_buyer": args.to_buyer}
-    data.update(args.extra)
-    recorded = append(
-        session,
-        contract,
-        event,
-        actor.id,
-        role,
-        now,
-        policy=policy.key,
-        milestone_id=milestone.id,
-        amount=sum(m.amount for m in movements) if movements else None,
-        from_state=source,
-        to_state=target,
-        data=data,
-    )
-    session.flush()
+        milestone.state = target
+        milestone.revisions += counted
+        milestone.updated_at = now
+        write_back(session, milestone)
+        data: dict[str, Any] = {
+            "movements": [{"kind": m.kind, "amount": m.amount} for m in movements],
+            "ledger_entries": entries,
+            "notify": list(spec.notify),
+            "escrow_after": milestone.escrow,
+        }
+        if args.note:
+            data["note"] = args.note[:2000]
+        if args.to_provider is not None:
+            data["split"] = {"to_provider": args.to_provider, "to_buyer": args.to_buyer}
+        data.update(args.extra)
+        recorded = append(
+            session,
+            contract,
+            event,
+            actor.id,
+            role,
+            now,
+            policy=policy.key,
+            milestone_id=milestone.id,
+            amount=sum(m.amount for m in movements) if movements else None,
+            from_state=source,
+            to_state=target,
+            data=data,
+        )
+        write_back(session, contract)
+    session.flush()  # the timers scheduled, if any
     return recorded
 
 

@@ -1,0 +1,74 @@
+"""Write a loaded row's changes back in one Core UPDATE, instead of the ORM's flush.
+
+A command loads its milestone and contract, changes a few attributes, and writes each
+row once. The ORM's flush (a history per attribute, a dependency sort, post-fetch
+bookkeeping) cost several times the UPDATE it sends, on the path every transition
+takes. Here the changed columns go out in one UPDATE, built once per set of columns;
+a versioned row (the milestone) is guarded by its version exactly as the ORM's own
+check would be, and raises the same StaleDataError when another command won. The
+object is then marked committed, so no later flush writes it again.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Table, Update, and_, bindparam, inspect, update
+from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm.exc import StaleDataError
+
+_STATEMENTS: dict[tuple[Mapper[Any], tuple[str, ...]], Update] = {}
+
+
+def _statement(mapper: Mapper[Any], keys: tuple[str, ...]) -> Update:
+    """UPDATE of `keys` (and the version) where the primary key (and the version) match."""
+    statement = _STATEMENTS.get((mapper, keys))
+    if statement is None:
+        table = cast(Table, mapper.local_table)
+        where = [column == bindparam(f"w_{column.key}") for column in mapper.primary_key]
+        version = mapper.version_id_col
+        if version is not None:
+            where.append(version == bindparam("w_version", type_=version.type))
+            keys_ = (*keys, str(version.key))
+        else:
+            keys_ = keys
+        values = {
+            mapper.columns[key]: bindparam(f"v_{key}", type_=mapper.columns[key].type)
+            for key in keys_
+        }
+        statement = _STATEMENTS[(mapper, keys)] = update(table).where(and_(*where)).values(values)
+    return statement
+
+
+def write_back(session: Session, row: object) -> None:
+    """Send `row`'s changed attributes in one UPDATE and mark them committed.
+
+    (Attributes are named as their columns, as everywhere in engine.models.)
+
+    Call it inside `session.no_autoflush` from the first change on: the ORM must not
+    flush the row meanwhile, or its version would move twice.
+    """
+    state = inspect(row)
+    keys = tuple(sorted(state.committed_state))
+    if not keys:
+        return
+    mapper = state.mapper
+    values = {key: state.dict[key] for key in keys}
+    params = {f"v_{key}": value for key, value in values.items()}
+    params.update({f"w_{column.key}": state.dict[column.key] for column in mapper.primary_key})
+    version = mapper.version_id_col
+    if version is not None:
+        current = state.dict[version.key]
+        params["w_version"], params[f"v_{version.key}"] = current, current + 1
+        values[version.key] = current + 1
+    matched = session.execute(_statement(mapper, keys), params).rowcount  # type: ignore[attr-defined]
+    if matched != 1:
+        identity = [state.dict[column.key] for column in mapper.primary_key]
+        raise StaleDataError(
+            f"UPDATE of {mapper.class_.__name__} {identity} matched {matched} rows, not 1: "
+            "another command changed it first"
+        )
+    state.dict.update(values)
+    # What the ORM itself does after its flush writes a row: the object is clean again.
+    # There is no public spelling of it; tests/test_rows.py fails if it goes away.
+    state._commit_all(state.dict, session.identity_map)

@@ -1,0 +1,80 @@
+"""engine.rows.write_back: one UPDATE per changed row, version-guarded, and the row left clean."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.models import Contract, Milestone
+from engine.rows import write_back
+
+
+@pytest.fixture
+def statements(tranche):
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append(statement)
+
+    engine = tranche.database.engine
+    event.listen(engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(engine, "before_cursor_execute", count)
+
+
+def test_changes_go_out_in_one_update_and_the_version_moves_by_one(tranche, milestone, statements):
+    with tranche.unit_of_work() as uow:
+        row = uow.session.get(Milestone, milestone.id)
+        assert row is not None
+        before = row.version
+        with uow.session.no_autoflush:
+            row.title, row.revisions = "renamed", row.revisions + 2
+            statements.clear()
+            write_back(uow.session, row)
+        assert [s.split()[0] for s in statements] == ["UPDATE"]
+        assert row.version == before + 1
+        assert not uow.session.dirty  # nothing left for the ORM to write
+        statements.clear()
+        uow.session.flush()
+        assert statements == []
+        uow.commit()
+    stored = tranche.milestone(milestone.id)
+    assert (stored.title, stored.revisions, stored.version) == ("renamed", 2, before + 1)
+
+
+def test_a_row_without_changes_sends_nothing(tranche, contract, statements):
+    with tranche.unit_of_work() as uow:
+        row = uow.session.get(Contract, contract.id)
+        statements.clear()
+        write_back(uow.session, row)
+        assert statements == []
+
+
+def test_a_stale_version_raises_and_writes_nothing(tranche, milestone):
+    with tranche.unit_of_work() as uow:
+        row = uow.session.get(Milestone, milestone.id)
+        assert row is not None
+        # Another command moved the row on since it was loaded (same transaction, so
+        # this also runs on SQLite, whose writers queue for the whole database).
+        uow.session.execute(
+            update(Milestone)
+            .where(Milestone.id == milestone.id)
+            .values(version=Milestone.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        with uow.session.no_autoflush:
+            row.title = "lost"
+            with pytest.raises(StaleDataError, match="another command changed it first"):
+                write_back(uow.session, row)
+    assert tranche.milestone(milestone.id).title == milestone.title
+
+
+def test_an_unversioned_row_is_written_by_its_key(tranche, contract):
+    with tranche.unit_of_work() as uow:
+        row = uow.session.get(Contract, contract.id)
+        assert row is not None
+        row.title = "new title"
+        write_back(uow.session, row)
+        uow.commit()
+    assert tranche.contract(contract.id).title == "new title"
