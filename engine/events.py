@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.clock import as_utc
 from engine.models import Contract, Event
@@ -69,6 +70,9 @@ def append(
 ) -> Event:
     """Append the contract's next event; the caller holds the contract row for update.
 
+    The contract's head (event_seq, last_event_hash) moves with the INSERT: a trigger
+    on `events` writes it, so a command sends no UPDATE of the contract for it.
+
     The returned Event carries its id but is not in the session (it was inserted as a
     row); a later query in the same transaction finds it like any other.
     """
@@ -90,8 +94,10 @@ def append(
         prev_hash=contract.last_event_hash,
     )
     event.hash = event_hash(event)
-    contract.event_seq = event.seq
-    contract.last_event_hash = event.hash
+    # The INSERT moves the contract's head in the database (a trigger, migration 0009);
+    # the loaded row learns it here, as already written, so nothing writes it twice.
+    set_committed_value(contract, "event_seq", event.seq)
+    set_committed_value(contract, "last_event_hash", event.hash)
     row = {key: getattr(event, key) for key in _COLUMNS}
     event.id = session.execute(_INSERT, row).scalar_one()
     return event

@@ -113,9 +113,9 @@ def fire_event(
     spec, target = MilestoneMachine(policy, milestone).apply(event, facts)
 
     movements, counted = apply_effects(((r.name, r.kwargs) for r in spec.effects), facts)
-    # Each posting counts itself on the milestone's row, the transition changes the row
-    # and the event moves the contract's chain head: nothing may flush meanwhile, so
-    # each row is written once, by one UPDATE, and the milestone's version moves by one.
+    # Each posting counts itself on the milestone's row and the transition changes the
+    # row: nothing may flush meanwhile, so the row is written once, by one UPDATE, and
+    # its version moves by one. (The event's INSERT moves the contract's chain head.)
     with session.no_autoflush:
         entries = [
             post_movement(session, contract, m, milestone, policy.platform_fee_bps, now, event)
@@ -162,7 +162,6 @@ def fire_event(
             to_state=target,
             data=data,
         )
-        write_back(session, contract)
     session.flush()  # the timers scheduled, if any
     return recorded
 

@@ -71,7 +71,8 @@ class Contract(Base):
     policy_name: Mapped[str] = mapped_column(String(64))
     policy_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Head of the contract's event hash chain; updating it serialises writers per contract.
+    # Head of the contract's event hash chain, moved by a trigger on each event's INSERT
+    # (migration 0009); its row lock serialises writers per contract on PostgreSQL.
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_event_hash: Mapped[str] = mapped_column(String(64))
 

@@ -46,3 +46,23 @@ def test_a_deleted_event_is_named(tranche, history):
     (found,) = tranche.verify()
     assert found.event_id == history[3].id
     assert "missing" in found.reason
+
+
+def test_the_contract_head_follows_every_event_whoever_writes_it(tranche, contract, history):
+    """A trigger on `events` moves the head (migration 0009): the engine's own commands
+    send no UPDATE for it, and a row written by plain SQL moves it too."""
+    head = tranche.contract(contract.id)
+    assert (head.event_seq, head.last_event_hash) == (5, history[-1].hash)
+    with tranche.database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO events (contract_id, milestone_id, seq, type, actor_id, actor_role,"
+                " amount, currency, from_state, to_state, policy_name, policy_version, data,"
+                " created_at, prev_hash, hash) SELECT contract_id, milestone_id, 6, 'note',"
+                " actor_id, actor_role, NULL, currency, NULL, NULL, policy_name, policy_version,"
+                " '{}', created_at, hash, :hash FROM events WHERE id = :last"
+            ),
+            {"hash": "f" * 64, "last": history[-1].id},
+        )
+    head = tranche.contract(contract.id)
+    assert (head.event_seq, head.last_event_hash) == (6, "f" * 64)
