@@ -130,7 +130,9 @@ def fire_event(
         if target != source:
             if policy.timers_for(source):  # only states with timers can have pending ones
                 cancel_pending(session, milestone.id, now)
-            schedule(session, milestone.id, target, policy, now, resume=spec.target == PREVIOUS)
+            uow.pending_timers[milestone.id] = schedule(
+                session, milestone.id, target, policy, now, resume=spec.target == PREVIOUS
+            )
             milestone.previous_state = source
             milestone.entered_by = role
         milestone.state = target
@@ -162,7 +164,6 @@ def fire_event(
             to_state=target,
             data=data,
         )
-    session.flush()  # the timers scheduled, if any
     return recorded
 
 
@@ -224,8 +225,15 @@ def view_milestone(
             facts = facts_for(milestone, policy, role, milestone.escrow, EventArgs())
             allowed = MilestoneMachine(policy, milestone).allowed_events(facts)
     # Timers are scheduled on entering a state that has some and cancelled on leaving
-    # it, so a state without timers has no pending one: no need to ask.
-    timer = next_pending(session, milestone.id) if policy.timers_for(milestone.state) else None
+    # it, so a state without timers has no pending one, and a state entered in this
+    # unit of work has those it scheduled: no need to ask.
+    timer = None
+    if policy.timers_for(milestone.state):
+        started = uow.pending_timers.get(milestone.id)
+        if started is None:
+            timer = next_pending(session, milestone.id)
+        else:
+            timer = min(started, key=lambda t: t.due_at, default=None)
     deadline = None
     if timer is not None:
         outcome = next(

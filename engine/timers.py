@@ -9,14 +9,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.models import Milestone, Timer, UTCDateTime
 from policies.document import Policy
 
 PENDING, DONE, CANCELLED, VOID = "pending", "done", "cancelled", "void"
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A pending timer, as a view shows it: what happens, when, and in whose words."""
+
+    event: str
+    due_at: datetime
+    description: str
+
+
+_TIMERS = cast(Table, Timer.__table__)
+_INSERT_TIMERS = insert(_TIMERS)
+"""Timers go in as plain INSERTs, built once: the ORM would flush them in a unit of work
+of their own, on the path of every transition into a state with a deadline."""
 
 
 def schedule(
@@ -26,14 +42,15 @@ def schedule(
     policy: Policy,
     now: datetime,
     resume: bool = False,
-) -> None:
-    """Start the timers of the state just entered.
+) -> list[Pending]:
+    """Start the timers of the state just entered, and return them.
 
     With `resume` (a return to the previous state, as when a dispute is withdrawn) a
     timer gets back the time it had left when the state was left: the clock stops
     while the dispute is open. Opening and withdrawing a dispute neither buys a
     fresh review period or answer deadline, nor lets one run out unseen meanwhile.
     """
+    started: list[Pending] = []
     for spec in policy.timers_for(state):
         due_at = now + spec.after
         if resume:
@@ -49,16 +66,23 @@ def schedule(
             ).first()
             if interrupted is not None and interrupted.finished_at is not None:
                 due_at = now + max(interrupted.due_at - interrupted.finished_at, timedelta(0))
-        session.add(
-            Timer(
-                milestone_id=milestone_id,
-                event=spec.event,
-                description=spec.description,
-                due_at=due_at,
-                status=PENDING,
-                created_at=now,
-            )
+        started.append(Pending(spec.event, due_at, spec.description))
+    if started:
+        session.execute(
+            _INSERT_TIMERS,
+            [
+                {
+                    "milestone_id": milestone_id,
+                    "event": timer.event,
+                    "description": timer.description,
+                    "due_at": timer.due_at,
+                    "status": PENDING,
+                    "created_at": now,
+                }
+                for timer in started
+            ],
         )
+    return started
 
 
 _CANCEL_PENDING = (
@@ -74,15 +98,16 @@ def cancel_pending(session: Session, milestone_id: str, now: datetime) -> None:
 
 
 _NEXT_PENDING = (
-    select(Timer)
+    select(Timer.event, Timer.due_at, Timer.description)
     .where(Timer.milestone_id == bindparam("milestone_id"), Timer.status == PENDING)
     .order_by(Timer.due_at)
     .limit(1)
 )
 
 
-def next_pending(session: Session, milestone_id: str) -> Timer | None:
-    return session.scalars(_NEXT_PENDING, {"milestone_id": milestone_id}).first()
+def next_pending(session: Session, milestone_id: str) -> Pending | None:
+    row = session.execute(_NEXT_PENDING, {"milestone_id": milestone_id}).first()
+    return None if row is None else Pending(*row)
 
 
 def claim_due(session: Session, now: datetime, passed: set[int]) -> Timer | None:

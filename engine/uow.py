@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.policy_store import get_policy
+from engine.timers import Pending
 from policies.document import Policy
 
 
@@ -30,10 +31,14 @@ class UnitOfWork:
         """Rows a command loaded, kept alive for the unit of work: the session's identity
         map holds objects weakly, so without this a view read after the command would
         SELECT them again."""
+        self.pending_timers: dict[str, list[Pending]] = {}
+        """The pending timers of each milestone whose state a command here changed: exactly
+        those it scheduled (leaving a state cancels its timers), so a view after the
+        command knows the next deadline without a query."""
 
     def __enter__(self) -> UnitOfWork:
         self.session = self.database.session(self.read_only)
-        self.held = []
+        self.held, self.pending_timers = [], {}
         if not self.read_only:  # a read-only session has begun already
             self.session.begin()
         return self
@@ -47,7 +52,7 @@ class UnitOfWork:
         # close() rolls back whatever was not committed and detaches the objects without
         # expiring them, so views read inside the unit of work stay readable after it.
         self.session.close()
-        self.held = []
+        self.held, self.pending_timers = [], {}
 
     def commit(self) -> None:
         self.session.commit()

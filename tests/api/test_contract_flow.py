@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from api.helpers import BUYER, PROVIDER, STRANGER, Client
 
 
@@ -114,3 +116,19 @@ def test_policies(client: Client) -> None:
     one = client.get("/v1/policies/fixed-price/1").json
     assert "approved" in one["final_states"]
     assert client.get("/v1/policies/fixed-price/99").status_code == 404
+
+
+def test_a_command_shows_the_deadline_a_fresh_read_shows(client: Client, clock) -> None:
+    """A command's answer names the deadlines it scheduled without reading them back; they
+    must be those a later GET reads from the database, including the time left that a
+    withdrawn dispute gives back."""
+    milestone = client.milestone(client.contract()["id"])["id"]
+    client.fire(milestone, "fund", BUYER)
+    steps = [("submit", PROVIDER), ("dispute", BUYER), ("withdraw", BUYER)]
+    for event, actor in steps:
+        clock.advance(timedelta(days=3))
+        answered = client.fire(milestone, event, actor, body={"note": "n"})
+        assert answered.status_code == 200, answered.json
+        read = client.get(f"/v1/milestones/{milestone}", actor=actor).json
+        assert answered.json["next_deadline"] == read["next_deadline"], event
+        assert (answered.json["next_deadline"] is None) == (event == "dispute"), event
