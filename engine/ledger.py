@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Insert, Table, bindparam, func, insert, select, true, union_all
 from sqlalchemy.orm import Session
 
 from engine.errors import InsufficientEscrowError, LedgerError, NotFoundError
@@ -68,6 +68,47 @@ def legs_for(movement: Movement, fee_bps: int) -> list[Leg]:
 _ENTRIES, _POSTINGS = cast(Table, LedgerEntry.__table__), cast(Table, Posting.__table__)
 _INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
 _INSERT_POSTINGS = insert(_POSTINGS)
+_ENTRY_FIELDS = ("contract_id", "milestone_id", "kind", "memo", "reverses_id", "created_at")
+_ENTRY_WITH_POSTINGS: dict[int, Insert] = {}
+
+
+def _entry_with_postings(count: int) -> Insert:
+    """PostgreSQL: the entry and its `count` postings in one statement, one round trip.
+
+    The entry's INSERT is a data-modifying CTE whose RETURNING id the postings take;
+    built once per number of legs (2 or 3).
+    """
+    statement = _ENTRY_WITH_POSTINGS.get(count)
+    if statement is None:
+        entry = (
+            insert(_ENTRIES)
+            .values(
+                {field: bindparam(field, type_=_ENTRIES.c[field].type) for field in _ENTRY_FIELDS}
+            )
+            .returning(_ENTRIES.c.id)
+            .cte("entry")
+        )
+        rows = union_all(
+            *(
+                select(
+                    bindparam(f"account_{i}", type_=_POSTINGS.c.account.type).label("account"),
+                    bindparam(f"amount_{i}", type_=_POSTINGS.c.amount.type).label("amount"),
+                )
+                for i in range(count)
+            )
+        ).subquery("legs")
+        columns = ["entry_id", "contract_id", "milestone_id", "account", "amount", "currency"]
+        source = select(
+            entry.c.id,
+            bindparam("contract_id", type_=_POSTINGS.c.contract_id.type),
+            bindparam("milestone_id", type_=_POSTINGS.c.milestone_id.type),
+            rows.c.account,
+            rows.c.amount,
+            bindparam("currency", type_=_POSTINGS.c.currency.type),
+        ).select_from(entry.join(rows, true()))
+        statement = insert(_POSTINGS).from_select(columns, source).returning(_POSTINGS.c.entry_id)
+        _ENTRY_WITH_POSTINGS[count] = statement
+    return statement
 
 
 def post(
@@ -92,31 +133,36 @@ def post(
             legs=[(leg.account, leg.amount) for leg in legs],
         )
     milestone_id = milestone.id if milestone is not None else None
-    entry_id: int = session.execute(
-        _INSERT_ENTRY,
-        {
-            "contract_id": contract.id,
-            "milestone_id": milestone_id,
-            "kind": kind,
-            "memo": memo[:200],
-            "reverses_id": reverses_id,
-            "created_at": at,
-        },
-    ).scalar_one()
-    session.execute(
-        _INSERT_POSTINGS,
-        [
-            {
-                "entry_id": entry_id,
-                "contract_id": contract.id,
-                "milestone_id": milestone_id,
-                "account": leg.account,
-                "amount": leg.amount,
-                "currency": contract.currency,
-            }
-            for leg in legs
-        ],
-    )
+    entry = {
+        "contract_id": contract.id,
+        "milestone_id": milestone_id,
+        "kind": kind,
+        "memo": memo[:200],
+        "reverses_id": reverses_id,
+        "created_at": at,
+    }
+    entry_id: int
+    if session.get_bind().dialect.name == "postgresql":
+        params = entry | {"currency": contract.currency}
+        for i, leg in enumerate(legs):
+            params |= {f"account_{i}": leg.account, f"amount_{i}": leg.amount}
+        entry_id = session.execute(_entry_with_postings(len(legs)), params).scalars().all()[0]
+    else:
+        entry_id = session.execute(_INSERT_ENTRY, entry).scalar_one()
+        session.execute(
+            _INSERT_POSTINGS,
+            [
+                {
+                    "entry_id": entry_id,
+                    "contract_id": contract.id,
+                    "milestone_id": milestone_id,
+                    "account": leg.account,
+                    "amount": leg.amount,
+                    "currency": contract.currency,
+                }
+                for leg in legs
+            ],
+        )
     if milestone is not None:
         _count(milestone, kind, legs)
     return entry_id
