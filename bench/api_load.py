@@ -6,9 +6,11 @@ CLIENTS threads run Tranche lifecycles (create contract, add milestone, fund, su
 approve), then hit the bare endpoint, in alternating rounds of SECONDS / ROUNDS each,
 so that a shared machine's drift touches both alike. Reported: transitions/s (fund,
 submit, approve) and all API requests/s with their p50/p99 latency, the bare
-requests/s, and the ratios. With `--readers N`, N more threads GET one milestone over
-and over beside the writers, and the GETs' rate and p50/p99 are reported too (on
-SQLite they stay out of the writers' queue).
+requests/s, the ratios, and each server's CPU time per request (gunicorn master and
+workers, from /proc; the database server's and the clients' time is not in it).
+With `--readers N`, N more threads GET one milestone over and over beside the
+writers, and the GETs' rate and p50/p99 are reported too (on SQLite they stay out of
+the writers' queue).
 
     .venv/bin/python bench/api_load.py [--seconds 10] [--rounds 5] [--clients 8]
                                        [--workers 2] [--readers 0]
@@ -80,6 +82,17 @@ class Server:
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=30)
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the gunicorn master and its workers (Linux /proc)."""
+        pids = [self.process.pid]
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        pids += [int(pid) for pid in children.read_text().split()]
+        ticks = 0
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def request(port: int, method: str, path: str, headers: dict, body: dict | None = None) -> tuple:
@@ -228,15 +241,19 @@ def run_backend(url: str, label: str, args: argparse.Namespace) -> None:
         transitions: list[float] = []
         gets: list[float] = []
         bare_latencies: list[float] = []
-        tranche_time = bare_time = 0.0
+        tranche_time = bare_time = tranche_cpu = bare_cpu = 0.0
         for _ in range(args.rounds):
+            cpu = tranche.cpu_seconds()
             (lat, *got), elapsed = drive(args.seconds / args.rounds, writers, *readers)
+            tranche_cpu += tranche.cpu_seconds() - cpu
             transitions += lat
             gets += got[0] if got else []
             tranche_time += elapsed
+            cpu = bare.cpu_seconds()
             (lat,), elapsed = drive(
                 args.seconds / args.rounds, (args.clients, bare_step(bare.port))
             )
+            bare_cpu += bare.cpu_seconds() - cpu
             bare_latencies += lat
             bare_time += elapsed
     finally:
@@ -248,7 +265,12 @@ def run_backend(url: str, label: str, args: argparse.Namespace) -> None:
         report("GET /v1/milestones/{id}", gets, tranche_time)
     bare_rate = report("bare UPDATE+INSERT", bare_latencies, bare_time)
     print(f"  ratio Tranche transitions / bare: {tranche_rate / bare_rate:.2f}x")
-    print(f"  ratio Tranche API requests / bare: {request_rate / bare_rate:.2f}x\n")
+    print(f"  ratio Tranche API requests / bare: {request_rate / bare_rate:.2f}x")
+    requests = len(transitions) + len(setup) + len(gets)
+    print(
+        f"  gunicorn CPU per request: Tranche {tranche_cpu / requests * 1000:.2f} ms, "
+        f"bare {bare_cpu / len(bare_latencies) * 1000:.2f} ms\n"
+    )
 
 
 def main() -> None:
