@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -67,7 +67,8 @@ class Summary:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies every field, and every response has one.
+        return {name: getattr(self, name) for name in self.__slots__}
 
     def lines(self) -> list[str]:
         """Human-readable lines, amounts in the currency's own decimals."""
