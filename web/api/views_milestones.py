@@ -17,6 +17,7 @@ from web.api.views_disputes import settings
 
 NO_REASON = "(the opener gave no reason; send one as `note`)"
 blp = Blueprint("milestones", __name__, url_prefix="/v1", description="Milestones and events")
+# Arguments take schema instances, built once: given a class, webargs builds it on every request.
 
 
 @blp.route("/milestones/<string:milestone_id>", methods=["GET"])
@@ -30,7 +31,7 @@ def get_milestone(milestone_id: str) -> Any:
 
 
 @blp.route("/milestones/<string:milestone_id>/events/<string:event>", methods=["POST"])
-@blp.arguments(schemas.EventBody, required=False)
+@blp.arguments(schemas.EventBody(), required=False)
 @blp.response(200, schemas.MilestoneOut, headers={"ETag": {"schema": {"type": "string"}}})
 def fire(body: dict[str, Any], milestone_id: str, event: str) -> Any:
     """Fire one event of the milestone's policy (fund, submit, approve, release...).
@@ -85,7 +86,7 @@ DRAWING = {"content": {t: {"schema": {"type": "string"}} for t in MEDIA_TYPES.va
 
 
 @blp.route("/milestones/<string:milestone_id>/diagram", methods=["GET"])
-@blp.arguments(schemas.DiagramArgs, location="query")
+@blp.arguments(schemas.DiagramArgs(), location="query")
 @blp.response(200, description="the drawing")
 @blp.doc(responses={"200": DRAWING})
 def milestone_drawing(args: dict[str, Any], milestone_id: str) -> Any:
