@@ -8,6 +8,7 @@ from arb_helpers import PASSWORD, funded
 from arbitration import views
 from arbitration.evidence import Upload
 from conftest import BUYER, PROVIDER
+from web.api.auth import create_key
 from web.app import create_app
 
 CONSOLE_GETS = [
@@ -90,6 +91,19 @@ def test_a_form_without_the_csrf_token_is_refused(app, staff):
     sign_in(client, "rita@example.com")
     assert client.post("/console/logout").status_code == 400
     assert client.get("/console/").status_code == 200
+
+
+def test_the_api_neither_reads_nor_refreshes_the_console_session(app, staff):
+    """The API authenticates by key: a staff cookie sent along is not its business."""
+    _, key = create_key(app.extensions["tranche"].database, "acme")
+    client = sign_in(app.test_client(), "rita@example.com")
+    assert client.get("/console/").headers.get("Set-Cookie")  # the console refreshes it
+    response = client.get("/v1/contracts", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert "Cookie" not in response.headers.get("Vary", "")
+    assert client.get("/v1/contracts").status_code == 401  # the cookie is no credential
+    assert client.get("/console/").status_code == 200  # and still signs the staff member in
 
 
 def test_wrong_password_is_refused_then_throttled(app, staff):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Request, Response, jsonify, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_smorest import Api
 
 from web.api import problems, schemas
 from web.api.auth import KeyCache, authenticate
 from web.api.problems import PROBLEM_JSON, Problem
 
+PREFIX = "/v1"
 PUBLIC = {"/v1/openapi.json"}
 ERRORS = {
     "get": ("401", "403", "404", "422"),
@@ -27,6 +29,19 @@ DOCS_HTML = """<!doctype html>
 </body></html>"""
 
 
+class SessionsOutsideApi(SecureCookieSessionInterface):
+    """Cookie sessions (the console's) everywhere but the API, which authenticates by key.
+
+    Opening a session builds a signing serializer and parses the cookies on every
+    request; under the prefix Flask gets a null session instead and saves none.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(PREFIX):
+            return None
+        return super().open_session(app, request)
+
+
 def install(app: Flask) -> None:
     app.config.setdefault("API_TITLE", "Tranche")
     app.config.setdefault("API_VERSION", "v1")
@@ -37,13 +52,14 @@ def install(app: Flask) -> None:
 
     for module in (views_contracts, views_milestones, views_disputes, views_misc):
         api.register_blueprint(module.blp)
-    problems.install(app)
+    problems.install(app, PREFIX)
+    app.session_interface = SessionsOutsideApi()
     cache = KeyCache()
     database = app.extensions["tranche"].database
 
     @app.before_request
     def guard() -> None:
-        if not request.path.startswith("/v1") or request.path in PUBLIC:
+        if not request.path.startswith(PREFIX) or request.path in PUBLIC:
             return
         if request.method in ("POST", "PUT", "PATCH") and request.content_length != 0:
             if request.get_data(cache=True) and not request.is_json:
