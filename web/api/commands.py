@@ -108,7 +108,7 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
 def run(command: Callable[[UnitOfWork], Result], body: Any = None) -> Response:
     """Run `command` (which returns status, JSON body, headers) once per Idempotency-Key."""
     key, tenant = _key(), auth.tenant()
-    fingerprint = _fingerprint(body)
+    fingerprint = "" if key is None else _fingerprint(body)  # only a keyed request is replayed
     try:
         with conflicts_as_errors(), tranche().unit_of_work() as uow:
             status, payload, headers = command(uow)
