@@ -25,7 +25,7 @@ blp = Blueprint("misc", __name__, url_prefix="/v1", description="Feed, policies,
 
 
 @blp.route("/events", methods=["GET"])
-@blp.arguments(schemas.FeedArgs, location="query")
+@blp.arguments(schemas.FeedArgs(), location="query")
 @blp.response(200, schemas.FeedPage)
 def feed(args: dict[str, Any]) -> Any:
     """Everything that happened to the tenant's contracts, in commit order.
@@ -93,7 +93,7 @@ def get_policy_version(name: str, version: int) -> Any:
 
 
 @blp.route("/policies/<string:name>/<int:version>/diagram", methods=["GET"])
-@blp.arguments(schemas.DiagramArgs, location="query")
+@blp.arguments(schemas.DiagramArgs(), location="query")
 @blp.response(200, description="the drawing")
 @blp.doc(responses={"200": DRAWING})
 def policy_drawing(args: dict[str, Any], name: str, version: int) -> Any:
@@ -120,7 +120,7 @@ def _subscription(uow: UnitOfWork, webhook_id: str) -> WebhookSubscription:
 
 
 @blp.route("/webhooks", methods=["POST"])
-@blp.arguments(schemas.WebhookCreate)
+@blp.arguments(schemas.WebhookCreate())
 @blp.response(201, schemas.WebhookOut)
 def create_webhook(body: dict[str, Any]) -> Any:
     """Subscribe a URL to every event of the tenant; the signing secret is shown only here."""
