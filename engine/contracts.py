@@ -5,9 +5,11 @@ Like the milestone commands, these work in the caller's unit of work and never c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Select, Table, bindparam, func, select
 
 from engine.actors import Actor, role_of
 from engine.errors import (
@@ -19,7 +21,7 @@ from engine.errors import (
 )
 from engine.events import GENESIS, append
 from engine.ledger import DIRECT, post_movement
-from engine.models import Contract, Milestone, PaymentRequest, new_id
+from engine.models import Contract, Milestone, PaymentRequest, PolicyVersion, new_id
 from engine.money import check_currency, check_minor_units
 from engine.policy_store import latest_version
 from engine.rules import Movement
@@ -46,17 +48,61 @@ def _text(value: object, name: str, limit: int, required: bool = True) -> str:
     return value.strip()
 
 
+def _with_lock(query: Select[Any]) -> tuple[Select[Any], Select[Any]]:
+    """The query as is, and row-locked (for PostgreSQL; SQLite locks the whole database)."""
+    return query, query.with_for_update()
+
+
+# Built once, and on the tables where no object is wanted: building a query per call, and
+# the ORM's handling of a statement about mapped classes, cost more than running it.
+_CONTRACT = select(Contract).where(Contract.id == bindparam("contract_id"))
+_POLICIES = cast(Table, PolicyVersion.__table__)
+_MAX_VERSION = select(func.max(_POLICIES.c.version))
+_LATEST = _MAX_VERSION.where(_POLICIES.c.name == bindparam("name"))
+_CONTRACT_AND_LATEST = _with_lock(
+    _CONTRACT.add_columns(
+        _MAX_VERSION.where(_POLICIES.c.name == Contract.policy_name).scalar_subquery()
+    )
+)
+"""The contract and the newest published version of its policy, in one round trip."""
+_LOAD_CONTRACT = _with_lock(_CONTRACT)
+_MILESTONES = cast(Table, Milestone.__table__)
+_CLAIMS = select(
+    _MILESTONES.c.policy_name,
+    _MILESTONES.c.policy_version,
+    _MILESTONES.c.state,
+    _MILESTONES.c.funded,
+    _MILESTONES.c.amount,
+).where(_MILESTONES.c.contract_id == bindparam("contract_id"))
+
+
+def _load(
+    uow: UnitOfWork,
+    queries: tuple[Select[Any], Select[Any]],
+    contract_id: str,
+    tenant: str | None,
+    lock: bool,
+) -> Sequence[Any]:
+    """The row of `queries` (the contract first), held by the unit of work."""
+    query = queries[lock and uow.database.is_postgres]
+    row = uow.session.execute(query, {"contract_id": contract_id}).first()
+    if row is None or (tenant and row[0].tenant != tenant):
+        raise NotFoundError(f"no contract {contract_id!r}", contract_id=contract_id)
+    uow.held.append(row[0])  # a view read after the command finds it without a query
+    return row
+
+
 def get_contract(
     uow: UnitOfWork, contract_id: str, tenant: str | None = None, lock: bool = False
 ) -> Contract:
-    query = select(Contract).where(Contract.id == contract_id)
-    if lock and uow.database.is_postgres:
-        query = query.with_for_update()
-    contract = uow.session.scalars(query).first()
-    if contract is None or (tenant and contract.tenant != tenant):
-        raise NotFoundError(f"no contract {contract_id!r}", contract_id=contract_id)
-    uow.held.append(contract)  # a view read after the command finds it without a query
+    contract: Contract = _load(uow, _LOAD_CONTRACT, contract_id, tenant, lock)[0]
     return contract
+
+
+def _published(uow: UnitOfWork, policy: str, latest: int | None) -> int:
+    """`latest`, as a query read it for `policy`; None means no version of `policy` is
+    published, and `latest_version` raises the error that says so."""
+    return latest if latest is not None else latest_version(uow.session, policy)
 
 
 def create_contract(
@@ -77,7 +123,8 @@ def create_contract(
     if buyer_id in ("system",) or provider_id in ("system",):
         raise ValidationError("'system' is reserved for the engine's timers")
     now = uow.clock.now()
-    version = latest_version(uow.session, _text(policy, "policy", 64))
+    name = _text(policy, "policy", 64)
+    version = _published(uow, name, uow.session.scalar(_LATEST, {"name": name}))
     contract = Contract(
         id=new_id("ct"),
         tenant=tenant,
@@ -112,13 +159,12 @@ def _committed_amount(uow: UnitOfWork, contract: Contract) -> tuple[int, int]:
     """What the contract's milestones claim of the agreed amount (unfunded finals free theirs),
     and how many milestones it has."""
     total = count = 0
-    for milestone in uow.session.scalars(
-        select(Milestone).where(Milestone.contract_id == contract.id)
+    for name, version, state, funded, amount in uow.session.execute(
+        _CLAIMS, {"contract_id": contract.id}
     ):
         count += 1
-        policy = uow.policy(milestone.policy_name, milestone.policy_version)
-        if not (policy.state(milestone.state).final and not milestone.funded):
-            total += milestone.amount
+        if not (uow.policy(name, version).state(state).final and not funded):
+            total += amount
     return total, count
 
 
@@ -132,7 +178,8 @@ def add_milestone(
     tenant: str | None = None,
 ) -> Milestone:
     """A new milestone, proposed, on the newest published version of the contract's policy."""
-    contract = get_contract(uow, contract_id, tenant, lock=True)
+    row = _load(uow, _CONTRACT_AND_LATEST, contract_id, tenant, lock=True)
+    contract, latest = row[0], row[1]
     role = role_of(contract, actor) if actor else "buyer"
     amount = positive_amount(amount)
     title = _text(title, "title", 200)
@@ -146,8 +193,7 @@ def add_milestone(
             amount=amount,
         )
     now = uow.clock.now()
-    version = latest_version(uow.session, contract.policy_name)
-    policy = uow.policy(contract.policy_name, version)
+    policy = uow.policy(contract.policy_name, _published(uow, contract.policy_name, latest))
     position = 1 + existing
     milestone = Milestone(
         id=new_id("ms"),
@@ -163,7 +209,7 @@ def add_milestone(
         updated_at=now,
     )
     uow.session.add(milestone)
-    uow.session.flush()
+    # No flush of its own: the event's INSERT autoflushes the milestone, whose row must come first.
     append(
         uow.session,
         contract,
