@@ -78,6 +78,15 @@ def test_milestones_cannot_add_up_to_more_than_agreed(tranche, contract, milesto
     assert tranche.add_milestone(contract.id, title="one more", amount=25_000).position == 3
 
 
+def test_a_refunded_milestone_keeps_its_share(tranche, contract, milestone):
+    """Only an unfunded final milestone frees its share; one that was funded keeps it."""
+    tranche.fire(milestone.id, "fund", BUYER)
+    tranche.fire(milestone.id, "refund", PROVIDER)
+    tranche.add_milestone(contract.id, title="rest", amount=75_000)
+    with pytest.raises(ExceedsAgreedError):
+        tranche.add_milestone(contract.id, title="one more", amount=1)
+
+
 def test_unknown_ids_are_not_found(tranche, contract):
     with pytest.raises(NotFoundError):
         tranche.fire("ms_nope", "fund", BUYER)
