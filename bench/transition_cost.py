@@ -5,10 +5,11 @@ submit, approve with an Idempotency-Key each) through Flask's test client on one
 thread, and reports per request, for the transitions (fund/submit/approve) and for
 each of the two set-up requests (create contract, add milestone): wall ms (best of
 --repeat runs, so other load on a shared machine matters less), CPU ms, and SQL
-statements counted by a `before_cursor_execute` listener. Much quieter than
-bench/api_load.py, so a change's effect shows; `--profile` prints cProfile's top
-functions of the last run's transitions (`--profile contract` or `milestone`: of
-that set-up request instead).
+statements counted by a `before_cursor_execute` listener. A set-up request's CPU
+time is also given as a multiple of a transition's, which drifts less with the
+machine's speed than milliseconds do. Much quieter than bench/api_load.py, so a
+change's effect shows; `--profile` prints cProfile's top functions of the last
+run's transitions (`--profile contract` or `milestone`: of that request instead).
 
     .venv/bin/python bench/transition_cost.py [--lifecycles 300] [--repeat 3]
                                               [--backends sqlite,postgres]
@@ -93,11 +94,16 @@ class Meter:
             self.counter.kinds = None
             self.calls += 1
 
-    def report(self) -> None:
+    def cpu_ms(self) -> float:
+        return self.best_cpu / self.calls * 1000
+
+    def report(self, reference: Meter | None = None) -> None:
+        """`reference`: the meter whose CPU time this one's is also given as a multiple of."""
         statements = sum(self.kinds.values()) / self.calls
+        relative = f" ({self.cpu_ms() / reference.cpu_ms():.2f}x a transition)" if reference else ""
         print(
             f"  {self.calls} {self.label}: {self.best_wall / self.calls * 1000:.3f} ms wall, "
-            f"{self.best_cpu / self.calls * 1000:.3f} ms CPU, {statements:.2f} SQL statements each"
+            f"{self.cpu_ms():.3f} ms CPU{relative}, {statements:.2f} SQL statements each"
         )
         for kind, count in sorted(self.kinds.items(), key=lambda kv: -kv[1]):
             print(f"    {count / self.calls:5.2f}  {kind}")
@@ -163,8 +169,11 @@ def run(url: str, lifecycles: int, repeat: int, profile: str | None) -> None:
                 transition(milestone, name, f"{who}{n}")
         for meter in meters.values():
             meter.end_run()
+    # The set-up requests' CPU time relative to a transition's, measured in the same runs,
+    # moves much less with the machine's speed than milliseconds do: compare those.
+    transitions = meters["transitions"]
     for meter in meters.values():
-        meter.report()
+        meter.report(None if meter is transitions else transitions)
     if profiler:
         stats = pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative"))
         stats.print_stats(45)
