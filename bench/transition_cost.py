@@ -7,7 +7,8 @@ each of the two set-up requests (create contract, add milestone): wall ms (best 
 --repeat runs, so other load on a shared machine matters less), CPU ms, and SQL
 statements counted by a `before_cursor_execute` listener. A set-up request's CPU
 time is also given as a multiple of a transition's, which drifts less with the
-machine's speed than milliseconds do. Much quieter than bench/api_load.py, so a
+machine's speed than milliseconds do (compare it across versions whose transitions
+are the same). Much quieter than bench/api_load.py, so a
 change's effect shows; `--profile` prints cProfile's top functions of the last
 run's transitions (`--profile contract` or `milestone`: of that request instead).
 
