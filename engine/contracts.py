@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, Table, bindparam, func, insert, select
+from sqlalchemy import Insert, Select, Table, bindparam, func, insert, select
 from sqlalchemy.orm import make_transient_to_detached
 
 from engine.actors import Actor, role_of
@@ -76,10 +76,22 @@ _CLAIMS = select(
     _MILESTONES.c.amount,
 ).where(_MILESTONES.c.contract_id == bindparam("contract_id"))
 
+_INSERT_CONTRACT = insert(cast(Table, Contract.__table__))
 _INSERT_MILESTONE = insert(_MILESTONES)
-"""A new milestone goes in as a plain INSERT: the ORM's flush of one new object cost
-several times the statement. Every column is given, so the object made from the same
-values (`make_transient_to_detached`) has nothing left to load."""
+_Row = TypeVar("_Row", Contract, Milestone)
+
+
+def _insert(uow: UnitOfWork, statement: Insert, new: _Row, row: dict[str, Any]) -> _Row:
+    """INSERT `row`, and hold `new` (made of the same values) in the session as if loaded.
+
+    A plain INSERT built once: the ORM's flush of one new object cost several times the
+    statement. `row` gives every column, so `new` has nothing left to load, a view reads
+    it without a query, and its first change is checked against its version as usual.
+    """
+    uow.session.execute(statement, row)
+    make_transient_to_detached(new)
+    uow.session.add(new)
+    return new
 
 
 def _load(
@@ -131,21 +143,21 @@ def create_contract(
     now = uow.clock.now()
     name = _text(policy, "policy", 64)
     version = _published(uow, name, uow.session.scalar(_LATEST, {"name": name}))
-    contract = Contract(
-        id=new_id("ct"),
-        tenant=tenant,
-        buyer_id=buyer_id,
-        provider_id=provider_id,
-        currency=check_currency(currency),
-        agreed_amount=positive_amount(agreed_amount, "agreed_amount"),
-        title=_text(title, "title", 200),
-        policy_name=policy,
-        policy_version=version,
-        created_at=now,
-        event_seq=0,
-        last_event_hash=GENESIS,
-    )
-    uow.session.add(contract)
+    row = {
+        "id": new_id("ct"),
+        "tenant": tenant,
+        "buyer_id": buyer_id,
+        "provider_id": provider_id,
+        "currency": check_currency(currency),
+        "agreed_amount": positive_amount(agreed_amount, "agreed_amount"),
+        "title": _text(title, "title", 200),
+        "policy_name": policy,
+        "policy_version": version,
+        "created_at": now,
+        "event_seq": 0,  # the first event's INSERT moves the head (a trigger, see events.append)
+        "last_event_hash": GENESIS,
+    }
+    contract = _insert(uow, _INSERT_CONTRACT, Contract(**row), row)
     append(
         uow.session,
         contract,
@@ -157,7 +169,6 @@ def create_contract(
         amount=contract.agreed_amount,
         data={"provider_id": provider_id, "title": contract.title},
     )
-    uow.session.flush()
     return contract
 
 
@@ -222,11 +233,7 @@ def add_milestone(
         "created_at": now,
         "updated_at": now,
     }
-    uow.session.execute(_INSERT_MILESTONE, row)
-    # The same row as an object the session holds, as if loaded: the view reads it next.
-    milestone = Milestone(**row)
-    make_transient_to_detached(milestone)
-    uow.session.add(milestone)
+    milestone = _insert(uow, _INSERT_MILESTONE, Milestone(**row), row)
     append(
         uow.session,
         contract,
