@@ -17,6 +17,7 @@ from web.api.commands import etag, json_response, run, tranche
 from web.api.problems import Problem
 
 blp = Blueprint("contracts", __name__, url_prefix="/v1", description="Contracts and payments")
+# Arguments take schema instances, built once: given a class, webargs builds it on every request.
 
 
 def _contract_body(uow: UnitOfWork, contract: Contract) -> dict[str, Any]:
@@ -24,7 +25,7 @@ def _contract_body(uow: UnitOfWork, contract: Contract) -> dict[str, Any]:
 
 
 @blp.route("/contracts", methods=["POST"])
-@blp.arguments(schemas.ContractCreate)
+@blp.arguments(schemas.ContractCreate())
 @blp.response(201, schemas.ContractOut)
 def create_contract(body: dict[str, Any]) -> Any:
     """Create a contract between a buyer and a provider, on a policy (default fixed-price)."""
@@ -41,7 +42,7 @@ def create_contract(body: dict[str, Any]) -> Any:
 
 
 @blp.route("/contracts", methods=["GET"])
-@blp.arguments(schemas.PageArgs, location="query")
+@blp.arguments(schemas.PageArgs(), location="query")
 @blp.response(200, schemas.ContractPage)
 def list_contracts(args: dict[str, Any]) -> Any:
     """The tenant's contracts, oldest first; pass `next_cursor` as `after` for the next page."""
@@ -76,7 +77,7 @@ def get_contract(contract_id: str) -> Any:
 
 
 @blp.route("/contracts/<string:contract_id>/milestones", methods=["POST"])
-@blp.arguments(schemas.MilestoneCreate)
+@blp.arguments(schemas.MilestoneCreate())
 @blp.response(201, schemas.MilestoneOut)
 def add_milestone(body: dict[str, Any], contract_id: str) -> Any:
     """Add a proposed milestone; milestones may not add up to more than the agreed amount."""
@@ -108,7 +109,7 @@ def list_milestones(contract_id: str) -> Any:
 
 
 @blp.route("/contracts/<string:contract_id>/payments", methods=["POST"])
-@blp.arguments(schemas.PaymentBody)
+@blp.arguments(schemas.PaymentBody())
 @blp.response(201, schemas.PaymentOut)
 def pay_directly(body: dict[str, Any], contract_id: str) -> Any:
     """The buyer pays the provider directly, outside the milestones (a bonus, an advance)."""
@@ -130,7 +131,7 @@ def pay_directly(body: dict[str, Any], contract_id: str) -> Any:
 
 
 @blp.route("/contracts/<string:contract_id>/payment-requests", methods=["POST"])
-@blp.arguments(schemas.PaymentBody)
+@blp.arguments(schemas.PaymentBody())
 @blp.response(201, schemas.PaymentRequestOut)
 def request_payment(body: dict[str, Any], contract_id: str) -> Any:
     """The provider asks the buyer for a direct payment."""
