@@ -8,9 +8,9 @@ each of the two set-up requests (create contract, add milestone): wall ms (best 
 statements counted by a `before_cursor_execute` listener. A set-up request's CPU
 time is also given as a multiple of a transition's, which drifts less with the
 machine's speed than milliseconds do (compare it across versions whose transitions
-are the same). Much quieter than bench/api_load.py, so a
-change's effect shows; `--profile` prints cProfile's top functions of the last
-run's transitions (`--profile contract` or `milestone`: of that request instead).
+are the same). Much quieter than bench/api_load.py, so a change's effect shows;
+`--profile` prints cProfile's top functions of the last run's transitions
+(`--profile contract` or `milestone`: of that request instead).
 
     .venv/bin/python bench/transition_cost.py [--lifecycles 300] [--repeat 3]
                                               [--backends sqlite,postgres]
