@@ -28,6 +28,14 @@ class Problem(Schema):
 
 
 # requests ----------------------------------------------------------------------------
+class MilestoneCreate(Schema):
+    title = Text(1, 200, required=True)
+    amount = Amount(required=True, metadata={"example": 25000})
+
+
+MILESTONES_AT_CREATION = 50
+
+
 class ContractCreate(Schema):
     buyer_id = Text(1, 128, required=True)
     provider_id = Text(1, 128, required=True)
@@ -37,11 +45,15 @@ class ContractCreate(Schema):
     agreed_amount = Amount(required=True, metadata={"example": 100000})
     title = Text(1, 200, required=True)
     policy = Text(1, 64, load_default="fixed-price")
-
-
-class MilestoneCreate(Schema):
-    title = Text(1, 200, required=True)
-    amount = Amount(required=True, metadata={"example": 25000})
+    milestones = fields.List(
+        fields.Nested(MilestoneCreate),
+        load_default=list,
+        validate=validate.Length(max=MILESTONES_AT_CREATION),
+        metadata={
+            "description": "proposed milestones created with the contract, in this order and "
+            "in the same transaction: all of them and the contract, or nothing"
+        },
+    )
 
 
 class EventBody(Schema):
@@ -150,6 +162,14 @@ class MilestoneOut(Schema):
 
 class MilestoneList(Schema):
     data = fields.List(fields.Nested(MilestoneOut), required=True)
+
+
+class ContractCreated(ContractOut):
+    milestones = fields.List(
+        fields.Nested(MilestoneOut),
+        required=True,
+        metadata={"description": "the milestones created with it, in order"},
+    )
 
 
 class EventOut(Schema):

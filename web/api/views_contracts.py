@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import and_, or_, select
 
 from engine import contracts as commands
+from engine.errors import TrancheError
 from engine.milestones import view_milestone
 from engine.models import Contract, Milestone, PaymentRequest
 from engine.summary import Summary, contract_summary
@@ -26,16 +27,33 @@ def _contract_body(uow: UnitOfWork, contract: Contract) -> dict[str, Any]:
 
 @blp.route("/contracts", methods=["POST"])
 @blp.arguments(schemas.ContractCreate())
-@blp.response(201, schemas.ContractOut)
+@blp.response(201, schemas.ContractCreated)
 def create_contract(body: dict[str, Any]) -> Any:
-    """Create a contract between a buyer and a provider, on a policy (default fixed-price)."""
+    """Create a contract between a buyer and a provider, on a policy (default fixed-price).
+
+    `milestones`, if given, are proposed with it in the same transaction: a contract is
+    never left half set up because its third milestone was refused.
+    """
+    actor = auth.actor(required=False)
+    fields = dict(body)
+    milestones = fields.pop("milestones")
 
     def command(uow: UnitOfWork) -> Any:
-        contract = commands.create_contract(uow, tenant=auth.tenant(), **body)
+        contract = commands.create_contract(uow, tenant=auth.tenant(), **fields)
+        added = []
+        for index, milestone in enumerate(milestones):
+            try:
+                added.append(commands.add_milestone(uow, contract.id, **milestone).id)
+            except TrancheError as refused:
+                refused.fields["milestone_index"] = index
+                raise
         # Nothing can have been posted to a contract created in this transaction.
         body_out = present.contract(
             contract, Summary.opening(contract.currency, contract.agreed_amount)
         )
+        body_out["milestones"] = [
+            present.milestone(view_milestone(uow, mid, actor, auth.tenant())) for mid in added
+        ]
         return 201, body_out, {"Location": f"/v1/contracts/{contract.id}"}
 
     return run(command, body)
