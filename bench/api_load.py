@@ -2,15 +2,15 @@
 
 For SQLite and PostgreSQL in turn: start gunicorn (sync workers) serving Tranche and,
 beside it, bench/bare_app.py (1 UPDATE + 1 INSERT via the ORM) on the same database.
-CLIENTS threads run Tranche lifecycles (create contract, add milestone, fund, submit,
-approve), then hit the bare endpoint, in alternating rounds of SECONDS / ROUNDS each,
-so that a shared machine's drift touches both alike. Reported: transitions/s (fund,
-submit, approve) and all API requests/s with their p50/p99 latency, the bare
-requests/s, the ratios, and each server's CPU time per request (gunicorn master and
-workers, from /proc; the database server's and the clients' time is not in it).
-With `--readers N`, N more threads GET one milestone over and over beside the
-writers, and the GETs' rate and p50/p99 are reported too (on SQLite they stay out of
-the writers' queue).
+CLIENTS threads run Tranche lifecycles (create a contract with its milestone in one
+request, then fund, submit, approve), then hit the bare endpoint, in alternating
+rounds of SECONDS / ROUNDS each, so that a shared machine's drift touches both alike.
+Reported: transitions/s (fund, submit, approve) and all API requests/s with their
+p50/p99 latency, the bare requests/s, the ratios, and each server's CPU time per
+request (gunicorn master and workers, from /proc; the database server's and the
+clients' time is not in it). With `--readers N`, N more threads GET one milestone
+over and over beside the writers, and the GETs' rate and p50/p99 are reported too (on
+SQLite they stay out of the writers' queue).
 
     .venv/bin/python bench/api_load.py [--seconds 10] [--rounds 5] [--clients 8]
                                        [--workers 2] [--readers 0]
@@ -141,25 +141,23 @@ def drive(seconds: float, *groups: tuple[int, Step]) -> tuple[list[list[float]],
 
 
 def new_milestone(port: int, auth: dict, buyer: str, provider: str) -> tuple[str, list[float]]:
-    """A contract between `buyer` and `provider` with one proposed milestone: its id, and
-    the two calls' latencies."""
+    """A contract between `buyer` and `provider` created with one proposed milestone, in one
+    request: the milestone's id, and the call's latency."""
     contract = {
         "buyer_id": buyer,
         "provider_id": provider,
         "currency": "USD",
         "agreed_amount": 10_000,
         "title": "load",
+        "milestones": [{"title": "m", "amount": 10_000}],
     }
     status, body, created = request(port, "POST", "/v1/contracts", auth, contract)
     assert status == 201, body
-    path = f"/v1/contracts/{json.loads(body)['id']}/milestones"
-    status, body, added = request(port, "POST", path, auth, {"title": "m", "amount": 10_000})
-    assert status == 201, body
-    return json.loads(body)["id"], [created, added]
+    return json.loads(body)["milestones"][0]["id"], [created]
 
 
 def tranche_step(port: int, key: str, setup: list[float]) -> Step:
-    """One lifecycle: returns the transitions' latencies; the set-up calls' go to `setup`."""
+    """One lifecycle: returns the transitions' latencies; the set-up call's goes to `setup`."""
     auth = {"Authorization": f"Bearer {key}"}
 
     def lifecycle(client: int) -> list[float]:
