@@ -69,6 +69,9 @@ def write_back(session: Session, row: object) -> None:
             "another command changed it first"
         )
     state.dict.update(values)
-    # What the ORM itself does after its flush writes a row: the object is clean again.
-    # There is no public spelling of it; tests/test_rows.py fails if it goes away.
+    # What the ORM itself does after its flush writes a row: the transaction (or the
+    # savepoint) records the row as written, so rolling it back expires the row, and
+    # the object is clean again. There is no public spelling of either; tests/test_rows.py
+    # fails if they go away or stop doing this.
+    session._register_altered([state])
     state._commit_all(state.dict, session.identity_map)

@@ -78,3 +78,18 @@ def test_an_unversioned_row_is_written_by_its_key(tranche, contract):
         write_back(uow.session, row)
         uow.commit()
     assert tranche.contract(contract.id).title == "new title"
+
+
+def test_a_savepoint_rolled_back_forgets_the_written_values(tranche, milestone):
+    """As after the ORM's own flush: the sweep fires each timer in a savepoint, and a row
+    written in one that rolls back must read as the database has it, not as written."""
+    with tranche.unit_of_work() as uow:
+        row = uow.session.get(Milestone, milestone.id)
+        assert row is not None
+        before = (row.title, row.version)
+        savepoint = uow.session.begin_nested()
+        with uow.session.no_autoflush:
+            row.title = "rolled back"
+            write_back(uow.session, row)
+        savepoint.rollback()
+        assert (row.title, row.version) == before
