@@ -15,10 +15,10 @@ from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.clock import as_utc
 from engine.models import Contract, Event
+from engine.rows import written_by_database
 
 GENESIS = "0" * 64
 _EVENTS = cast(Table, Event.__table__)
@@ -96,8 +96,7 @@ def append(
     event.hash = event_hash(event)
     # The INSERT moves the contract's head in the database (a trigger, migration 0009);
     # the loaded row learns it here, as already written, so nothing writes it twice.
-    set_committed_value(contract, "event_seq", event.seq)
-    set_committed_value(contract, "last_event_hash", event.hash)
+    written_by_database(session, contract, {"event_seq": event.seq, "last_event_hash": event.hash})
     row = {key: getattr(event, key) for key in _COLUMNS}
     event.id = session.execute(_INSERT, row).scalar_one()
     return event

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, Update, and_, bindparam, inspect, update
 from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 _STATEMENTS: dict[tuple[Mapper[Any], tuple[str, ...]], Update] = {}
@@ -75,3 +76,12 @@ def write_back(session: Session, row: object) -> None:
     # fails if they go away or stop doing this.
     session._register_altered([state])
     state._commit_all(state.dict, session.identity_map)
+
+
+def written_by_database(session: Session, row: object, values: dict[str, Any]) -> None:
+    """`row` holds `values` in the database already (a trigger wrote them): set them as
+    committed, not as changes to write, and let a rollback of the current transaction or
+    savepoint expire them, as it would after a write of the ORM's own."""
+    for key, value in values.items():
+        set_committed_value(row, key, value)
+    session._register_altered([inspect(row)])

@@ -7,6 +7,7 @@ from sqlalchemy import event, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.models import Contract, Milestone
+from engine.events import append
 from engine.rows import write_back
 
 
@@ -93,3 +94,17 @@ def test_a_savepoint_rolled_back_forgets_the_written_values(tranche, milestone):
             write_back(uow.session, row)
         savepoint.rollback()
         assert (row.title, row.version) == before
+
+
+def test_a_savepoint_rolled_back_forgets_the_chain_head_its_event_moved(tranche, contract):
+    """The head moves by trigger with each event; a savepoint rolled back takes the event
+    and the head with it, and the loaded contract must not keep the head it learned."""
+    with tranche.unit_of_work() as uow:
+        row = uow.session.get(Contract, contract.id)
+        assert row is not None
+        before = (row.event_seq, row.last_event_hash)
+        savepoint = uow.session.begin_nested()
+        append(uow.session, row, "note", "buyer-1", "buyer", uow.clock.now(), policy=("p", 1))
+        assert row.event_seq == before[0] + 1
+        savepoint.rollback()
+        assert (row.event_seq, row.last_event_hash) == before
