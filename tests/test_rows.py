@@ -1,4 +1,5 @@
-"""engine.rows.write_back: one UPDATE per changed row, version-guarded, and the row left clean."""
+"""engine.rows: a row written by one UPDATE (version-guarded, left clean) or by a trigger,
+and either forgotten when its transaction or savepoint rolls back."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import pytest
 from sqlalchemy import event, update
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.models import Contract, Milestone
 from engine.events import append
+from engine.models import Contract, Milestone
 from engine.rows import write_back
 
 
