@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Insert, Select, Table, bindparam, func, insert, select
-from sqlalchemy.orm import make_transient_to_detached
 
 from engine.actors import Actor, role_of
 from engine.errors import (
@@ -25,6 +24,7 @@ from engine.ledger import DIRECT, post_movement
 from engine.models import Contract, Milestone, PaymentRequest, PolicyVersion, new_id
 from engine.money import check_currency, check_minor_units
 from engine.policy_store import latest_version
+from engine.rows import inserted
 from engine.rules import Movement
 from engine.uow import UnitOfWork
 
@@ -82,15 +82,14 @@ _Row = TypeVar("_Row", Contract, Milestone)
 
 
 def _insert(uow: UnitOfWork, statement: Insert, new: _Row, row: dict[str, Any]) -> _Row:
-    """INSERT `row`, and hold `new` (made of the same values) in the session as if loaded.
+    """INSERT `row`, and hold `new` (made of the same values) in the session as if flushed.
 
     A plain INSERT built once: the ORM's flush of one new object cost several times the
     statement. `row` gives every column, so `new` has nothing left to load, a view reads
     it without a query, and its first change is checked against its version as usual.
     """
     uow.session.execute(statement, row)
-    make_transient_to_detached(new)
-    uow.session.add(new)
+    inserted(uow.session, new)
     return new
 
 

@@ -1,12 +1,14 @@
-"""Write a loaded row's changes back in one Core UPDATE, instead of the ORM's flush.
+"""Rows written without the ORM's flush, and held in the session as if it had written them.
 
-A command loads its milestone and contract, changes a few attributes, and writes each
-row once. The ORM's flush (a history per attribute, a dependency sort, post-fetch
-bookkeeping) cost several times the UPDATE it sends, on the path every transition
-takes. Here the changed columns go out in one UPDATE, built once per set of columns;
-a versioned row (the milestone) is guarded by its version exactly as the ORM's own
-check would be, and raises the same StaleDataError when another command won. The
-object is then marked committed, so no later flush writes it again.
+On the path every command takes, the ORM's flush (a history per attribute, a
+dependency sort, post-fetch bookkeeping) cost several times the statements it sends.
+So a command writes its rows itself: `write_back` sends a loaded row's changed columns
+in one UPDATE built once per set of columns, guarded by the version for a versioned
+row (the milestone) exactly as the ORM's own check is, raising the same StaleDataError
+when another command won; `inserted` holds a row written by a plain INSERT;
+`written_by_database` takes values a trigger wrote. Each then does the bookkeeping the
+flush would: the object is clean, and a rollback of the transaction or savepoint
+expires (or expunges) it, so nothing reads values the database no longer has.
 """
 
 from __future__ import annotations
@@ -85,3 +87,11 @@ def written_by_database(session: Session, row: object, values: dict[str, Any]) -
     for key, value in values.items():
         set_committed_value(row, key, value)
     session._register_altered([inspect(row)])
+
+
+def inserted(session: Session, row: object) -> None:
+    """`row` was written by a plain INSERT of every column: hold it as the ORM holds a row
+    it has just flushed (persistent, clean, and expunged again if the transaction or
+    savepoint rolls back), so a view reads it without a query."""
+    session.add(row)
+    session._register_persistent({inspect(row)})

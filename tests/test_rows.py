@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import event, update
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.contracts import create_contract
 from engine.events import append
 from engine.models import Contract, Milestone
 from engine.rows import write_back
@@ -109,3 +110,22 @@ def test_a_savepoint_rolled_back_forgets_the_chain_head_its_event_moved(tranche,
         assert row.event_seq == before[0] + 1
         savepoint.rollback()
         assert (row.event_seq, row.last_event_hash) == before
+
+
+def test_a_savepoint_rolled_back_takes_the_rows_it_inserted_with_it(tranche, clock):
+    """A contract written by a plain INSERT is held as the ORM holds what it flushed: gone
+    from the session, not only from the database, when its savepoint rolls back."""
+    with tranche.unit_of_work() as uow:
+        savepoint = uow.session.begin_nested()
+        created = create_contract(
+            uow,
+            buyer_id="buyer-1",
+            provider_id="provider-1",
+            currency="USD",
+            agreed_amount=1_000,
+            title="rolled back",
+        )
+        assert uow.session.get(Contract, created.id) is created  # held: no query needed
+        savepoint.rollback()
+        assert created not in uow.session
+        assert uow.session.get(Contract, created.id) is None
