@@ -157,17 +157,18 @@ def run(url: str, lifecycles: int, repeat: int, profile: str | None) -> None:
             )
         assert response.status_code == 200, response.json
 
-    for n in range(20):  # warm caches (policy, machine pool, compiled statements)
+    def lifecycle(n: int) -> None:
         milestone = setup(n)
         for name, who in STEPS:
             transition(milestone, name, f"{who}{n}")
+
+    for n in range(20):  # warm caches (policy, machine pool, compiled statements)
+        lifecycle(n)
     for run_index in range(repeat):
         for meter in meters.values():
             meter.start_run(profiling=run_index == repeat - 1)
         for n in range(lifecycles):
-            milestone = setup(n)
-            for name, who in STEPS:
-                transition(milestone, name, f"{who}{n}")
+            lifecycle(n)
         for meter in meters.values():
             meter.end_run()
     # The set-up requests' CPU time relative to a transition's, measured in the same runs,
