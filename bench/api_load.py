@@ -1,16 +1,18 @@
-"""Load: concurrent clients drive milestone lifecycles through gunicorn, beside a bare endpoint.
+"""Load: concurrent clients drive milestone lifecycles through gunicorn, beside two yardsticks.
 
 For SQLite and PostgreSQL in turn: start gunicorn (sync workers) serving Tranche and,
-beside it, bench/bare_app.py (1 UPDATE + 1 INSERT via the ORM) on the same database.
-CLIENTS threads run Tranche lifecycles (create a contract with its milestone in one
-request, then fund, submit, approve), then hit the bare endpoint, in alternating
-rounds of SECONDS / ROUNDS each, so that a shared machine's drift touches both alike.
-Reported: transitions/s (fund, submit, approve) and all API requests/s with their
-p50/p99 latency, the bare requests/s, the ratios, and each server's CPU time per
-request (gunicorn master and workers, from /proc; the database server's and the
-clients' time is not in it). With `--readers N`, N more threads GET one milestone
-over and over beside the writers, and the GETs' rate and p50/p99 are reported too (on
-SQLite they stay out of the writers' queue).
+beside it, bench/bare_app.py on the same database. CLIENTS threads run Tranche
+lifecycles (create a contract with its milestone in one request, then fund, submit,
+approve); then the same lifecycles at the floor of their writes (the rows Tranche
+writes, by the cheapest code: no machine, no policy, no auth, no validation); then
+the bare endpoint (1 UPDATE + 1 INSERT via the ORM). The three alternate in rounds of
+SECONDS / ROUNDS each, so that a shared machine's drift touches them alike.
+Reported: transitions/s (fund, submit, approve) and all requests/s with their
+p50/p99 latency, for Tranche and for the floor; the bare requests/s; the ratios; and
+each server's CPU time per request (gunicorn master and workers, from /proc; the
+database server's and the clients' time is not in it). With `--readers N`, N more
+threads GET one milestone over and over beside Tranche's writers, and the GETs'
+rate and p50/p99 are reported too (on SQLite they stay out of the writers' queue).
 
     .venv/bin/python bench/api_load.py [--seconds 10] [--rounds 5] [--clients 8]
                                        [--workers 2] [--readers 0]
@@ -203,6 +205,26 @@ def bare_step(port: int) -> Step:
     return one
 
 
+def floor_step(port: int, setup: list[float]) -> Step:
+    """A lifecycle at the floor of its writes (bench/bare_app.py): create a contract with its
+    milestone, then three transitions; returns their latencies, the creation's goes to `setup`."""
+
+    def lifecycle(client: int) -> list[float]:
+        status, body, created = request(port, "POST", "/floor/contracts", {}, {})
+        assert status == 200, body
+        setup.append(created)
+        milestone = json.loads(body)["milestone_id"]
+        timed = []
+        for _ in range(3):
+            headers = {"Idempotency-Key": secrets.token_hex(8)}
+            status, body, elapsed = request(port, "POST", f"/floor/{milestone}", headers, {})
+            assert status == 200, body
+            timed.append(elapsed)
+        return timed
+
+    return lifecycle
+
+
 def report(name: str, latencies: list[float], elapsed: float) -> float:
     rate = len(latencies) / elapsed
     cuts = statistics.quantiles(latencies, n=100)
@@ -213,11 +235,32 @@ def report(name: str, latencies: list[float], elapsed: float) -> float:
     return rate
 
 
+class Tally:
+    """One side's latencies, time driven and server CPU, summed over the rounds."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.time = self.cpu = 0.0
+
+    def round(self, server: Server, seconds: float, *groups: tuple[int, Step]) -> list:
+        """Drive `groups` for `seconds`; the first group's latencies are counted here, and
+        every group's are returned."""
+        cpu = server.cpu_seconds()
+        latencies, elapsed = drive(seconds, *groups)
+        self.cpu += server.cpu_seconds() - cpu
+        self.time += elapsed
+        self.latencies += latencies[0]
+        return latencies
+
+    def cpu_ms(self, requests: int) -> float:
+        return self.cpu / requests * 1000
+
+
 def run_backend(url: str, label: str, args: argparse.Namespace) -> None:
-    """Both servers up at once, driven in alternating rounds (Tranche, then bare, each for
-    seconds / rounds): a shared machine that slows down for a while slows both sides,
-    so the ratio holds better than the absolute figures. An idle sync worker costs
-    nothing; it sleeps in accept()."""
+    """Both servers up at once, driven in alternating rounds (Tranche, the floor of its
+    writes, then bare, each for seconds / rounds): a shared machine that slows down for
+    a while slows all three alike, so the ratios hold better than the absolute figures.
+    An idle sync worker costs nothing; it sleeps in accept()."""
     from bench.bare_app import prepare
 
     database = Database(url)
@@ -232,42 +275,43 @@ def run_backend(url: str, label: str, args: argparse.Namespace) -> None:
     )
     tranche = Server("web.app:create_app()", env, args.workers)
     bare = Server("bench.bare_app:create_app()", {"BENCH_DATABASE_URL": url}, args.workers)
+    seconds = args.seconds / args.rounds
     try:
         setup: list[float] = []
+        floor_setup: list[float] = []
         writers = (args.clients, tranche_step(tranche.port, key, setup))
         readers = [(args.readers, reader_step(tranche.port, key))] if args.readers else []
-        transitions: list[float] = []
+        ours, floor, plain = Tally(), Tally(), Tally()
         gets: list[float] = []
-        bare_latencies: list[float] = []
-        tranche_time = bare_time = tranche_cpu = bare_cpu = 0.0
         for _ in range(args.rounds):
-            cpu = tranche.cpu_seconds()
-            (lat, *got), elapsed = drive(args.seconds / args.rounds, writers, *readers)
-            tranche_cpu += tranche.cpu_seconds() - cpu
-            transitions += lat
+            _, *got = ours.round(tranche, seconds, writers, *readers)
             gets += got[0] if got else []
-            tranche_time += elapsed
-            cpu = bare.cpu_seconds()
-            (lat,), elapsed = drive(
-                args.seconds / args.rounds, (args.clients, bare_step(bare.port))
-            )
-            bare_cpu += bare.cpu_seconds() - cpu
-            bare_latencies += lat
-            bare_time += elapsed
+            floor.round(bare, seconds, (args.clients, floor_step(bare.port, floor_setup)))
+            plain.round(bare, seconds, (args.clients, bare_step(bare.port)))
     finally:
         tranche.stop()
         bare.stop()
-    tranche_rate = report("Tranche transitions", transitions, tranche_time)
-    request_rate = report("Tranche, all API requests", transitions + setup, tranche_time)
+    transitions = ours.latencies
+    tranche_rate = report("Tranche transitions", transitions, ours.time)
+    request_rate = report("Tranche, all API requests", transitions + setup, ours.time)
     if readers:
-        report("GET /v1/milestones/{id}", gets, tranche_time)
-    bare_rate = report("bare UPDATE+INSERT", bare_latencies, bare_time)
-    print(f"  ratio Tranche transitions / bare: {tranche_rate / bare_rate:.2f}x")
-    print(f"  ratio Tranche API requests / bare: {request_rate / bare_rate:.2f}x")
+        report("GET /v1/milestones/{id}", gets, ours.time)
+    floor_rate = report("floor: transitions", floor.latencies, floor.time)
+    floor_requests = report("floor: all requests", floor.latencies + floor_setup, floor.time)
+    bare_rate = report("bare UPDATE+INSERT", plain.latencies, plain.time)
+    for name, rate, base in (
+        ("Tranche transitions / bare", tranche_rate, bare_rate),
+        ("Tranche API requests / bare", request_rate, bare_rate),
+        ("floor transitions / bare", floor_rate, bare_rate),
+        ("floor requests / bare", floor_requests, bare_rate),
+        ("Tranche transitions / floor", tranche_rate, floor_rate),
+    ):
+        print(f"  ratio {name}: {rate / base:.2f}x")
     requests = len(transitions) + len(setup) + len(gets)
     print(
-        f"  gunicorn CPU per request: Tranche {tranche_cpu / requests * 1000:.2f} ms, "
-        f"bare {bare_cpu / len(bare_latencies) * 1000:.2f} ms\n"
+        f"  gunicorn CPU per request: Tranche {ours.cpu_ms(requests):.2f} ms, "
+        f"floor {floor.cpu_ms(len(floor.latencies) + len(floor_setup)):.2f} ms, "
+        f"bare {plain.cpu_ms(len(plain.latencies)):.2f} ms\n"
     )
 
 
