@@ -150,7 +150,7 @@ def create_contract(
         "currency": check_currency(currency),
         "agreed_amount": positive_amount(agreed_amount, "agreed_amount"),
         "title": _text(title, "title", 200),
-        "policy_name": policy,
+        "policy_name": name,
         "policy_version": version,
         "created_at": now,
         "event_seq": 0,  # the first event's INSERT moves the head (a trigger, see events.append)
@@ -164,7 +164,7 @@ def create_contract(
         buyer_id,
         "buyer",
         now,
-        policy=(policy, version),
+        policy=(name, version),
         amount=contract.agreed_amount,
         data={"provider_id": provider_id, "title": contract.title},
     )

@@ -39,3 +39,19 @@ def test_a_contract_created_and_given_milestones_in_one_transaction(tranche, dat
     assert [e.seq for e in tranche.events_of(contract.id)] == [1, 2, 3, 4]
     with UnitOfWork(database, clock) as uow:
         assert verify_chain(uow.session, contract.id) == []
+
+
+def test_a_policy_named_with_spaces_is_stored_as_it_was_found(tranche):
+    """The name is looked up trimmed, so it is stored trimmed: milestones find the policy."""
+    contract = tranche.create_contract(
+        buyer_id=BUYER.id,
+        provider_id=PROVIDER.id,
+        currency="USD",
+        agreed_amount=10_000,
+        title="Padded",
+        policy="  fixed-price ",
+    )
+    assert contract.policy_name == "fixed-price"
+    added = tranche.add_milestone(contract.id, title="First", amount=10_000)
+    assert added.policy_name == "fixed-price"
+    assert [e.policy_name for e in tranche.events_of(contract.id)] == ["fixed-price"] * 2
