@@ -1,15 +1,16 @@
 """Yardsticks served by gunicorn beside Tranche in bench/api_load.py, on the same database.
 
 - `/bare/<row>`: the floor every Python web service pays, 1 UPDATE + 1 INSERT via the ORM.
-- `/floor/<milestone id>`: the floor of a transition's writes. The rows a Tranche
-  transition must write, on Tranche's own tables (so its triggers fire too), by
+- `/floor/contracts` and `/floor/<milestone id>`: the floor of a lifecycle's writes.
+  The rows Tranche must write, on Tranche's own tables (so its triggers fire too), by
   the cheapest code: prebuilt statements, no state machine, no policy, no auth, no
-  validation, no schema. The milestone row is locked and read with its contract;
-  a ledger entry with two postings, a hash-chained event (whose triggers write the
-  feed row and move the contract's chain head), the milestone's UPDATE and an
-  idempotency record go in; the response is the milestone row as JSON. On SQLite,
-  one statement per table, as Tranche sends them; on PostgreSQL, all the writes in
-  one statement (one round trip fewer than Tranche sends, four fewer on a fund).
+  validation, no schema. Creating writes a contract, its milestone and one event. A
+  transition locks and reads the milestone with its contract, then writes a ledger
+  entry with two postings, a hash-chained event (whose triggers write the feed row
+  and move the contract's chain head), the milestone's UPDATE and an idempotency
+  record; its response is the milestone row as JSON. On SQLite, one statement per
+  table, as Tranche sends them; on PostgreSQL, all of a request's writes in one
+  statement (a transition sends 2 statements where Tranche sends 5 or 6).
   What no implementation of the API can go below, whatever it does about its own code.
 """
 
@@ -130,8 +131,9 @@ SELECT id, NULL, 1, 'contract_created', :buyer_id, 'buyer', :amount, :currency, 
 def _new_contract(now: datetime) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """A contract between two fresh parties, its proposed milestone and its first event."""
     contract_id, milestone_id = f"ct_{secrets.token_hex(12)}", f"ms_{secrets.token_hex(12)}"
-    common = {"title": "floor", "policy_name": "fixed-price", "policy_version": 1}
-    contract = common | {
+    policy = {"policy_name": "fixed-price", "policy_version": 1}
+    contract = policy | {
+        "title": "floor",
         "id": contract_id,
         "tenant": "floor",
         "buyer_id": "fb",
@@ -142,7 +144,8 @@ def _new_contract(now: datetime) -> tuple[dict[str, Any], dict[str, Any], dict[s
         "event_seq": 0,
         "last_event_hash": "0" * 64,
     }
-    milestone = common | {
+    milestone = policy | {
+        "title": "floor",
         "id": milestone_id,
         "contract_id": contract_id,
         "position": 1,
@@ -153,7 +156,7 @@ def _new_contract(now: datetime) -> tuple[dict[str, Any], dict[str, Any], dict[s
         "created_at": now,
         "updated_at": now,
     }
-    event = common | {
+    event = policy | {
         "contract_id": contract_id,
         "seq": 1,
         "type": "contract_created",
