@@ -40,15 +40,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.throwaway import postgres_url  # noqa: E402
 from engine.db import Database  # noqa: E402
 from web.api.auth import create_key  # noqa: E402
-
-PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def free_port() -> int:
@@ -329,14 +326,8 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 run_backend(f"sqlite:///{tmp}/bench.db", "SQLite", args)
         elif backend == "postgres":
-            name = f"tranche_bench_{os.getpid()}"
-            admin = psycopg.connect(PG_URL, autocommit=True)
-            admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                run_backend(PG_URL.rsplit("/", 1)[0] + f"/{name}", "PostgreSQL", args)
-            finally:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                admin.close()
+            with postgres_url("tranche_bench") as url:
+                run_backend(url, "PostgreSQL", args)
         else:
             parser.error(f"unknown backend {backend!r}")
 

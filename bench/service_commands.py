@@ -10,7 +10,7 @@ It asserts nothing about time: run it before and after a change and compare.
     .venv/bin/python bench/service_commands.py --backend sqlite --profile
 
 PostgreSQL: a throwaway database is created on the server named by
-TRANCHE_BENCH_POSTGRES_URL (default: the local server, user postgres) and dropped
+BENCH_POSTGRES_URL (default: the local server, user postgres) and dropped
 afterwards; if the server does not answer, that part is skipped with a message.
 """
 
@@ -19,10 +19,9 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import os
 import pstats
-import secrets
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -35,14 +34,14 @@ from typing import Any
 
 import psycopg
 
-from engine.actors import Actor
-from engine.clock import FixedClock
-from engine.db import Database
-from engine.service import Tranche
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is not installed
 
-ADMIN_URL = os.environ.get(
-    "TRANCHE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+from bench.throwaway import PG_URL, postgres_url  # noqa: E402
+from engine.actors import Actor  # noqa: E402
+from engine.clock import FixedClock  # noqa: E402
+from engine.db import Database  # noqa: E402
+from engine.service import Tranche  # noqa: E402
+
 BUYER, PROVIDER = Actor("bench-buyer"), Actor("bench-provider")
 COMMANDS = ("create_contract", "add_milestone", "fund", "submit", "approve")
 TRANSITIONS = ("fund", "submit", "approve")
@@ -132,21 +131,18 @@ def sqlite_database() -> Iterator[Database]:
 @contextmanager
 def postgres_database() -> Iterator[Database | None]:
     try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
+        psycopg.connect(PG_URL, connect_timeout=3).close()
     except psycopg.OperationalError as exc:
-        print(f"PostgreSQL skipped: {ADMIN_URL} does not answer ({exc.__class__.__name__})")
+        print(f"PostgreSQL skipped: {PG_URL} does not answer ({exc.__class__.__name__})")
         yield None
         return
-    name = f"tranche_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    database = Database(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        database.upgrade()
-        yield database
-    finally:
-        database.dispose()
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with postgres_url("tranche_bench") as url:
+        database = Database(url)
+        try:
+            database.upgrade()
+            yield database
+        finally:
+            database.dispose()
 
 
 def profile(database: Database, lifecycles: int, top: int = 12) -> None:

@@ -34,16 +34,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.throwaway import postgres_url  # noqa: E402
 from web.api.auth import create_key  # noqa: E402
 from web.app import create_app  # noqa: E402
 
-PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 STEPS = (("fund", "b"), ("submit", "p"), ("approve", "b"))
 
 
@@ -184,18 +183,6 @@ def run(url: str, lifecycles: int, repeat: int, profile: str | None) -> None:
     database.dispose()
 
 
-@contextmanager
-def postgres_url() -> Iterator[str]:
-    name = f"tranche_cost_{os.getpid()}"
-    admin = psycopg.connect(PG_URL, autocommit=True)
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lifecycles", type=int, default=300)
@@ -215,7 +202,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 run(f"sqlite:///{tmp}/cost.db", args.lifecycles, args.repeat, args.profile)
         elif backend == "postgres":
-            with postgres_url() as url:
+            with postgres_url("tranche_cost") as url:
                 run(url, args.lifecycles, args.repeat, args.profile)
         else:
             parser.error(f"unknown backend {backend!r}")
