@@ -10,14 +10,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from bench.bare_app import create_app, prepare
+from bench.bare_app import create_app
 
 
 @pytest.fixture
 def floor_client(database, monkeypatch):
     monkeypatch.setenv("BENCH_DATABASE_URL", database.url)
-    prepare(database.url, rows=1)
-    app = create_app()
+    app = create_app()  # the floor needs Tranche's tables only, not the bare endpoint's
     app.testing = True  # a database error reaches the test, not a 500 page
     return app.test_client()
 
