@@ -82,14 +82,15 @@ _RECORD = insert(IdempotencyRecord.__table__)
 _LOAD_POSTGRES = _LOAD.add_columns(
     text("nextval('ledger_entries_id_seq') AS entry_id")
 ).with_for_update()
-_WRITE_ALL = text("""
+_WRITE_ALL = text(
+    """
 WITH entry AS (
   INSERT INTO ledger_entries (id, contract_id, milestone_id, kind, memo, created_at)
   VALUES (:entry_id, :contract_id, :milestone_id, 'hold', '', :now) RETURNING id),
 legs AS (
   INSERT INTO postings (entry_id, contract_id, milestone_id, account, amount, currency)
   SELECT entry.id, :contract_id, :milestone_id, l.account, l.amount, :currency
-  FROM entry, (VALUES ('buyer_funding', -1), ('escrow', 1)) AS l(account, amount)),
+  FROM entry, (VALUES {legs}) AS l(account, amount)),
 event AS (
   INSERT INTO events (contract_id, milestone_id, seq, type, actor_id, actor_role, amount,
     currency, from_state, to_state, policy_name, policy_version, data, created_at,
@@ -104,7 +105,8 @@ touched AS (
   UPDATE milestones SET version = :new_version, updated_at = :now
   WHERE id = :milestone_id AND version = :old_version RETURNING 1)
 SELECT count(*) FROM touched
-""")
+""".format(legs=", ".join(f"('{account}', {amount})" for account, amount in _LEGS))
+)
 
 
 # Creating a contract with its milestone: fewer rows than Tranche writes (one event, no
@@ -126,6 +128,12 @@ INSERT INTO events (contract_id, milestone_id, seq, type, actor_id, actor_role, 
 SELECT id, NULL, 1, 'contract_created', :buyer_id, 'buyer', :amount, :currency, NULL, NULL,
   :policy_name, :policy_version, '{}', :created_at, :prev_hash, :hash FROM contract
 """)
+
+
+def _hashed(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with a hash over its fields (the previous hash among them), as a chain needs."""
+    canonical = json.dumps(event | {"created_at": event["created_at"].isoformat()}, sort_keys=True)
+    return event | {"hash": hashlib.sha256(canonical.encode()).hexdigest()}
 
 
 def _new_contract(now: datetime) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -168,8 +176,7 @@ def _new_contract(now: datetime) -> tuple[dict[str, Any], dict[str, Any], dict[s
         "created_at": now,
         "prev_hash": "0" * 64,
     }
-    canonical = json.dumps(event | {"created_at": now.isoformat()}, sort_keys=True)
-    return contract, milestone, event | {"hash": hashlib.sha256(canonical.encode()).hexdigest()}
+    return contract, milestone, _hashed(event)
 
 
 def create_sqlite(session: Any) -> str:
@@ -207,8 +214,7 @@ def _event(row: dict[str, Any], entry_id: int, now: datetime) -> dict[str, Any]:
         "created_at": now,
         "prev_hash": row["last_event_hash"],
     }
-    canonical = json.dumps(event | {"created_at": now.isoformat()}, sort_keys=True)
-    return event | {"hash": hashlib.sha256(canonical.encode()).hexdigest()}
+    return _hashed(event)
 
 
 def _writes(row: dict[str, Any], now: datetime) -> tuple[dict[str, Any], dict[str, Any], str]:
