@@ -3,8 +3,9 @@
 When the other party has not acted by `respond_by`, the policy's
 `dispute_default_outcome` applies: `opener_claim` grants the opener's claim
 (recorded as a ruling by the platform, through the policy's `rule` event);
-`staff` sends the case to staff. One dispute per transaction; PostgreSQL claims
-each with FOR UPDATE SKIP LOCKED so several sweepers can run at once.
+`staff` sends the case to staff. One case per transaction, and one that fails is
+reported and skipped; PostgreSQL claims each with FOR UPDATE SKIP LOCKED so several
+sweepers can run at once.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from arbitration.disputes import APPLIED, close
-from arbitration.models import AWAITING_RESPONSE, DEFAULTED, UNDER_REVIEW, Dispute, Ruling
+from arbitration.disputes import APPLIED
+from arbitration.models import Ruling
 from arbitration.settings import Settings
 from engine.actors import Actor
 from engine.db import Database
-from engine.milestones import EventArgs, fire_event, milestone_policy
-from engine.models import Milestone, new_id
+from engine.decision import AWAITING_RESPONSE, DEFAULTED, UNDER_REVIEW, EventArgs
+from engine.errors import ConflictError, TrancheError
+from engine.milestones import fire_event, milestone_policy
+from engine.models import Dispute, Milestone, new_id
 from engine.service import conflicts_as_errors
 from engine.uow import UnitOfWork
 
@@ -33,24 +36,32 @@ class Lapsed:
     outcome: str
 
 
-def lapse_one(uow: UnitOfWork, now: datetime, settings: Settings) -> Lapsed | None:
-    """Apply the default outcome to the most overdue unanswered dispute, if any."""
+def _next_due(uow: UnitOfWork, now: datetime, passed: set[str]) -> tuple[Dispute, Milestone] | None:
+    """The most overdue unanswered live case not in `passed`, with its milestone, locked.
+
+    Only a milestone's live case is considered: a withdrawn or otherwise closed case
+    can never be decided by default.
+    """
     query = (
-        select(Dispute)
+        select(Dispute, Milestone)
+        .join(Milestone, Milestone.dispute_id == Dispute.id)
         .where(Dispute.status == AWAITING_RESPONSE, Dispute.respond_by <= now)
         .order_by(Dispute.respond_by, Dispute.id)
         .limit(1)
     )
+    if passed:
+        query = query.where(Dispute.id.not_in(passed))
     if uow.database.is_postgres:
-        query = query.with_for_update(skip_locked=True)
-    dispute = uow.session.scalars(query).first()
-    if dispute is None:
-        return None
-    milestone = uow.session.get(Milestone, dispute.milestone_id)
-    assert milestone is not None
+        query = query.with_for_update(skip_locked=True, of=(Milestone, Dispute))
+    row = uow.session.execute(query).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _default_outcome(uow: UnitOfWork, dispute: Dispute, milestone: Milestone, now: datetime) -> str:
+    """Send the case to staff, or grant the opener's claim as a ruling by the platform."""
     if milestone_policy(uow, milestone).dispute_default_outcome != "opener_claim":
         dispute.status, dispute.due_at, dispute.updated_at = UNDER_REVIEW, now, now
-        return Lapsed(dispute.id, UNDER_REVIEW)
+        return UNDER_REVIEW
     rationale = (
         f"The {'buyer' if dispute.opener_role == 'provider' else 'provider'} did not answer "
         f"by {dispute.respond_by:%Y-%m-%d %H:%M} UTC; under the policy, the opener's claim "
@@ -77,24 +88,46 @@ def lapse_one(uow: UnitOfWork, now: datetime, settings: Settings) -> Lapsed | No
             to_provider=dispute.claim_to_provider,
             to_buyer=dispute.claim_to_buyer,
             note=rationale,
-            extra={"dispute_id": dispute.id, "ruling_id": ruling.id, "default_outcome": True},
+            case_id=dispute.id,
+            extra={"ruling_id": ruling.id, "default_outcome": True},
         ),
         now=now,
     )
-    close(uow, dispute, DEFAULTED, now)
-    return Lapsed(dispute.id, DEFAULTED)
+    uow.session.flush()
+    uow.session.refresh(dispute)
+    dispute.status = DEFAULTED
+    uow.session.flush()
+    return DEFAULTED
 
 
 def sweep(
     database: Database, settings: Settings, now: datetime, limit: int | None = None
 ) -> list[Lapsed]:
-    """Apply every default outcome due at `now`, one dispute per transaction."""
+    """Apply every default outcome due at `now`, one case per transaction.
+
+    A case whose outcome the rules refuse is reported as `failed: ...` and passed over
+    for the rest of this sweep; it never blocks the others. A case busy with a command
+    (or another sweeper) is left for the next sweep.
+    """
     done: list[Lapsed] = []
+    passed: set[str] = set()
     while limit is None or len(done) < limit:
-        with conflicts_as_errors(), UnitOfWork(database) as uow:
-            lapsed = lapse_one(uow, now, settings)
-            if lapsed is None:
-                return done
-            uow.commit()
-            done.append(lapsed)
+        try:
+            with conflicts_as_errors(), UnitOfWork(database) as uow:
+                picked = _next_due(uow, now, passed)
+                if picked is None:
+                    return done
+                dispute, milestone = picked
+                passed.add(dispute.id)
+                try:
+                    with uow.session.begin_nested():
+                        outcome = _default_outcome(uow, dispute, milestone, now)
+                except ConflictError:
+                    raise
+                except TrancheError as exc:
+                    outcome = f"failed: {exc.message}"
+                uow.commit()
+                done.append(Lapsed(dispute.id, outcome))
+        except ConflictError:
+            continue
     return done

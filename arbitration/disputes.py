@@ -2,9 +2,10 @@
 
 Each command runs in the caller's unit of work and never commits. Commands that
 move the milestone (open, accept, withdraw) fire the policy's own events through
-`engine.milestones.fire_event`, so the dispute rows and the transition commit
-together. The other party "responds" by any act in the case; until they do, the
-policy's response deadline runs (see `deadlines`).
+`engine.milestones.fire_event`, which opens and closes the case itself, so the
+case, its rows here and the transition commit together whatever the entry point.
+The other party "responds" by any act in the case; until they do, the policy's
+response deadline runs (see `deadlines`).
 """
 
 from __future__ import annotations
@@ -15,25 +16,16 @@ from sqlalchemy import select, update
 
 from arbitration.errors import DisputeClosedError, DisputeNotFoundError
 from arbitration.evidence import EvidenceStore, Upload
-from arbitration.models import (
-    AWAITING_RESPONSE,
-    OPEN_STATUSES,
-    SETTLED,
-    UNDER_REVIEW,
-    WITHDRAWN,
-    Dispute,
-    Evidence,
-    Offer,
-    Ruling,
-    Statement,
-)
+from arbitration.models import Evidence, Offer, Ruling, Statement
 from arbitration.settings import Settings
 from engine.actors import Actor
-from engine.errors import InvalidAmountError, NotAPartyError, ValidationError
-from engine.ledger import escrow_balance
-from engine.milestones import EventArgs, fire_event, load_for_update, milestone_policy
-from engine.models import new_id
+from engine.decision import AWAITING_RESPONSE, OPEN_STATUSES, UNDER_REVIEW, EventArgs
+from engine.errors import NotAPartyError, ValidationError
+from engine.milestones import fire_event
+from engine.models import Dispute, Milestone, new_id
+from engine.rules import DISPUTE, check_split
 from engine.uow import UnitOfWork
+from engine.writer import CASE_CLOSED
 
 MAX_TEXT = 20_000
 OPEN, ACCEPTED, REJECTED, LAPSED = "open", "accepted", "rejected", "lapsed"
@@ -48,24 +40,6 @@ def text_field(value: object, name: str, limit: int = MAX_TEXT, required: bool =
     if len(value) > limit:
         raise ValidationError(f"{name} must be at most {limit} characters", field=name)
     return value.strip()
-
-
-def check_split(to_provider: object, to_buyer: object, escrow: int) -> tuple[int, int]:
-    """Two whole amounts >= 0 that sum exactly to the escrow held."""
-    for name, value in (("to_provider", to_provider), ("to_buyer", to_buyer)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InvalidAmountError(f"{name} must be a whole amount >= 0", field=name)
-    assert isinstance(to_provider, int)
-    assert isinstance(to_buyer, int)
-    if to_provider + to_buyer != escrow:
-        raise InvalidAmountError(
-            f"the amounts must sum exactly to the escrow of {escrow}, "
-            f"got {to_provider} + {to_buyer} = {to_provider + to_buyer}",
-            escrow=escrow,
-            to_provider=to_provider,
-            to_buyer=to_buyer,
-        )
-    return to_provider, to_buyer
 
 
 def load(
@@ -109,19 +83,21 @@ def _touch(dispute: Dispute, role: str, now: datetime, settings: Settings) -> No
         dispute.due_at = now + settings.review_sla
 
 
-def close(uow: UnitOfWork, dispute: Dispute, status: str, now: datetime) -> None:
-    """Mark the case decided; open offers lapse and pending rulings become void."""
-    dispute.status, dispute.closed_at, dispute.updated_at = status, now, now
+def lapse_open_items(uow: UnitOfWork, dispute_id: str, status: str, now: datetime) -> None:
+    """When a case closes, whoever closed it: open offers lapse, pending rulings are void."""
     uow.session.execute(
         update(Offer)
-        .where(Offer.dispute_id == dispute.id, Offer.status == OPEN)
+        .where(Offer.dispute_id == dispute_id, Offer.status == OPEN)
         .values(status=LAPSED, decided_at=now)
     )
     uow.session.execute(
         update(Ruling)
-        .where(Ruling.dispute_id == dispute.id, Ruling.status == PENDING)
+        .where(Ruling.dispute_id == dispute_id, Ruling.status == PENDING)
         .values(status=VOID, decided_at=now)
     )
+
+
+CASE_CLOSED.append(lapse_open_items)
 
 
 def open_dispute(
@@ -135,48 +111,22 @@ def open_dispute(
     tenant: str | None = None,
     expected_version: int | None = None,
 ) -> Dispute:
-    """Fire the policy's `dispute` event and open the case; the claim defaults to everything."""
-    reason = text_field(reason, "reason")
-    now = uow.clock.now()
-    dispute_id = new_id("dp")
-    event = fire_event(
-        uow,
-        milestone_id,
-        "dispute",
-        actor,
-        EventArgs(note=reason, extra={"dispute_id": dispute_id}),
-        expected_version=expected_version,
-        tenant=tenant,
+    """Fire the policy's `dispute` event, which opens the case; the claim defaults to all."""
+    args = EventArgs(
+        note=text_field(reason, "reason"),
+        to_provider=claim_to_provider,
+        to_buyer=claim_to_buyer,
+        case_id=new_id("dp"),
     )
-    milestone, contract = load_for_update(uow, milestone_id, tenant)
-    escrow = escrow_balance(uow.session, milestone.id)
-    role = event.actor_role
-    if claim_to_provider is None and claim_to_buyer is None:
-        claim_to_provider, claim_to_buyer = (escrow, 0) if role == "provider" else (0, escrow)
-    to_provider, to_buyer = check_split(claim_to_provider, claim_to_buyer, escrow)
-    window = milestone_policy(uow, milestone).dispute_response
-    dispute = Dispute(
-        id=dispute_id,
-        milestone_id=milestone.id,
-        contract_id=contract.id,
-        tenant=contract.tenant,
-        buyer_id=contract.buyer_id,
-        provider_id=contract.provider_id,
-        opened_by=actor.id,
-        opener_role=role,
-        reason=reason,
-        claim_to_provider=to_provider,
-        claim_to_buyer=to_buyer,
-        amount=escrow,
-        currency=contract.currency,
-        status=AWAITING_RESPONSE if window else UNDER_REVIEW,
-        respond_by=now + window if window else None,
-        due_at=now + (window or settings.review_sla),
-        created_at=now,
-        updated_at=now,
+    fire_event(
+        uow, milestone_id, DISPUTE, actor, args, expected_version=expected_version, tenant=tenant
     )
-    uow.session.add(dispute)
     uow.session.flush()
+    dispute = uow.session.get(Dispute, args.case_id)
+    assert dispute is not None
+    if dispute.respond_by is None:
+        dispute.due_at = dispute.created_at + settings.review_sla
+        uow.session.flush()
     return dispute
 
 
@@ -258,8 +208,7 @@ def make_offer(
     dispute = load(uow, dispute_id, lock=True, tenant=tenant)
     role = party_role(dispute, actor)
     require_open(dispute)
-    escrow = escrow_balance(uow.session, dispute.milestone_id)
-    to_provider, to_buyer = check_split(to_provider, to_buyer, escrow)
+    to_provider, to_buyer = check_split(to_provider, to_buyer, escrow_of(uow, dispute))
     now = uow.clock.now()
     uow.session.execute(
         update(Offer)
@@ -314,13 +263,13 @@ def accept_offer(
             to_buyer=offer.to_buyer,
             offer_by=offer.offered_by_role,
             note=offer.note,
-            extra={"dispute_id": dispute.id, "offer_id": offer.id},
+            case_id=dispute.id,
+            extra={"offer_id": offer.id},
         ),
     )
-    now = uow.clock.now()
-    offer.status, offer.decided_at = ACCEPTED, now
-    close(uow, dispute, SETTLED, now)
+    offer.status, offer.decided_at = ACCEPTED, uow.clock.now()
     uow.session.flush()
+    uow.session.refresh(dispute)
     return dispute
 
 
@@ -348,9 +297,14 @@ def withdraw(uow: UnitOfWork, dispute_id: str, actor: Actor, tenant: str | None 
     dispute = load(uow, dispute_id, lock=True, tenant=tenant)
     party_role(dispute, actor)
     require_open(dispute)
-    fire_event(
-        uow, dispute.milestone_id, "withdraw", actor, EventArgs(extra={"dispute_id": dispute.id})
-    )
-    close(uow, dispute, WITHDRAWN, uow.clock.now())
+    fire_event(uow, dispute.milestone_id, "withdraw", actor, EventArgs(case_id=dispute.id))
     uow.session.flush()
+    uow.session.refresh(dispute)
     return dispute
+
+
+def escrow_of(uow: UnitOfWork, dispute: Dispute) -> int:
+    """The escrow at stake now: the milestone row's own figure (one source for it)."""
+    milestone = uow.session.get(Milestone, dispute.milestone_id)
+    assert milestone is not None
+    return milestone.escrow

@@ -1,4 +1,7 @@
-"""Arbitration tables on the engine's metadata: disputes and everything said in them.
+"""Arbitration tables on the engine's metadata: everything said and decided in a dispute.
+
+The dispute case itself (engine.models.Dispute) is the engine's: a milestone's
+command opens and closes it in the same transaction as the transition.
 
 `staff_audit` is append-only (database triggers refuse UPDATE and DELETE, as for
 the engine's ledger and events). The queue's order, nearest deadline first, is
@@ -9,19 +12,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from engine.decision import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+)
 from engine.models import Base, UTCDateTime
 
-AWAITING_RESPONSE, UNDER_REVIEW, PENDING_APPROVAL = (
-    "awaiting_response",
-    "under_review",
-    "pending_approval",
-)
-SETTLED, RULED, WITHDRAWN, DEFAULTED = "settled", "ruled", "withdrawn", "defaulted"
-OPEN_STATUSES = (AWAITING_RESPONSE, UNDER_REVIEW, PENDING_APPROVAL)
-CLOSED_STATUSES = (SETTLED, RULED, WITHDRAWN, DEFAULTED)
 STATUSES = OPEN_STATUSES + CLOSED_STATUSES
 
 
@@ -36,40 +35,6 @@ class Staff(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class Dispute(Base):
-    __tablename__ = "disputes"
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    milestone_id: Mapped[str] = mapped_column(ForeignKey("milestones.id"), index=True)
-    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), index=True)
-    tenant: Mapped[str] = mapped_column(String(64))
-    buyer_id: Mapped[str] = mapped_column(String(128), index=True)
-    provider_id: Mapped[str] = mapped_column(String(128), index=True)
-    opened_by: Mapped[str] = mapped_column(String(128))
-    opener_role: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str] = mapped_column(Text)
-    # What the opener asks for; granted by default if the other party stays silent.
-    claim_to_provider: Mapped[int] = mapped_column(BigInteger)
-    claim_to_buyer: Mapped[int] = mapped_column(BigInteger)
-    amount: Mapped[int] = mapped_column(BigInteger)  # the escrow at stake
-    currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(24))
-    respond_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the queue's order
-    assignee_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    version: Mapped[int] = mapped_column(Integer)
-
-    __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (
-        Index("ix_disputes_status_due", "status", "due_at", "id"),
-        Index("ix_disputes_assignee_status_due", "assignee_id", "status", "due_at", "id"),
-        Index("ix_disputes_due", "due_at", "id"),
-    )
 
 
 class Statement(Base):

@@ -12,8 +12,7 @@ from arbitration.disputes import (
     APPLIED,
     DECLINED,
     PENDING,
-    check_split,
-    close,
+    escrow_of,
     load,
     require_open,
     text_field,
@@ -24,22 +23,15 @@ from arbitration.errors import (
     SelfApprovalError,
     StaffForbiddenError,
 )
-from arbitration.models import (
-    PENDING_APPROVAL,
-    RULED,
-    UNDER_REVIEW,
-    Dispute,
-    Ruling,
-    Staff,
-    Statement,
-)
+from arbitration.models import Ruling, Staff, Statement
 from arbitration.settings import Settings
 from arbitration.staff import SENIOR
 from engine.actors import Actor
+from engine.decision import PENDING_APPROVAL, UNDER_REVIEW, EventArgs, require_heard
 from engine.errors import ValidationError
-from engine.ledger import escrow_balance
-from engine.milestones import EventArgs, fire_event
-from engine.models import new_id
+from engine.milestones import fire_event, live_case
+from engine.models import Dispute, new_id
+from engine.rules import check_split
 from engine.uow import UnitOfWork
 
 
@@ -127,9 +119,10 @@ def rule(
         raise StaffForbiddenError(
             "claim the case before ruling on it", dispute_id=dispute.id, field="assignee"
         )
-    escrow = escrow_balance(uow.session, dispute.milestone_id)
-    to_provider, to_buyer = check_split(to_provider, to_buyer, escrow)
     now = uow.clock.now()
+    require_heard(live_case(dispute), now)
+    escrow = escrow_of(uow, dispute)
+    to_provider, to_buyer = check_split(to_provider, to_buyer, escrow)
     ruling = Ruling(
         id=new_id("rl"),
         dispute_id=dispute.id,
@@ -200,7 +193,7 @@ def decline(uow: UnitOfWork, ruling_id: str, staff: Staff, note: str, address: s
 
 
 def _apply(uow: UnitOfWork, dispute: Dispute, ruling: Ruling, approver: str | None) -> None:
-    escrow = escrow_balance(uow.session, dispute.milestone_id)
+    escrow = escrow_of(uow, dispute)
     if ruling.to_provider + ruling.to_buyer != escrow:
         raise ValidationError(
             "the escrow changed since this ruling was made; rule again", escrow=escrow
@@ -214,10 +207,10 @@ def _apply(uow: UnitOfWork, dispute: Dispute, ruling: Ruling, approver: str | No
             to_provider=ruling.to_provider,
             to_buyer=ruling.to_buyer,
             note=ruling.rationale,
-            extra={"dispute_id": dispute.id, "ruling_id": ruling.id, "approved_by": approver},
+            case_id=dispute.id,
+            extra={"ruling_id": ruling.id, "approved_by": approver},
         ),
     )
-    now = uow.clock.now()
-    ruling.status, ruling.decided_by, ruling.decided_at = APPLIED, approver, now
-    close(uow, dispute, RULED, now)
+    ruling.status, ruling.decided_by, ruling.decided_at = APPLIED, approver, uow.clock.now()
     uow.session.flush()
+    uow.session.refresh(dispute)

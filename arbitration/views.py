@@ -15,20 +15,12 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from arbitration.disputes import PENDING, load, party_role
-from arbitration.models import (
-    OPEN_STATUSES,
-    STATUSES,
-    Dispute,
-    Evidence,
-    Offer,
-    Ruling,
-    Staff,
-    Statement,
-)
+from arbitration.models import STATUSES, Evidence, Offer, Ruling, Staff, Statement
 from engine.actors import Actor
+from engine.decision import OPEN_STATUSES
 from engine.errors import ValidationError
 from engine.milestones import MilestoneView, history, milestone_policy, view_milestone
-from engine.models import Contract, Event, Milestone
+from engine.models import Contract, Dispute, Event, Milestone
 from engine.summary import Summary, contract_summary
 from engine.uow import UnitOfWork
 from policies.document import Policy

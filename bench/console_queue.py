@@ -20,9 +20,10 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
-from arbitration.models import AWAITING_RESPONSE, OPEN_STATUSES, STATUSES, Dispute
+from arbitration.models import STATUSES
 from engine.db import Database
-from engine.models import Contract, Milestone
+from engine.decision import AWAITING_RESPONSE, OPEN_STATUSES
+from engine.models import Contract, Dispute, Milestone
 from web.app import create_app
 
 PASSWORD = "benchmark password 1"

@@ -20,7 +20,8 @@ from engine.errors import (
     ValidationError,
 )
 from engine.events import GENESIS, append
-from engine.ledger import DIRECT, post_movement
+from engine.ledger import post_movement
+from engine.ledger_legs import DIRECT
 from engine.models import Contract, Milestone, PaymentRequest, PolicyVersion, new_id
 from engine.money import check_currency, check_minor_units
 from engine.policy_store import latest_version

@@ -99,6 +99,20 @@ class PreconditionFailedError(ConflictError):
     code = "precondition_failed"
 
 
+class CaseNotLiveError(ConflictError):
+    """Invariant 8: staff and parties act only in the milestone's live dispute case; a
+    withdrawn, settled or ruled case can never be ruled or decided by default."""
+
+    code = "case_not_live"
+
+
+class RespondentNotHeardError(TrancheError):
+    """Invariant 8, due process: staff move money only after the respondent answered or
+    their answer period ran out; `opens_at` says when a ruling becomes possible."""
+
+    code = "respondent_not_heard"
+
+
 class LedgerError(TrancheError):
     """Invariant 2: postings of one entry must balance, in one currency."""
 

@@ -20,7 +20,6 @@ same transaction; `tranche audit verify` proves the two agree.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
@@ -28,39 +27,14 @@ from sqlalchemy import Insert, Table, bindparam, func, insert, select, true, uni
 from sqlalchemy.orm import Session
 
 from engine.errors import InsufficientEscrowError, LedgerError, NotFoundError
+from engine.ledger_legs import (
+    ESCROW,
+    PLATFORM_FEES,
+    Leg,
+    legs_for,
+)
 from engine.models import Contract, LedgerEntry, Milestone, Posting
 from engine.rules import HOLD, REFUND, RELEASE, Movement
-
-BUYER_FUNDING = "buyer_funding"
-ESCROW = "escrow"
-PROVIDER_PAYABLE = "provider_payable"
-BUYER_REFUNDS = "buyer_refunds"
-PLATFORM_FEES = "platform_fees"
-DIRECT = "direct"
-"""Entry kind of a payment from buyer to provider outside any milestone."""
-
-
-@dataclass(frozen=True, slots=True)
-class Leg:
-    account: str
-    amount: int
-
-
-def legs_for(movement: Movement, fee_bps: int) -> list[Leg]:
-    """The balanced legs of one movement; fees come out of the provider's side."""
-    amount = movement.amount
-    if movement.kind == HOLD:
-        return [Leg(BUYER_FUNDING, -amount), Leg(ESCROW, amount)]
-    if movement.kind == REFUND:
-        return [Leg(ESCROW, -amount), Leg(BUYER_REFUNDS, amount)]
-    fee = amount * fee_bps // 10_000
-    source = Leg(ESCROW, -amount) if movement.kind == RELEASE else None
-    return [
-        source or Leg(BUYER_FUNDING, -amount),
-        Leg(PROVIDER_PAYABLE, amount - fee),
-        *([Leg(PLATFORM_FEES, fee)] if fee else []),
-    ]
-
 
 # Entry and postings go in as plain INSERTs on their tables, built once: nothing reads
 # them back as objects, the ORM would insert postings one by one to learn their ids,

@@ -1,8 +1,7 @@
-"""Compile a policy into a python-statemachine class, and drive a milestone row with it.
+"""Compile a policy into a python-statemachine class, and ask it what an event does.
 
-The class is built once per policy version and cached; each command points a
-cached instance at the milestone row's state, applies the event, and copies the
-new state back to the row.
+The class is built once per policy version and cached; `decide` points a cached
+instance at the milestone's state and asks it which transition an event takes.
 Who may act and the policy's guards are `cond`s, so `enabled_events` answers
 "what may this actor do now"; amount rules are validators that raise precise
 errors and leave the state unchanged. The strict `StateMachine` base makes an
@@ -21,7 +20,7 @@ from statemachine import State, StateMachine
 from statemachine.exceptions import TransitionNotAllowed
 
 from engine.errors import ForbiddenEventError, UnknownEventError
-from engine.rules import EFFECTS, GUARDS, PARTIES, Facts
+from engine.rules import DISPUTE, EFFECTS, GUARDS, PARTIES, Facts
 from policies.document import PREVIOUS, SAME, Policy, TransitionSpec
 
 
@@ -102,26 +101,61 @@ def _predecessors(policy: Policy, state: str) -> list[str]:
     return list(found)
 
 
-def build_machine_class(policy: Policy) -> tuple[type[StateMachine], Offers]:
-    """The policy's machine class, and its conds by source state (see `allowed_events`)."""
-    states = {
-        s.name: State(s.name, value=s.name, initial=s.initial, final=s.final) for s in policy.states
-    }
-    by_event: dict[str, list[Any]] = {}
-    offers: Offers = {name: [] for name in states}
+@dataclass(frozen=True, slots=True)
+class Arrow:
+    """One concrete step a transition allows: from a state to a state (`same` and `previous`
+    resolved; `previous` to every state the milestone can have come from)."""
+
+    source: str
+    target: str
+    spec: TransitionSpec
+
+
+def arrows(policy: Policy) -> list[Arrow]:
+    """Every arrow of the policy, in the policy's order: what the machine, the drawings and
+    the diff all read."""
+    found = []
     for spec in policy.transitions:
         for source in spec.sources:
             if spec.target == PREVIOUS:
                 targets = _predecessors(policy, source)
             else:
                 targets = [source if spec.target == SAME else spec.target]
-            for target in targets:
-                transition, cond = _transition(states, spec, source, target)
-                by_event.setdefault(spec.event, []).append(transition)
-                offers[source].append((spec.event, cond))
+            found += [Arrow(source, target, spec) for target in targets]
+    return found
+
+
+def may_return(policy: Policy, state: str, previous: str | None) -> bool:
+    """Whether `previous` is a state a `previous` transition from `state` may lead back to."""
+    return previous in _predecessors(policy, state)
+
+
+def case_states(policy: Policy) -> frozenset[str]:
+    """The states a `dispute` event enters: a dispute case is open while the milestone is in one."""
+    return frozenset(t.target for t in policy.transitions if t.event == DISPUTE)
+
+
+def build_machine_class(policy: Policy) -> tuple[type[StateMachine], Offers]:
+    """The policy's machine class, and its conds by source state (see `allowed_events`).
+
+    The policy's final states are not final to the library: an instance is an evaluator
+    shared by every milestone of the policy (creating one costs ~10 ms), and the library
+    stops an instance for good once it enters a final state. The library's check for
+    non-final dead ends is off for the same reason; the policy checker proves that final
+    states are dead ends holding no escrow, and every other state has a way out.
+    """
+    states = {s.name: State(s.name, value=s.name, initial=s.initial) for s in policy.states}
+    by_event: dict[str, list[Any]] = {}
+    offers: Offers = {name: [] for name in states}
+    for arrow in arrows(policy):
+        transition, cond = _transition(states, arrow.spec, arrow.source, arrow.target)
+        by_event.setdefault(arrow.spec.event, []).append(transition)
+        offers[arrow.source].append((arrow.spec.event, cond))
     attrs: dict[str, Any] = dict(states)
     for event, transitions in by_event.items():
         attrs[event] = reduce(lambda a, b: a | b, transitions)
+    attrs["validate_trap_states"] = False
+    attrs["validate_final_reachability"] = False
     name = "Policy_" + "".join(c if c.isalnum() else "_" for c in f"{policy.name}_{policy.version}")
     return type(name, (StateMachine,), attrs), offers
 
@@ -143,7 +177,7 @@ def machine_class(policy: Policy) -> type[StateMachine]:
 
 
 class _Slot:
-    """The machine's model: only the state string, copied from and back to the row."""
+    """The machine's model: only the state string of the milestone being decided."""
 
     __slots__ = ("state",)
 
@@ -157,51 +191,34 @@ _LOCAL = threading.local()
 def _pooled(policy: Policy) -> tuple[StateMachine, _Slot]:
     """One machine instance per policy version and thread, re-pointed for each command.
 
-    Creating an instance registers every callback of every transition (about 2 ms for
-    the default policy here); the machine reads its state from the model on each use,
-    so re-pointing a cached instance at another milestone's state is exact and cheap.
-    An instance that reached a final state has terminated: `_revive` restarts it (the
-    next milestone is not final), and one that cannot be revived is replaced.
+    The machine reads its state from the model on each use, so pointing a cached
+    instance at another milestone's state is exact, and saves building one per command.
     """
     pool: dict[tuple[str, int, str], tuple[StateMachine, _Slot]] = _LOCAL.__dict__.setdefault(
         "machines", {}
     )
     key = (policy.name, policy.version, policy.digest)
     entry = pool.get(key)
-    if entry is None or entry[0].is_terminated:
+    if entry is None:
         slot = _Slot(policy.initial.name)
         entry = pool[key] = (machine_class(policy)(model=slot, state_field="state"), slot)
     return entry
 
 
-def _revive(sm: StateMachine) -> None:
-    """Let a pooled instance that entered a final state serve the next milestone.
-
-    python-statemachine stops its engine when a final state is entered (an instance is
-    one object's life), but here the instance is a cached evaluator re-pointed at each
-    milestone's state, so the stop is lifted instead of paying ~1-2 ms for a new one.
-    If the library's internals differ, the instance stays terminated and `_pooled`
-    replaces it as before.
-    """
-    engine = getattr(sm, "_engine", None)
-    if engine is not None and getattr(engine, "running", True) is False:
-        engine.running = True
-
-
 class MilestoneMachine:
-    """A policy's machine around one milestone row: asks and applies events."""
+    """A policy's machine at one milestone's state: which events are open, which one fires."""
 
-    def __init__(self, policy: Policy, row: Any) -> None:
-        if row.state not in machine_class(policy).states_map:
+    def __init__(self, policy: Policy, state: str, previous_state: str | None = None) -> None:
+        if state not in machine_class(policy).states_map:
             raise ForbiddenEventError(
-                f"milestone is in state {row.state!r}, unknown to policy "
+                f"milestone is in state {state!r}, unknown to policy "
                 f"{policy.name} v{policy.version}",
-                state=row.state,
+                state=state,
             )
         self.policy = policy
-        self.row = row
+        self.state = state
+        self.previous_state = previous_state
         self.sm, self.slot = _pooled(policy)
-        self.slot.state = row.state
 
     def allowed_events(self, facts: Facts) -> list[str]:
         """The events this actor could send now, given suitable arguments (amounts, a split).
@@ -211,34 +228,30 @@ class MilestoneMachine:
         and every read of a milestone pays it); tests/test_machine_offers.py holds the
         two equal over every policy, state, role and set of facts.
         """
-        cmd = Command(facts, self.row.previous_state, listing=True)
+        cmd = Command(facts, self.previous_state, listing=True)
         enabled: dict[str, None] = {}
-        for event, cond in compiled(self.policy)[1][self.row.state]:
+        for event, cond in compiled(self.policy)[1][self.state]:
             if event not in enabled and cond(cmd):
                 enabled[event] = None
         return list(enabled)
 
     def apply(self, event: str, facts: Facts) -> tuple[TransitionSpec, str]:
-        """The transition `event` takes and its target, or raise with what is allowed.
-
-        The row is left as it is: the caller writes the new state together with the
-        rest of the command's changes, in one UPDATE.
-        """
+        """The transition `event` takes and its target, or raise with what is allowed."""
         if event not in self.policy.events:
             raise UnknownEventError(
                 f"policy {self.policy.name} v{self.policy.version} has no event {event!r}",
                 event=event,
-                state=self.row.state,
+                state=self.state,
                 actor=facts.actor_role,
                 allowed_events=self.allowed_events(facts),
                 known_events=list(self.policy.events),
             )
-        cmd = Command(facts, self.row.previous_state)
-        self.slot.state = self.row.state
+        cmd = Command(facts, self.previous_state)
+        self.slot.state = self.state
         try:
             self.sm.send(event, cmd=cmd)
         except TransitionNotAllowed:
-            state = self.row.state
+            state = self.state
             raise ForbiddenEventError(
                 f"{facts.actor_role} may not {event} a milestone that is {state}",
                 event=event,
@@ -246,6 +259,4 @@ class MilestoneMachine:
                 actor=facts.actor_role,
                 allowed_events=self.allowed_events(facts),
             ) from None
-        finally:
-            _revive(self.sm)
         return cmd.fired[-1]

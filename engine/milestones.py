@@ -7,24 +7,21 @@ not at all (invariant 7).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import bindparam, select
 
 from engine.actors import Actor, role_of
-from engine.errors import LedgerError, NotFoundError, PreconditionFailedError
-from engine.events import append
-from engine.ledger import post_movement
-from engine.machine import MilestoneMachine
-from engine.models import Contract, Event, Milestone
-from engine.rows import write_back
-from engine.rules import Facts, apply_effects
+from engine.decision import Case, EventArgs, Snapshot, allowed_events, decide
+from engine.errors import NotFoundError, PreconditionFailedError
+from engine.models import Contract, Dispute, Event, Milestone, new_id
+from engine.rules import DISPUTE
 from engine.summary import Summary, milestone_summary
-from engine.timers import cancel_pending, next_pending, schedule
+from engine.timers import next_pending
 from engine.uow import UnitOfWork
-from policies.document import PREVIOUS, Policy
+from engine.writer import apply_decision, case_of
+from policies.document import Policy
 
 _LOAD = (
     select(Milestone, Contract)
@@ -55,33 +52,22 @@ def milestone_policy(uow: UnitOfWork, milestone: Milestone) -> Policy:
     return uow.policy(milestone.policy_name, milestone.policy_version)
 
 
-@dataclass(frozen=True, slots=True)
-class EventArgs:
-    """The optional arguments an event may carry (which ones matter depends on its effects)."""
-
-    amount: int | None = None
-    to_provider: int | None = None
-    to_buyer: int | None = None
-    offer_by: str | None = None
-    note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def facts_for(
-    milestone: Milestone, policy: Policy, role: str, escrow: int, args: EventArgs
-) -> Facts:
-    return Facts(
-        milestone_amount=milestone.amount,
-        escrow=escrow,
-        actor_role=role,
+def snapshot_of(uow: UnitOfWork, milestone: Milestone) -> Snapshot:
+    """What `decide` sees of a milestone (and its live case, loaded only while one is open)."""
+    row = case_of(uow, milestone)
+    return Snapshot(
+        state=milestone.state,
+        amount=milestone.amount,
+        escrow=milestone.escrow,
         revisions=milestone.revisions,
-        revision_limit=policy.revision_limit,
-        opener_role=milestone.entered_by,
-        amount=args.amount,
-        to_provider=args.to_provider,
-        to_buyer=args.to_buyer,
-        offer_by=args.offer_by,
+        previous_state=milestone.previous_state,
+        entered_by=milestone.entered_by,
+        case=None if row is None else live_case(row),
     )
+
+
+def live_case(row: Dispute) -> Case:
+    return Case(row.id, row.opener_role, row.status, row.respond_by)
 
 
 def fire_event(
@@ -95,10 +81,9 @@ def fire_event(
     tenant: str | None = None,
     now: datetime | None = None,
 ) -> Event:
-    """Apply one event of the milestone's policy; return the event it appended."""
+    """Apply one event of the milestone's policy: load and lock, decide, apply."""
     args = args or EventArgs()
     now = now or uow.clock.now()
-    session = uow.session
     milestone, contract = load_for_update(uow, milestone_id, tenant)
     role = role_of(contract, actor)
     if expected_version is not None and milestone.version != expected_version:
@@ -108,63 +93,10 @@ def fire_event(
             expected_version=expected_version,
         )
     policy = milestone_policy(uow, milestone)
-    facts = facts_for(milestone, policy, role, milestone.escrow, args)
-    source = milestone.state
-    spec, target = MilestoneMachine(policy, milestone).apply(event, facts)
-
-    movements, counted = apply_effects(((r.name, r.kwargs) for r in spec.effects), facts)
-    # Each posting counts itself on the milestone's row and the transition changes the
-    # row: nothing may flush meanwhile, so the row is written once, by one UPDATE, and
-    # its version moves by one. (The event's INSERT moves the contract's chain head.)
-    with session.no_autoflush:
-        entries = [
-            post_movement(session, contract, m, milestone, policy.platform_fee_bps, now, event)
-            for m in movements
-        ]
-        if policy.state(target).final and milestone.escrow != 0:
-            raise LedgerError(
-                f"{target!r} is final but would hold {milestone.escrow} in escrow",
-                state=target,
-                escrow=milestone.escrow,
-            )
-        if target != source:
-            if policy.timers_for(source):  # only states with timers can have pending ones
-                cancel_pending(session, milestone.id, now)
-            uow.pending_timers[milestone.id] = schedule(
-                session, milestone.id, target, policy, now, resume=spec.target == PREVIOUS
-            )
-            milestone.previous_state = source
-            milestone.entered_by = role
-        milestone.state = target
-        milestone.revisions += counted
-        milestone.updated_at = now
-        write_back(session, milestone)
-        data: dict[str, Any] = {
-            "movements": [{"kind": m.kind, "amount": m.amount} for m in movements],
-            "ledger_entries": entries,
-            "notify": list(spec.notify),
-            "escrow_after": milestone.escrow,
-        }
-        if args.note:
-            data["note"] = args.note[:2000]
-        if args.to_provider is not None:
-            data["split"] = {"to_provider": args.to_provider, "to_buyer": args.to_buyer}
-        data.update(args.extra)
-        recorded = append(
-            session,
-            contract,
-            event,
-            actor.id,
-            role,
-            now,
-            policy=policy.key,
-            milestone_id=milestone.id,
-            amount=sum(m.amount for m in movements) if movements else None,
-            from_state=source,
-            to_state=target,
-            data=data,
-        )
-    return recorded
+    if event == DISPUTE and args.case_id is None:
+        args = replace(args, case_id=new_id("dp"))
+    decision = decide(policy, snapshot_of(uow, milestone), event, role, args, now)
+    return apply_decision(uow, policy, milestone, contract, decision, actor.id, args, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,9 +153,7 @@ def view_milestone(
     final = policy.state(milestone.state).final
     if actor is not None:
         role = role_of(contract, actor)
-        if not final:  # nothing leaves a final state
-            facts = facts_for(milestone, policy, role, milestone.escrow, EventArgs())
-            allowed = MilestoneMachine(policy, milestone).allowed_events(facts)
+        allowed = allowed_events(policy, snapshot_of(uow, milestone), role)
     # Timers are scheduled on entering a state that has some and cancelled on leaving
     # it, so a state without timers has no pending one, and a state entered in this
     # unit of work has those it scheduled: no need to ask.

@@ -101,10 +101,49 @@ class Milestone(Base):
     # one: `withdraw` goes back there, and `opener` names that role.
     previous_state: Mapped[str | None] = mapped_column(String(64))
     entered_by: Mapped[str | None] = mapped_column(String(16))
+    # The live dispute case while the milestone is in a state a dispute entered.
+    dispute_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class Dispute(Base):
+    """A milestone's dispute case: opened and closed by the milestone's own commands
+    (engine.decision); arbitration adds what is said, offered and ruled in it."""
+
+    __tablename__ = "disputes"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    milestone_id: Mapped[str] = mapped_column(ForeignKey("milestones.id"), index=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), index=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    buyer_id: Mapped[str] = mapped_column(String(128), index=True)
+    provider_id: Mapped[str] = mapped_column(String(128), index=True)
+    opened_by: Mapped[str] = mapped_column(String(128))
+    opener_role: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    # What the opener asks for; granted by default if the other party stays silent.
+    claim_to_provider: Mapped[int] = mapped_column(BigInteger)
+    claim_to_buyer: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)  # the escrow at stake
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(24))
+    respond_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the queue's order
+    assignee_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_disputes_status_due", "status", "due_at", "id"),
+        Index("ix_disputes_assignee_status_due", "assignee_id", "status", "due_at", "id"),
+        Index("ix_disputes_due", "due_at", "id"),
+    )
 
 
 class LedgerEntry(Base):

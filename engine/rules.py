@@ -20,6 +20,8 @@ from engine.errors import InsufficientEscrowError, InvalidAmountError
 HOLD, RELEASE, REFUND = "hold", "release", "refund"
 """Movement kinds: buyer -> escrow, escrow -> provider, escrow -> buyer."""
 
+DISPUTE = "dispute"
+"""The event that opens a dispute case (see engine.decision)."""
 PARTIES = ("buyer", "provider")
 ACTORS = ("buyer", "provider", "staff", "system", "opener", "other_party")
 """Who a transition may name. `opener` is the party whose event entered the current
@@ -121,18 +123,26 @@ def _check_partial(facts: Facts, params: Mapping[str, Any]) -> None:
         )
 
 
-def _check_split(facts: Facts, params: Mapping[str, Any]) -> None:
-    for name, value in (("to_provider", facts.to_provider), ("to_buyer", facts.to_buyer)):
+def check_split(to_provider: object, to_buyer: object, escrow: int) -> tuple[int, int]:
+    """Two whole amounts >= 0 that sum exactly to the escrow: a claim, an offer, a ruling."""
+    for name, value in (("to_provider", to_provider), ("to_buyer", to_buyer)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InvalidAmountError(f"{name} must be a whole amount >= 0", field=name)
-    if (facts.to_provider or 0) + (facts.to_buyer or 0) != facts.escrow:
+    assert isinstance(to_provider, int)
+    assert isinstance(to_buyer, int)
+    if to_provider + to_buyer != escrow:
         raise InvalidAmountError(
-            f"a split must sum exactly to the escrow of {facts.escrow}, "
-            f"got {facts.to_provider} + {facts.to_buyer}",
-            escrow=facts.escrow,
-            to_provider=facts.to_provider,
-            to_buyer=facts.to_buyer,
+            f"a split must sum exactly to the escrow of {escrow}, "
+            f"got {to_provider} + {to_buyer} = {to_provider + to_buyer}",
+            escrow=escrow,
+            to_provider=to_provider,
+            to_buyer=to_buyer,
         )
+    return to_provider, to_buyer
+
+
+def _check_split(facts: Facts, params: Mapping[str, Any]) -> None:
+    check_split(facts.to_provider, facts.to_buyer, facts.escrow)
 
 
 def _share(facts: Facts, params: Mapping[str, Any]) -> list[Movement]:

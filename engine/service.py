@@ -21,10 +21,11 @@ from engine import contracts, milestones
 from engine.actors import Actor
 from engine.clock import Clock, SystemClock
 from engine.db import Database
+from engine.decision import EventArgs
 from engine.errors import ConflictError, TrancheError
 from engine.events import ChainBreak, verify_chain
 from engine.ledger import unbalanced_entries
-from engine.milestones import EventArgs, MilestoneView
+from engine.milestones import MilestoneView
 from engine.models import Contract, Event, Milestone, PaymentRequest
 from engine.summary import Mismatch, Summary, cached_mismatches, contract_summary
 from engine.timers import DONE, VOID, Fired, claim_due

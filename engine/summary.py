@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from engine.ledger import BUYER_FUNDING, DIRECT, ESCROW, PLATFORM_FEES
+from engine.ledger_legs import BUYER_FUNDING, DIRECT, ESCROW, PLATFORM_FEES
 from engine.models import LedgerEntry, Milestone, Posting
 from engine.money import Money
 from engine.rules import HOLD, REFUND, RELEASE

@@ -16,12 +16,12 @@ import subprocess
 from sqlalchemy.orm import Session
 
 from engine.errors import TrancheError, ValidationError
-from engine.machine import _predecessors
+from engine.machine import arrows
 from engine.milestones import view_milestone
 from engine.policy_store import get_policy, latest_version
 from engine.uow import UnitOfWork
 from policies.diff import duration_text, effect_text
-from policies.document import PREVIOUS, Policy
+from policies.document import Policy
 
 FORMATS = ("svg", "png", "dot")
 MEDIA_TYPES = {"svg": "image/svg+xml", "png": "image/png", "dot": "text/vnd.graphviz"}
@@ -65,26 +65,20 @@ def to_dot(policy: Policy, current_state: str | None = None) -> str:
         suffix = f" [{', '.join(attrs)}]" if attrs else ""
         lines.append(f"  {_quote(state.name)}{suffix};")
     timed = {(t.state, t.event): duration_text(t.after) for t in policy.timers}
-    for spec in policy.transitions:
-        label = [spec.event, f"by {', '.join(spec.actors)}"]
+    for arrow in arrows(policy):
+        spec, source = arrow.spec, arrow.source
+        text = [spec.event, f"by {', '.join(spec.actors)}"]
         if spec.guards:
-            label.append(f"if {', '.join(spec.guards)}")
+            text.append(f"if {', '.join(spec.guards)}")
         if spec.effects:
-            label.append(", ".join(effect_text(e) for e in spec.effects))
-        dashed = "system" in spec.actors
-        for source in spec.sources:
-            after = timed.get((source, spec.event))
-            text = label + ([f"after {after}"] if after else [])
-            if spec.target == PREVIOUS:
-                targets = _predecessors(policy, source)
-            else:
-                targets = [spec.target_from(source)]
-            for target in targets:
-                style = ", style=dashed" if dashed else ""
-                lines.append(
-                    f"  {_quote(source)} -> {_quote(target)} [label={_quote(chr(10).join(text))}"
-                    f"{style}];"
-                )
+            text.append(", ".join(effect_text(e) for e in spec.effects))
+        after = timed.get((source, spec.event))
+        text += [f"after {after}"] if after else []
+        style = ", style=dashed" if "system" in spec.actors else ""
+        lines.append(
+            f"  {_quote(source)} -> {_quote(arrow.target)} [label={_quote(chr(10).join(text))}"
+            f"{style}];"
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from engine.machine import arrows
 from policies.document import EffectRef, Policy
 
 
@@ -33,14 +34,14 @@ def _states(policy: Policy) -> dict[str, str]:
 
 def _transitions(policy: Policy) -> dict[tuple[str, str, str], dict[str, Any]]:
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for spec in policy.transitions:
-        for source in spec.sources:
-            found[(spec.event, source, spec.target_from(source))] = {
-                "actors": list(spec.actors),
-                "guards": list(spec.guards),
-                "effects": [effect_text(e) for e in spec.effects],
-                "notify": list(spec.notify),
-            }
+    for arrow in arrows(policy):
+        spec = arrow.spec
+        found[(spec.event, arrow.source, arrow.target)] = {
+            "actors": list(spec.actors),
+            "guards": list(spec.guards),
+            "effects": [effect_text(e) for e in spec.effects],
+            "notify": list(spec.notify),
+        }
     return found
 
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.errors import TrancheError
-from engine.ledger import legs_for
-from engine.machine import _predecessors, actor_allowed
+from engine.ledger_legs import legs_for
+from engine.machine import actor_allowed, may_return
 from engine.rules import (
     EFFECTS,
     GUARDS,
@@ -204,8 +204,8 @@ class Explorer:
 
     def _targets(self, spec: TransitionSpec, config: Config) -> list[str]:
         if spec.target == PREVIOUS:
-            back = _predecessors(self.policy, config.state)
-            return [config.previous] if config.previous in back else []
+            back = may_return(self.policy, config.state, config.previous)
+            return [config.previous] if back and config.previous else []
         return [config.state if spec.target == SAME else spec.target]
 
     def take(self, config: Config, step: Step, specs: list[TransitionSpec]) -> Edge | None:

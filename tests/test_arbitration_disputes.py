@@ -8,8 +8,8 @@ from arb_helpers import arbitration_for, funded
 from arbitration import disputes, views
 from arbitration.errors import DisputeClosedError, EvidenceRejectedError
 from arbitration.evidence import Upload
-from arbitration.models import AWAITING_RESPONSE, DEFAULTED, SETTLED, UNDER_REVIEW, WITHDRAWN
 from conftest import BUYER, PROVIDER, STRANGER
+from engine.decision import AWAITING_RESPONSE, DEFAULTED, SETTLED, UNDER_REVIEW, WITHDRAWN
 from engine.errors import ForbiddenEventError, InvalidAmountError, NotAPartyError, NotFoundError
 
 

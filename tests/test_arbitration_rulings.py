@@ -11,8 +11,8 @@ from arbitration.errors import (
     SelfApprovalError,
     StaffForbiddenError,
 )
-from arbitration.models import PENDING_APPROVAL, RULED, UNDER_REVIEW
 from conftest import BUYER, PROVIDER
+from engine.decision import PENDING_APPROVAL, RULED, UNDER_REVIEW
 from engine.errors import InvalidAmountError
 
 
@@ -34,6 +34,7 @@ def test_small_ruling_applies_at_once_and_parties_see_the_rationale(tranche, con
     reviewer = people[0]
     mid = funded(tranche, contract, amount=10_000)
     dispute = arb.open(mid, BUYER, "Not delivered.")
+    arb.statement(dispute.id, PROVIDER, "Heard.")  # staff rule once the respondent was heard
     with pytest.raises(StaffForbiddenError, match="claim"):
         arb.rule(dispute.id, reviewer, 0, 10_000, "Nothing was delivered.", "10.0.0.1")
     arb.claim(dispute.id, reviewer, "10.0.0.1")
@@ -52,6 +53,7 @@ def test_large_ruling_waits_for_a_second_senior_who_is_not_the_author(
     reviewer, senior, other_senior = people
     mid = funded(tranche, contract, amount=50_000)
     dispute = arb.open(mid, PROVIDER, "Delivered, not paid.")
+    arb.statement(dispute.id, BUYER, "Heard.")  # staff rule once the respondent was heard
     arb.claim(dispute.id, senior, "10.0.0.2")
     ruling = arb.rule(dispute.id, senior, 30_000, 20_000, "Mostly delivered.", "10.0.0.2")
     assert ruling.status == "pending"
@@ -73,6 +75,7 @@ def test_a_declined_ruling_returns_the_case_to_review(tranche, contract, arb, pe
     reviewer, senior, _ = people
     mid = funded(tranche, contract, amount=50_000)
     dispute = arb.open(mid, BUYER, "Wrong language.")
+    arb.statement(dispute.id, PROVIDER, "Heard.")  # staff rule once the respondent was heard
     arb.claim(dispute.id, reviewer, "10.0.0.1")
     ruling = arb.rule(dispute.id, reviewer, 0, 50_000, "Refund all.", "10.0.0.1")
     arb.decline(ruling.id, senior, "Partly usable: consider a split.", "10.0.0.2")
@@ -110,6 +113,7 @@ def test_every_staff_action_is_audited_and_the_trail_is_append_only(
     reviewer = people[0]
     mid = funded(tranche, contract, amount=10_000)
     dispute = arb.open(mid, BUYER, "Not delivered.")
+    arb.statement(dispute.id, PROVIDER, "Heard.")  # staff rule once the respondent was heard
     arb.claim(dispute.id, reviewer, "10.0.0.1")
     arb.rule(dispute.id, reviewer, 0, 10_000, "Nothing was delivered.", "10.0.0.1")
     with database.engine.connect() as connection:

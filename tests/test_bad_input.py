@@ -1,9 +1,12 @@
 """Bad input from outside: each is a precise error, and nothing is written."""
 
+from datetime import timedelta
+
 import pytest
 
 from conftest import BUYER, PROVIDER, STRANGER
 from engine.actors import Actor
+from engine.decision import EventArgs
 from engine.errors import (
     ExceedsAgreedError,
     ForbiddenEventError,
@@ -15,7 +18,6 @@ from engine.errors import (
     UnknownEventError,
     ValidationError,
 )
-from engine.milestones import EventArgs
 
 
 def snapshot(tranche, contract):
@@ -139,6 +141,7 @@ def test_strangers_and_unknown_events_are_refused(tranche, contract, milestone):
 def test_a_split_must_sum_to_the_escrow(tranche, contract, milestone):
     tranche.fire(milestone.id, "fund", BUYER)
     tranche.fire(milestone.id, "dispute", PROVIDER)
+    tranche.clock.advance(timedelta(days=7))  # the buyer's answer period ran out
     before = snapshot(tranche, contract)
     staff = Actor.staff("staff-1")
     with pytest.raises(InvalidAmountError, match="sum exactly"):

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import BUYER, PROVIDER
 from engine.actors import Actor
-from engine.milestones import EventArgs
+from engine.decision import EventArgs
 from engine.service import Tranche
 from policies.loader import load_policy_file
 from policies.model import AMOUNT, explore, level

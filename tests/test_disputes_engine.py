@@ -1,11 +1,13 @@
 """Dispute states and money moves in the engine (arbitration builds its rules on these)."""
 
+from datetime import timedelta
+
 import pytest
 
 from conftest import BUYER, PROVIDER
 from engine.actors import Actor
+from engine.decision import EventArgs
 from engine.errors import ForbiddenEventError
-from engine.milestones import EventArgs
 
 
 @pytest.fixture
@@ -35,6 +37,7 @@ def test_an_offer_is_accepted_only_from_the_other_party(tranche, contract, dispu
 
 def test_a_ruling_all_to_the_buyer_refunds(tranche, contract, disputed):
     staff = Actor.staff("staff-9")
+    tranche.clock.advance(timedelta(days=7))  # the provider's answer period ran out
     with pytest.raises(ForbiddenEventError):
         tranche.fire(disputed.id, "rule", BUYER, EventArgs(to_provider=0, to_buyer=25_000))
     event = tranche.fire(disputed.id, "rule", staff, EventArgs(to_provider=0, to_buyer=25_000))

@@ -7,6 +7,7 @@ must change nothing and must tell the actor what they may do instead.
 """
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,8 @@ from conftest import BUYER, PROVIDER, START, STRANGER
 from engine.actors import Actor
 from engine.clock import FixedClock
 from engine.db import Database
+from engine.decision import EventArgs
 from engine.errors import ForbiddenEventError, NotAPartyError, UnknownEventError
-from engine.milestones import EventArgs
 from engine.rules import GUARDS, PARTIES, Facts
 from engine.service import Tranche
 from policies.document import PREVIOUS, SAME
@@ -39,6 +40,9 @@ PATHS = {
     "settled": [("fund", BUYER, {}), ("dispute", BUYER, {}), ("rule", STAFF, SPLIT)],
     "cancelled": [("cancel", BUYER, {})],
 }
+LATER = START + timedelta(days=8)
+"""Staff rule only once the respondent was heard: rulings (and the event under test) come
+after the dispute's 7-day answer period."""
 OPENER = {"disputed": "buyer"}
 PREVIOUS_STATE = {"disputed": "funded"}
 ESCROW = {"proposed": 0, "cancelled": 0, "approved": 0, "refunded": 0, "settled": 0}
@@ -125,7 +129,9 @@ def test_event_by_actor_in_state(shared, state, event, role):
     )
     milestone = tranche.add_milestone(contract.id, title="Only", amount=AMOUNT)
     for step, actor, args in PATHS[state]:
-        tranche.fire(milestone.id, step, actor, EventArgs(**args))
+        tranche.fire(
+            milestone.id, step, actor, EventArgs(**args), now=LATER if step == "rule" else START
+        )
     before = tranche.milestone(milestone.id)
     assert before.state == state
     events_before = len(tranche.events_of(contract.id))
@@ -135,15 +141,15 @@ def test_event_by_actor_in_state(shared, state, event, role):
     target = None if event == "teleport" else expected_target(state, event, role, args)
     if role == "stranger":
         with pytest.raises(NotAPartyError):
-            tranche.fire(milestone.id, event, actor, EventArgs(**args))
+            tranche.fire(milestone.id, event, actor, EventArgs(**args), now=LATER)
     elif target is None:
         error = UnknownEventError if event == "teleport" else ForbiddenEventError
         with pytest.raises(error) as refused:
-            tranche.fire(milestone.id, event, actor, EventArgs(**args))
+            tranche.fire(milestone.id, event, actor, EventArgs(**args), now=LATER)
         assert refused.value.fields["state"] == state
         assert refused.value.fields["allowed_events"] == expected_allowed(state, role)
     else:
-        recorded = tranche.fire(milestone.id, event, actor, EventArgs(**args))
+        recorded = tranche.fire(milestone.id, event, actor, EventArgs(**args), now=LATER)
         assert (recorded.from_state, recorded.to_state) == (state, target)
         assert tranche.milestone(milestone.id).state == target
         return

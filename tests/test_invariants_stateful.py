@@ -25,7 +25,13 @@ moves. After EVERY step it checks:
   staff's ruling, an accepted settlement, or a refund deadline the provider was
   notified of and let pass;
 - a refused command changes nothing (postings, states, versions, events, timers);
-- the contract's event hash chain verifies.
+- the contract's event hash chain verifies;
+- every open dispute case is its milestone's live case, and a milestone has a live case
+  exactly while it is disputed; staff rule only once the respondent's answer period ran
+  out (nobody answers here), and a case nobody answered is decided by default.
+
+Commands go through every entry point: the `Tranche` facade, the HTTP API (a party's
+events, as an integrator sends them), and the sweeps of timers and dispute deadlines.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from api.helpers import Client
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -51,13 +58,17 @@ from hypothesis.stateful import (
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from arbitration.service import Arbitration
+from arbitration.settings import Settings
 from conftest import BUYER, PROVIDER, START, STRANGER
 from engine.actors import Actor
-from engine.clock import FixedClock
+from engine.clock import FixedClock, as_utc
 from engine.db import Database
+from engine.decision import EventArgs
 from engine.errors import TrancheError
-from engine.milestones import EventArgs
 from engine.service import Tranche
+from web.api.auth import create_key
+from web.app import create_app
 
 STAFF = Actor.staff("staff-1")
 ACTORS = {"buyer": BUYER, "provider": PROVIDER, "stranger": STRANGER, "staff": STAFF}
@@ -65,6 +76,8 @@ AGREED = 200_000
 MAX_AMOUNT = 10**15
 REVISION_LIMIT = 3
 REVIEW_PERIOD, REFUND_DEADLINE = timedelta(days=14), timedelta(days=7)
+ANSWER_PERIOD = timedelta(days=7)  # the other party's time to answer a dispute
+TENANT = "stateful"
 FINAL = {"approved", "refunded", "settled", "cancelled"}
 # The states with a timer: its event, its period, and where it leads.
 TIMERS = {
@@ -99,6 +112,8 @@ TABLE: dict[tuple[str, str], tuple[set[str], str]] = {
     ("disputed", "withdraw"): ({"buyer", "provider"}, PREVIOUS),
 }
 EVENTS = sorted({event for _, event in TABLE} | {"review_period_elapsed", "bogus"})
+VIA = st.sampled_from(["facade", "facade", "http"])
+"""The HTTP API carries a party's events with an amount (never a split, never staff's)."""
 # Who may move escrow to the buyer, and by which event (invariant 5).
 REFUNDERS = {
     ("refund", "provider"),
@@ -182,6 +197,8 @@ class MilestoneModel:
     previous: str | None = None
     opener: str | None = None
     revisions: int = 0
+    respond_by: datetime | None = None  # while disputed: the respondent's answer deadline
+    claim: tuple[int, int] = (0, 0)  # while disputed: the opener's claim (to provider, to buyer)
     funded: int = 0
     released: int = 0
     refunded: int = 0
@@ -213,11 +230,13 @@ class Expected:
     why: str = ""
 
 
-def predict(m: MilestoneModel, event: str, role: str, args: EventArgs) -> Expected:
+def predict(m: MilestoneModel, event: str, role: str, args: EventArgs, now: datetime) -> Expected:
     """DESIGN.md's answer to: may `role` send `event` with `args` now, and what follows?"""
     allowed = TABLE.get((m.state, event))
     if role not in ("buyer", "provider", "staff") or allowed is None or role not in allowed[0]:
         return Expected(False, why="not in the table for this state and actor")
+    if role == "staff" and m.respond_by is not None and now < m.respond_by:
+        return Expected(False, why="staff rule only once the respondent was heard")
     target = allowed[1]
     if event == "fund":
         return Expected(True, target)
@@ -232,6 +251,10 @@ def predict(m: MilestoneModel, event: str, role: str, args: EventArgs) -> Expect
         return Expected(m.revisions < REVISION_LIMIT, target, why="revision limit")
     if event == "withdraw":
         return Expected(role == m.opener, m.previous or "", why="only the opener withdraws")
+    if event == "dispute" and (args.to_provider, args.to_buyer) != (None, None):
+        tp, tb = args.to_provider, args.to_buyer
+        ok = is_whole(tp) and is_whole(tb) and tp >= 0 and tb >= 0 and tp + tb == m.escrow
+        return Expected(ok, target, why="a claim must sum exactly to the escrow")
     if target == SPLIT:
         tp, tb = args.to_provider, args.to_buyer
         if event == "accept_offer" and args.offer_by not in {"buyer", "provider"} - {role}:
@@ -247,13 +270,16 @@ class EscrowStory(RuleBasedStateMachine):
     """One contract per example; each step is a command through `Tranche`, then the checks."""
 
     database: ClassVar[Database]
+    clock: ClassVar[FixedClock]
+    http: ClassVar[Client]
+    arbitration: ClassVar[Arbitration]
     clock_at: ClassVar[datetime] = START
 
     def __init__(self) -> None:
         super().__init__()
         # Each example starts where the previous one stopped, so their timers never
         # interleave: an older contract's timer is simply overdue in later sweeps.
-        self.clock = FixedClock(type(self).clock_at + timedelta(days=1))
+        self.clock.set(type(self).clock_at + timedelta(days=1))
         self.tranche = Tranche(self.database, self.clock)
         self.milestones: list[MilestoneModel] = []
         self.direct = 0
@@ -274,6 +300,7 @@ class EscrowStory(RuleBasedStateMachine):
             currency="USD",
             agreed_amount=AGREED,
             title="Stateful story",
+            tenant=TENANT,
         )
         self.contract_id = contract.id
         for i, amount in enumerate(amounts):
@@ -298,25 +325,57 @@ class EscrowStory(RuleBasedStateMachine):
         self.refused = True
         return False, None
 
-    def fire(self, m: MilestoneModel, event: str, actor: str, args: EventArgs, **options: Any):
+    def fire(
+        self,
+        m: MilestoneModel,
+        event: str,
+        actor: str,
+        args: EventArgs,
+        via: str = "facade",
+        **options: Any,
+    ):
         """Send one event as `actor`; the model predicts success, target state and money."""
-        expected = predict(m, event, actor, args)
+        expected = predict(m, event, actor, args, self.clock.now())
         if options.get("expected_version") == -1:  # a stale version: refused, whatever else
             options["expected_version"] = self.version_of(m.id) - 1
             expected.ok = False
-        ok, recorded = self.attempt(
-            lambda: self.tranche.fire(m.id, event, ACTORS[actor], args, **options),
-            expected.ok,
-            expected.why,
-        )
+        if via == "http" and actor != "staff" and args.to_provider is None:
+            ok, target = self.attempt(
+                lambda: self.over_http(m.id, event, actor, args, options.get("expected_version")),
+                expected.ok,
+                expected.why,
+            )
+        else:
+            ok, recorded = self.attempt(
+                lambda: self.tranche.fire(m.id, event, ACTORS[actor], args, **options),
+                expected.ok,
+                expected.why,
+            )
+            target = recorded.to_state if ok else None
         if not ok:
             return
-        assert recorded.to_state == expected.target, (m.state, event, recorded.to_state)
+        assert target == expected.target, (m.state, event, target)
         self.apply(m, expected.target, actor, expected.released, expected.refunded, event)
         if event == "fund":
             m.funded += m.amount
         if event == "request_changes":
             m.revisions += 1
+        if event == "dispute":
+            everything = (m.escrow, 0) if actor == "provider" else (0, m.escrow)
+            claimed = (args.to_provider, args.to_buyer)
+            m.claim = everything if claimed == (None, None) else claimed
+
+    def over_http(
+        self, milestone_id: str, event: str, actor: str, args: EventArgs, version: int | None
+    ) -> str:
+        """The event as an integrator sends it; a 4xx is the engine's refusal, as a TrancheError."""
+        body = {"amount": args.amount} if event == "release" and args.amount is not None else {}
+        headers = {} if version is None else {"If-Match": f'"{version}"'}
+        response = self.http.fire(milestone_id, event, ACTORS[actor].id, body=body, headers=headers)
+        if 400 <= response.status_code < 500:
+            raise TrancheError(f"{response.status_code}: {response.get_data(as_text=True)}")
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.json["state"]
 
     def apply(self, m, target: str, role: str, released: int, refunded: int, event: str = ""):
         """Book a transition in the model: money, state, and the timer of the state entered.
@@ -332,6 +391,7 @@ class EscrowStory(RuleBasedStateMachine):
         if m.state in TIMERS and m.due is not None:
             m.interrupted[TIMERS[m.state][0]] = max(m.due - self.clock.now(), timedelta(0))
         m.previous, m.opener, m.state, m.due = m.state, role, target, None
+        m.respond_by = self.clock.now() + ANSWER_PERIOD if event == "dispute" else None
         if target in TIMERS:
             timer, period, _ = TIMERS[target]
             m.due = self.clock.now() + period
@@ -352,19 +412,24 @@ class EscrowStory(RuleBasedStateMachine):
         offer_by=st.sampled_from([None, "buyer", "provider", "staff"]),
         fraction=st.integers(0, 10_000),
         version=st.sampled_from([None, None, None, "current", -1]),
+        via=VIA,
     )
-    def any_command(self, index, event, actor, amount, split, offer_by, fraction, version):
-        """Anything at all, by anyone: most of it must be refused, and change nothing."""
+    def any_command(self, index, event, actor, amount, split, offer_by, fraction, version, via):
+        """Anything at all, by anyone, by any entry point: most of it must be refused."""
         m = self.milestones[index % len(self.milestones)]
         tp, tb = resolve_split(split, m.escrow, fraction)
         args = EventArgs(resolve_amount(amount, m.escrow, fraction), tp, tb, offer_by)
+        if via == "http" and (split != "missing" or not is_whole(args.amount)):
+            args = EventArgs(args.amount if is_whole(args.amount) else None)
         options = {}
         if version is not None:
             options["expected_version"] = -1 if version == -1 else self.version_of(m.id)
-        self.fire(m, event, actor, args, **options)
+        self.fire(m, event, actor, args, via, **options)
 
-    @rule(moves=st.lists(st.one_of(MOVES, DURATIONS), min_size=1, max_size=5))
-    def parties_follow_the_policy(self, moves: list[tuple[int, int, str, int] | timedelta]):
+    @rule(moves=st.lists(st.one_of(MOVES, DURATIONS), min_size=1, max_size=5), via=VIA)
+    def parties_follow_the_policy(
+        self, moves: list[tuple[int, int, str, int] | timedelta], via: str
+    ):
         """A short story: events DESIGN.md offers the parties now, and time passing.
 
         Random commands alone rarely get past `proposed`; these carry stories into
@@ -392,7 +457,10 @@ class EscrowStory(RuleBasedStateMachine):
             other = "provider" if actor == "buyer" else "buyer"
             tp, tb = resolve_split("shared", m.escrow, fraction)
             value = resolve_amount(amount, m.escrow, fraction)
-            self.fire(m, event, actor, EventArgs(value, tp, tb, offer_by=other))
+            args = EventArgs(value, tp, tb, offer_by=other)
+            if via == "http" and event != "accept_offer":
+                args = EventArgs(value if is_whole(value) else None)
+            self.fire(m, event, actor, args, via)
             self.every_invariant_holds()
 
     @precondition(lambda self: any(m.state == "disputed" for m in self.milestones))
@@ -429,6 +497,21 @@ class EscrowStory(RuleBasedStateMachine):
             if m.id in due:
                 target, released, refunded = due[m.id]
                 self.apply(m, target, "system", released, refunded)
+        self.dispute_deadlines_pass(now)
+
+    def dispute_deadlines_pass(self, now: datetime) -> None:
+        """Nobody answers a dispute here: at its deadline the opener's claim is granted."""
+        lapsed = {d.milestone_id for d in self.cases("open") if d.respond_by <= now}
+        outcomes = {x.dispute_id: x.outcome for x in self.arbitration.sweep(now)}
+        for m in self.milestones:
+            if m.id not in lapsed:
+                continue
+            assert m.respond_by is not None
+            assert m.respond_by <= now
+            tp, tb = m.claim
+            target = "approved" if tb == 0 else "refunded" if tp == 0 else "settled"
+            self.apply(m, target, "staff", tp, tb)
+        assert set(outcomes.values()) <= {"defaulted"}, outcomes
 
     @rule(amount=AMOUNT_KINDS, actor=st.sampled_from(sorted(ACTORS)), base=st.integers(1, 9_999))
     def pay_directly(self, amount: str, actor: str, base: int) -> None:
@@ -532,8 +615,31 @@ class EscrowStory(RuleBasedStateMachine):
         self.check_cached_figures(now)
         self.check_summary()
         self.check_refunds_were_consented()
+        self.check_live_cases()
         assert self.tranche.verify(self.contract_id) == []
         self.before = now
+
+    def cases(self, which: str) -> list[Any]:
+        """This contract's dispute cases that are open (or all of them), from the table."""
+        where = " AND status IN ('awaiting_response', 'under_review', 'pending_approval')"
+        return [
+            Case(*row)
+            for row in self.query(
+                "SELECT id, milestone_id, status, respond_by FROM disputes WHERE contract_id = :c"
+                + (where if which == "open" else "")
+            )
+        ]
+
+    def check_live_cases(self) -> None:
+        """Invariant 8: every open case is its milestone's live case; one exactly while disputed."""
+        live = dict(self.query("SELECT id, dispute_id FROM milestones WHERE contract_id = :c"))
+        open_cases = self.cases("open")
+        assert {c.milestone_id: c.id for c in open_cases} == {
+            m: d for m, d in live.items() if d is not None
+        }
+        assert len(open_cases) == len({c.milestone_id for c in open_cases})
+        for m in self.milestones:
+            assert (live[m.id] is not None) == (m.state == "disputed"), (m.state, live[m.id])
 
     def check_ledger(self, now: Snapshot) -> None:
         """Invariants 1 and 2: integer amounts, balanced entries, history never rewritten."""
@@ -624,10 +730,27 @@ class EscrowStory(RuleBasedStateMachine):
                 assert (event.type, event.actor_role) in REFUNDERS, (event.type, event.actor_role)
 
 
+@dataclass
+class Case:
+    id: str
+    milestone_id: str
+    status: str
+    respond_by: Any
+
+    def __post_init__(self) -> None:
+        if isinstance(self.respond_by, str):  # SQLite hands back text
+            self.respond_by = as_utc(datetime.fromisoformat(self.respond_by))
+
+
 def test_invariants_hold_after_every_step(sqlite_template: Path, tmp_path: Path) -> None:
     path = tmp_path / "stateful.db"
     shutil.copy(sqlite_template, path)
-    EscrowStory.database = Database(f"sqlite:///{path}")
+    database = EscrowStory.database = Database(f"sqlite:///{path}")
+    clock = EscrowStory.clock = FixedClock(START)
+    app = create_app({"DATABASE_URL": database.url, "AUTO_UPGRADE": False}, clock)
+    EscrowStory.http = Client(app, create_key(database, "stateful story", TENANT)[1])
+    settings_ = Settings(evidence_dir=tmp_path / "evidence")
+    EscrowStory.arbitration = Arbitration(database, clock, settings_)
     try:
         run_state_machine_as_test(EscrowStory, settings=settings(stateful_step_count=25))
     finally:

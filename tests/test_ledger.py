@@ -7,9 +7,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from conftest import BUYER, PROVIDER
+from engine.decision import EventArgs
 from engine.errors import InsufficientEscrowError, LedgerError
-from engine.ledger import BUYER_FUNDING, ESCROW, Leg, escrow_balance, post, post_movement, reverse
-from engine.milestones import EventArgs
+from engine.ledger import escrow_balance, post, post_movement, reverse
+from engine.ledger_legs import BUYER_FUNDING, ESCROW, Leg
 from engine.models import LedgerEntry, Milestone, Posting
 from engine.rules import REFUND, Movement
 

@@ -31,7 +31,7 @@ def test_the_migration_fills_the_figures_of_existing_milestones(tranche, contrac
     tranche.pay_directly(contract.id, actor=BUYER, amount=2_000)
     expected = {m: tranche.milestone(m).summary for m in (milestone.id, other.id)}
     migrations = tranche.database.migrations()
-    command.downgrade(migrations, "0009_chain_head_trigger@-2")  # as before 0007 added columns
+    command.downgrade(migrations, "0005_escrow_cache")  # as before 0007 added columns
     try:
         with tranche.database.engine.connect() as connection:
             columns = connection.execute(text("SELECT * FROM milestones")).keys()

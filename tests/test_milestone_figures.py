@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from conftest import BUYER, PROVIDER
-from engine.milestones import EventArgs
+from engine.decision import EventArgs
 from engine.summary import Mismatch
 from web.cli import main
 
@@ -65,6 +65,7 @@ def test_a_ruling_that_splits_counts_both_movements_in_one_update(tranche, contr
     staff = arb.create_staff("rita@example.com", "reviewer", PASSWORD)
     mid = funded(tranche, contract, amount=10_000)
     dispute = arb.open(mid, BUYER, "Half of it is missing.")
+    arb.statement(dispute.id, PROVIDER, "Six tenths are there.")
     arb.claim(dispute.id, staff, "10.0.0.1")
     before = tranche.milestone(mid).version
     arb.rule(dispute.id, staff, 6_000, 4_000, "Six tenths were delivered.", "10.0.0.1")

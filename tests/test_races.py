@@ -26,8 +26,8 @@ from conftest import BUYER, PROVIDER, START
 from engine.actors import Actor
 from engine.clock import FixedClock
 from engine.db import Database
+from engine.decision import EventArgs
 from engine.errors import ConflictError, ForbiddenEventError, TrancheError
-from engine.milestones import EventArgs
 from engine.service import Tranche
 
 ROUNDS = 4

@@ -8,14 +8,15 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from arbitration.disputes import open_dispute
-from engine.milestones import EventArgs, fire_event, history, view_milestone
+from engine.decision import EventArgs
+from engine.milestones import fire_event, history, view_milestone
 from engine.uow import UnitOfWork
 from policies.diagram import MEDIA_TYPES, milestone_diagram
 from web.api import auth, present, schemas
 from web.api.commands import etag, expected_version, json_response, run, tranche
 from web.api.views_disputes import settings
 
-NO_REASON = "(the opener gave no reason; send one as `note`)"
+NO_REASON = "(no reason given)"
 blp = Blueprint("milestones", __name__, url_prefix="/v1", description="Milestones and events")
 # Arguments take schema instances, built once: given a class, webargs builds it on every request.
 
