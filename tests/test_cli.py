@@ -55,6 +55,24 @@ def test_demo_then_sweep_then_audit(url):
     )
 
 
+def test_db_upgrade_says_created_then_up_to_date(url):
+    created = invoke("--database-url", url, "db", "upgrade")
+    assert created.exit_code == 0
+    assert created.output.startswith(f"created the database at {url} (schema ")
+    again = invoke("--database-url", url, "db", "upgrade")
+    assert again.output.startswith(f"database at {url} is up to date (schema ")
+
+
+def test_db_upgrade_names_the_migrations_it_ran(url):
+    from alembic import command
+
+    from engine.db import Database
+
+    command.upgrade(Database(url).migrations(), "0001_core")
+    migrated = invoke("--database-url", url, "db", "upgrade")
+    assert migrated.output.startswith(f"migrated the database at {url} from 0001_core to ")
+
+
 def test_sweep_now_refuses_a_bad_moment(url):
     invoke("--database-url", url, "db", "upgrade")
     result = CliRunner().invoke(main, ["--database-url", url, "sweep", "--now", "next tuesday"])

@@ -59,8 +59,24 @@ def db() -> None:
 def db_upgrade(ctx: click.Context) -> None:
     """Create or migrate the schema to the newest version, and publish bundled policies."""
     database = _database(ctx)
+    before = _schema_revision(database)
     database.upgrade()
-    click.echo(f"database at {database.url} is up to date")
+    after = _schema_revision(database)
+    if before is None:
+        click.echo(f"created the database at {database.url} (schema {after})")
+    elif before != after:
+        click.echo(f"migrated the database at {database.url} from {before} to {after}")
+    else:
+        click.echo(f"database at {database.url} is up to date (schema {after})")
+
+
+def _schema_revision(database: Database) -> str | None:
+    """The migration(s) the database is at; None when it has no schema yet."""
+    from alembic.runtime.migration import MigrationContext
+
+    with database.engine.connect() as connection:
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return ", ".join(sorted(heads)) or None
 
 
 @main.command()
