@@ -73,6 +73,16 @@ def test_db_upgrade_names_the_migrations_it_ran(url):
     assert migrated.output.startswith(f"migrated the database at {url} from 0001_core to ")
 
 
+def test_audit_of_an_unknown_contract_says_so(url):
+    invoke("--database-url", url, "db", "upgrade")
+    result = CliRunner().invoke(
+        main, ["--database-url", url, "audit", "verify", "--contract", "ct_nope"]
+    )
+    assert result.exit_code == 1
+    assert "no such contract: ct_nope" in result.output
+    assert "audit ok" not in result.output
+
+
 def test_sweep_now_refuses_a_bad_moment(url):
     invoke("--database-url", url, "db", "upgrade")
     result = CliRunner().invoke(main, ["--database-url", url, "sweep", "--now", "next tuesday"])

@@ -15,7 +15,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from arbitration.service import Arbitration
 from engine.clock import FixedClock, as_utc
 from engine.db import Database, database_url
-from engine.errors import TrancheError
+from engine.errors import NotFoundError, TrancheError
 from engine.service import Tranche
 from policies.cli import policy
 
@@ -108,6 +108,11 @@ def audit() -> None:
 def audit_verify(ctx: click.Context, contract_id: str | None) -> None:
     """Recompute event hash chains, ledger balances and milestone figures; exit 1 naming faults."""
     tranche = Tranche(_database(ctx))
+    if contract_id is not None:
+        try:
+            tranche.contract(contract_id)
+        except NotFoundError:
+            raise click.ClickException(f"no such contract: {contract_id}") from None
     breaks = tranche.verify(contract_id)
     unbalanced = tranche.unbalanced_entries()
     for item in breaks:
