@@ -42,12 +42,6 @@ def test_an_offer_is_documented_as_answering_with_the_offer(app: Flask) -> None:
     assert "Location" in created["headers"]
 
 
-def test_docs_page_points_at_the_document(app: Flask) -> None:
-    page = app.test_client().get("/docs")
-    assert page.status_code == 200
-    assert b"/v1/openapi.json" in page.data
-
-
 def test_idempotency_keys_are_kept_a_day(client: Client, app: Flask, clock) -> None:
     contract = client.contract()
     key = {"Idempotency-Key": "keep-me"}
