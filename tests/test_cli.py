@@ -41,20 +41,6 @@ def test_policy_check_names_file_line_and_place(tmp_path):
     )
 
 
-def test_demo_then_sweep_then_audit(url):
-    demo = invoke("--database-url", url, "demo")
-    assert demo.exit_code == 0
-    assert "the review period releases the pay to the provider" in demo.output
-    assert "paid to date:     5,200.00 USD" in demo.output
-    swept = invoke("--database-url", url, "sweep").output
-    assert swept.endswith("0 timer(s) fired\n0 dispute(s) past their response deadline\n")
-    audit = invoke("--database-url", url, "audit", "verify")
-    assert (audit.exit_code, audit.output) == (
-        0,
-        "audit ok: every event chain and ledger entry verifies\n",
-    )
-
-
 def test_db_upgrade_says_created_then_up_to_date(url):
     created = invoke("--database-url", url, "db", "upgrade")
     assert created.exit_code == 0
