@@ -44,9 +44,9 @@ def test_policy_check_names_file_line_and_place(tmp_path):
 def test_db_upgrade_says_created_then_up_to_date(url):
     created = invoke("--database-url", url, "db", "upgrade")
     assert created.exit_code == 0
-    assert created.output.startswith(f"created the database at {url} (schema ")
+    assert created.output == f"created the database at {url}\n"
     again = invoke("--database-url", url, "db", "upgrade")
-    assert again.output.startswith(f"database at {url} is up to date (schema ")
+    assert again.output == f"database at {url} is up to date\n"
 
 
 def test_db_upgrade_names_the_migrations_it_ran(url):

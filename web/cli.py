@@ -67,11 +67,11 @@ def db_upgrade(ctx: click.Context) -> None:
     database.upgrade()
     after = _schema_revision(database)
     if before is None:
-        click.echo(f"created the database at {database.url} (schema {after})")
+        click.echo(f"created the database at {database.url}")
     elif before != after:
         click.echo(f"migrated the database at {database.url} from {before} to {after}")
     else:
-        click.echo(f"database at {database.url} is up to date (schema {after})")
+        click.echo(f"database at {database.url} is up to date")
 
 
 def _schema_revision(database: Database) -> str | None:
