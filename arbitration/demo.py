@@ -31,19 +31,15 @@ class Account:
 def dispute_the_launch(
     arbitration: Arbitration, tranche: Tranche, story: Story, clock: FixedClock, say: Say
 ) -> Dispute:
+    """Tell the chapter after `engine.demo.play`, on its contract and clock."""
     launch = story.milestone_ids[3]
     clock.advance(timedelta(days=1))
     tranche.fire(launch, "submit", PROVIDER)
     dispute = arbitration.open(
         launch, BUYER, "The launch is half done: no redirects from the old shop, no analytics."
     )
-    tell(
-        tranche,
-        clock,
-        say,
-        story.contract_id,
-        "the provider submits the launch; the buyer disputes it",
-    )
+    title = "the provider submits the launch; the buyer disputes it"
+    tell(tranche, clock, say, story.contract_id, title)
     clock.advance(timedelta(hours=3))
     arbitration.statement(
         dispute.id,
