@@ -28,4 +28,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/service_commands.py
 
 clean:
-	rm -rf $(VENV) tranche.db tranche.db-wal tranche.db-shm
+	rm -rf $(VENV) tranche.db tranche.db-wal tranche.db-shm tranche.db-writer.lock

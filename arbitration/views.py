@@ -241,18 +241,7 @@ def party_view(
             }
             for e in found.evidence
         ],
-        "offers": [
-            {
-                "id": o.id,
-                "by": o.offered_by_role,
-                "to_provider": o.to_provider,
-                "to_buyer": o.to_buyer,
-                "note": o.note,
-                "status": o.status,
-                "at": o.created_at.isoformat(),
-            }
-            for o in found.offers
-        ],
+        "offers": [offer_data(o) for o in found.offers],
         "rulings": [
             {
                 "to_provider": r.to_provider,
@@ -263,6 +252,20 @@ def party_view(
             for r in found.rulings
             if r.status == "applied"
         ],
+    }
+
+
+def offer_data(offer: Offer) -> dict[str, Any]:
+    """A settlement offer as the parties read it."""
+    return {
+        "id": offer.id,
+        "dispute_id": offer.dispute_id,
+        "by": offer.offered_by_role,
+        "to_provider": offer.to_provider,
+        "to_buyer": offer.to_buyer,
+        "note": offer.note,
+        "status": offer.status,
+        "at": offer.created_at.isoformat(),
     }
 
 

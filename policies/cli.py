@@ -48,7 +48,11 @@ def _load(path: str) -> tuple[Policy | None, list[dict]]:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def policy_check(files: tuple[str, ...], as_json: bool) -> None:
-    """Validate policy files, then prove their safety; exit 1 on any problem."""
+    """Validate policy files, then prove their safety; exit 1 on any problem.
+
+    The report goes to stdout (so `> report.txt` keeps it); a failure also says so
+    in one line on stderr.
+    """
     results: list[CheckResult] = []
     problems: list[dict] = []
     for path in files:
@@ -56,15 +60,19 @@ def policy_check(files: tuple[str, ...], as_json: bool) -> None:
         problems += found
         if loaded is None:
             if not as_json:
-                click.echo("\n".join(p["text"] for p in found), err=True)
+                click.echo("\n".join(p["text"] for p in found))
             continue
         result = check_policy(loaded)
         results.append(result)
         if not as_json:
-            click.echo(render_text(result), err=not result.ok)
+            click.echo(render_text(result))
     if as_json:
         click.echo(render_json(results, problems))
-    if problems or not all(r.ok for r in results):
+    failures = [f"{r.policy} v{r.version} is UNSAFE" for r in results if not r.ok]
+    if problems:
+        failures.append(f"{len(problems)} schema problem{'s' if len(problems) > 1 else ''}")
+    if failures:
+        click.echo(f"policy check failed: {'; '.join(failures)}", err=True)
         sys.exit(1)
 
 

@@ -41,18 +41,32 @@ def test_policy_check_names_file_line_and_place(tmp_path):
     )
 
 
-def test_demo_then_sweep_then_audit(url):
-    demo = invoke("--database-url", url, "demo")
-    assert demo.exit_code == 0
-    assert "the review period releases the pay to the provider" in demo.output
-    assert "paid to date:     5,200.00 USD" in demo.output
-    swept = invoke("--database-url", url, "sweep").output
-    assert swept.endswith("0 timer(s) fired\n0 dispute(s) past their response deadline\n")
-    audit = invoke("--database-url", url, "audit", "verify")
-    assert (audit.exit_code, audit.output) == (
-        0,
-        "audit ok: every event chain and ledger entry verifies\n",
+def test_db_upgrade_says_created_then_up_to_date(url):
+    created = invoke("--database-url", url, "db", "upgrade")
+    assert created.exit_code == 0
+    assert created.output == f"created the database at {url}\n"
+    again = invoke("--database-url", url, "db", "upgrade")
+    assert again.output == f"database at {url} is up to date\n"
+
+
+def test_db_upgrade_names_the_migrations_it_ran(url):
+    from alembic import command
+
+    from engine.db import Database
+
+    command.upgrade(Database(url).migrations(), "0001_core")
+    migrated = invoke("--database-url", url, "db", "upgrade")
+    assert migrated.output.startswith(f"migrated the database at {url} from 0001_core to ")
+
+
+def test_audit_of_an_unknown_contract_says_so(url):
+    invoke("--database-url", url, "db", "upgrade")
+    result = CliRunner().invoke(
+        main, ["--database-url", url, "audit", "verify", "--contract", "ct_nope"]
     )
+    assert result.exit_code == 1
+    assert "no such contract: ct_nope" in result.output
+    assert "audit ok" not in result.output
 
 
 def test_sweep_now_refuses_a_bad_moment(url):

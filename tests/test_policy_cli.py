@@ -48,17 +48,20 @@ def test_check_passes_the_bundled_policies() -> None:
 
 
 def test_check_refuses_an_unsafe_policy_with_its_counterexample() -> None:
-    result = CliRunner().invoke(main, ["policy", "check", str(UNSAFE)])
+    """The report is the output (`> report.txt` keeps it); stderr says in one line why 1."""
+    result = CliRunner().invoke(main, ["policy", "check", str(FIXED_PRICE), str(UNSAFE)])
     assert result.exit_code == 1
-    assert "buyer-cancels v1: UNSAFE (1 problem)" in result.output
-    assert "FAIL no unilateral refund after funding" in result.output
-    assert "3. buyer cancel: submitted -> refunded, escrow all -> none" in result.output
+    assert "fixed-price v1: SAFE" in result.stdout
+    assert "buyer-cancels v1: UNSAFE (1 problem)" in result.stdout
+    assert "FAIL no unilateral refund after funding" in result.stdout
+    assert "3. buyer cancel: submitted -> refunded, escrow all -> none" in result.stdout
+    assert result.stderr == "policy check failed: buyer-cancels v1 is UNSAFE\n"
 
 
 def test_check_json_lists_properties_and_counterexamples() -> None:
     result = CliRunner().invoke(main, ["policy", "check", "--json", str(FIXED_PRICE), str(UNSAFE)])
     assert result.exit_code == 1
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     safe, unsafe = report["results"]
     assert safe["ok"] is True
     assert unsafe["ok"] is False
@@ -83,10 +86,11 @@ def test_check_reports_schema_errors_with_file_and_line_first(tmp_path: Path) ->
     line = next(
         n for n, text in enumerate(bad.read_text().splitlines(), 1) if "to: refundd" in text
     )
-    assert f"{bad}:{line}: transitions[10].to: unknown state 'refundd'" in result.output
+    assert f"{bad}:{line}: transitions[10].to: unknown state 'refundd'" in result.stdout
     assert "SAFE" not in result.output
+    assert result.stderr == "policy check failed: 1 schema problem\n"
 
-    as_json = json.loads(CliRunner().invoke(main, ["policy", "check", "--json", str(bad)]).output)
+    as_json = json.loads(CliRunner().invoke(main, ["policy", "check", "--json", str(bad)]).stdout)
     assert as_json["results"] == []
     assert as_json["schema_problems"][0]["line"] == line
 

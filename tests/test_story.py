@@ -12,19 +12,26 @@ def test_the_vanishing_buyer_cannot_take_back_delivered_work(database):
     clock = FixedClock(START)
     tranche = Tranche(database, clock)
     told: list[str] = []
-    contract_id = play(tranche, clock, told.append)
+    story = play(tranche, clock, told.append)
 
-    summary = tranche.summary(contract_id)
+    summary = tranche.summary(story.contract_id)
     assert summary.agreed == AGREED == 1_000_000
-    assert summary.funded == 500_000  # milestones 1 and 2, 2,500.00 each
-    assert summary.in_escrow == 0
-    assert summary.released == 500_000  # both paid to the provider
+    assert summary.funded == 1_000_000  # all four milestones, 2,500.00 each
+    assert summary.in_escrow == 500_000  # the build (under review) and the launch
+    assert summary.released == 500_000  # milestones 1 and 2 paid to the provider
     assert summary.direct_payments == 20_000  # the 200.00 asked for before milestone 2
     assert summary.paid_to_date == 520_000
     assert summary.refunded == 0
     assert summary.fees == 26_000  # 5% of 5,200.00
     assert summary.remaining == 480_000
-    assert clock.now() - START == timedelta(days=27, minutes=1)
+    assert clock.now() - START == timedelta(days=30, minutes=1)
+
+    build = tranche.milestone(story.milestone_ids[2])
+    assert build.state == "submitted"
+    assert build.next_deadline is not None
+    assert build.next_deadline.event == "review_period_elapsed"
+    assert build.next_deadline.due_at == clock.now() + timedelta(days=14)
+    assert tranche.milestone(story.milestone_ids[3]).state == "funded"
 
     story = "\n".join(told)
     assert "refused: buyer may not request_refund a milestone that is submitted" in story

@@ -11,6 +11,7 @@ from engine.clock import Clock
 from engine.db import Database
 from engine.service import Tranche
 from web.console import init_console
+from web.home import home
 
 
 def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None) -> Flask:
@@ -32,6 +33,7 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
     from web.api.setup import install as install_api
 
     install_api(app)
+    app.register_blueprint(home)
 
     @app.get("/health")
     def health() -> Any:

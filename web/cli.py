@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import click
+from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from arbitration.service import Arbitration
 from engine.clock import FixedClock, as_utc
 from engine.db import Database, database_url
-from engine.errors import TrancheError
+from engine.errors import NotFoundError, TrancheError
 from engine.service import Tranche
+from engine.sqlite_queue import is_plain_file
 from policies.cli import policy
+from web.api.auth import create_key
 
 
 class IsoMoment(click.ParamType):
@@ -59,8 +63,24 @@ def db() -> None:
 def db_upgrade(ctx: click.Context) -> None:
     """Create or migrate the schema to the newest version, and publish bundled policies."""
     database = _database(ctx)
+    before = _schema_revision(database)
     database.upgrade()
-    click.echo(f"database at {database.url} is up to date")
+    after = _schema_revision(database)
+    if before is None:
+        click.echo(f"created the database at {database.url}")
+    elif before != after:
+        click.echo(f"migrated the database at {database.url} from {before} to {after}")
+    else:
+        click.echo(f"database at {database.url} is up to date")
+
+
+def _schema_revision(database: Database) -> str | None:
+    """The migration(s) the database is at; None when it has no schema yet."""
+    from alembic.runtime.migration import MigrationContext
+
+    with database.engine.connect() as connection:
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return ", ".join(sorted(heads)) or None
 
 
 @main.command()
@@ -92,6 +112,11 @@ def audit() -> None:
 def audit_verify(ctx: click.Context, contract_id: str | None) -> None:
     """Recompute event hash chains, ledger balances and milestone figures; exit 1 naming faults."""
     tranche = Tranche(_database(ctx))
+    if contract_id is not None:
+        try:
+            tranche.contract(contract_id)
+        except NotFoundError:
+            raise click.ClickException(f"no such contract: {contract_id}") from None
     breaks = tranche.verify(contract_id)
     unbalanced = tranche.unbalanced_entries()
     for item in breaks:
@@ -122,14 +147,41 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @main.command()
 @click.pass_context
 def demo(ctx: click.Context) -> None:
-    """Play the escrow story end to end and print the contract summary after each step."""
+    """Play the escrow story end to end and print the contract summary after each step.
+
+    On a new SQLite file (the local demo database `make run` makes), also create an
+    API key for the story's tenant and two staff accounts, and print them; never on
+    PostgreSQL or on a database that exists already.
+    """
+    from arbitration.demo import dispute_the_launch, staff_accounts
     from engine.demo import play
 
-    database = _database(ctx)
+    url = database_url(ctx.obj["url"])
+    fresh = _new_sqlite_file(url)
+    database = Database(url)
     database.upgrade()
-    clock = FixedClock(datetime.now(UTC) - timedelta(days=30))
-    contract_id = play(Tranche(database, clock), clock, click.echo)
-    click.echo(f"\ncontract {contract_id} is in {database.url}")
+    key = create_key(database, "demo") if fresh else None
+    clock = FixedClock(datetime.now(UTC) - timedelta(days=32))
+    tranche = Tranche(database, clock)
+    story = play(tranche, clock, click.echo, tenant=key[0].tenant if key else "default")
+    dispute_the_launch(Arbitration(database, clock), tranche, story, clock, click.echo)
+    click.echo(f"\ncontract {story.contract_id} is in {database.url}")
+    if key is None:
+        return
+    row, plain = key
+    click.echo("\nThis new local database has a way in for each side (shown only now):")
+    click.echo(f"  API, as tenant {row.tenant}:  export KEY={plain}")
+    click.echo('    curl -H "Authorization: Bearer $KEY" http://127.0.0.1:8000/v1/contracts')
+    click.echo("  reviewer console, http://127.0.0.1:8000/console/ :")
+    for account in staff_accounts(Arbitration(database)):
+        click.echo(f"    {account.role:<8}  {account.email:<26}  password: {account.password}")
+
+
+def _new_sqlite_file(url: str) -> bool:
+    """Whether `url` names a SQLite file that does not exist yet (a new local database)."""
+    if not url.startswith("sqlite") or not is_plain_file(url):
+        return False
+    return not Path(str(make_url(url).database)).exists()
 
 
 def run() -> None:

@@ -91,7 +91,20 @@ def test_an_accepted_offer_settles_and_closes_the_case(client):
         {"to_provider": 15_000, "to_buyer": 10_000, "note": "fair"},
         actor=PROVIDER,
     )
-    offer_id = offer.json["offers"][0]["id"]
+    assert offer.status_code == 201
+    assert offer.headers["Location"] == location
+    offer_id = offer.json["id"]
+    assert offer.json == {
+        "id": offer_id,
+        "dispute_id": location.rsplit("/", 1)[1],
+        "by": "provider",
+        "to_provider": 15_000,
+        "to_buyer": 10_000,
+        "note": "fair",
+        "status": "open",
+        "at": offer.json["at"],
+    }
+    assert client.get(location, actor=BUYER).json["offers"] == [offer.json]
     own = client.post(f"{location}/offers/{offer_id}/accept", actor=PROVIDER)
     assert own.status_code == 403
     accepted = client.post(f"{location}/offers/{offer_id}/accept", actor=BUYER)
@@ -108,7 +121,7 @@ def test_reject_then_withdraw_returns_the_milestone(client):
     _, milestone_id, location = opened(client)
     offer = client.post(
         f"{location}/offers", {"to_provider": 25_000, "to_buyer": 0}, actor=PROVIDER
-    ).json["offers"][0]["id"]
+    ).json["id"]
     rejected = client.post(f"{location}/offers/{offer}/reject", actor=BUYER)
     assert rejected.json["offers"][0]["status"] == "rejected"
     assert client.post(f"{location}/withdraw", actor=PROVIDER).json["code"] == "forbidden_event"

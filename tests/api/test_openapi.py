@@ -31,10 +31,15 @@ def test_every_route_is_documented(app: Flask) -> None:
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
-def test_docs_page_points_at_the_document(app: Flask) -> None:
-    page = app.test_client().get("/docs")
-    assert page.status_code == 200
-    assert b"/v1/openapi.json" in page.data
+def test_an_offer_is_documented_as_answering_with_the_offer(app: Flask) -> None:
+    document = app.test_client().get("/v1/openapi.json").json
+    created = document["paths"]["/v1/disputes/{dispute_id}/offers"]["post"]["responses"]["201"]
+    schema = created["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert schema == "OfferOut"
+    assert {"id", "dispute_id", "to_provider", "to_buyer", "status"} <= set(
+        document["components"]["schemas"][schema]["properties"]
+    )
+    assert "Location" in created["headers"]
 
 
 def test_idempotency_keys_are_kept_a_day(client: Client, app: Flask, clock) -> None:

@@ -11,6 +11,7 @@ from flask_smorest import Api
 
 from web.api import problems, schemas
 from web.api.auth import KeyCache, authenticate
+from web.api.docs import docs
 from web.api.problems import PROBLEM_JSON, Problem
 
 PREFIX = "/v1"
@@ -20,13 +21,6 @@ ERRORS = {
     "post": ("400", "401", "403", "404", "409", "412", "415", "422"),
     "delete": ("401", "404"),
 }
-DOCS_HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>Tranche API</title>
-<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="ui"></div>
-<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/v1/openapi.json", dom_id: "#ui"});</script>
-</body></html>"""
 
 
 class SessionsOutsideApi(SecureCookieSessionInterface):
@@ -52,6 +46,7 @@ def install(app: Flask) -> None:
 
     for module in (views_contracts, views_milestones, views_disputes, views_misc):
         api.register_blueprint(module.blp)
+    app.register_blueprint(docs)
     problems.install(app, PREFIX)
     app.session_interface = SessionsOutsideApi()
     cache = KeyCache()
@@ -76,10 +71,6 @@ def install(app: Flask) -> None:
         if not document:
             document.update(_finish(api.spec.to_dict()))
         return jsonify(document)
-
-    @app.get("/docs")
-    def docs() -> Response:
-        return Response(DOCS_HTML, mimetype="text/html")
 
 
 def _header(name: str, description: str, required: bool = False) -> dict[str, Any]:

@@ -66,6 +66,17 @@ class OfferBody(Schema):
     note = Text(0, 2000, load_default="")
 
 
+class OfferOut(Schema):
+    id = fields.String()
+    dispute_id = fields.String()
+    by = fields.String(metadata={"description": "the offering party: buyer or provider"})
+    to_provider = fields.Integer()
+    to_buyer = fields.Integer()
+    note = fields.String()
+    status = fields.String()
+    at = fields.String(metadata={"description": "when it was made (ISO 8601)"})
+
+
 class DisputeOut(Schema):
     class Meta:
         unknown = "include"
@@ -145,13 +156,16 @@ def add_evidence(body: dict[str, Any], dispute_id: str) -> Any:
 
 @blp.route("/disputes/<string:dispute_id>/offers", methods=["POST"])
 @blp.arguments(OfferBody)
-@blp.response(201, DisputeOut)
+@blp.response(201, OfferOut, headers={"Location": {"description": "the dispute"}})
 def make_offer(body: dict[str, Any], dispute_id: str) -> Any:
-    """Offer a settlement: to_provider + to_buyer must equal the escrow held."""
+    """Offer a settlement: to_provider + to_buyer must equal the escrow held.
+
+    It replaces the party's earlier open offer; the answer is the new offer.
+    """
     actor = auth.actor()
 
     def command(uow: UnitOfWork) -> Any:
-        disputes.make_offer(
+        offer = disputes.make_offer(
             uow,
             dispute_id,
             actor,
@@ -161,7 +175,7 @@ def make_offer(body: dict[str, Any], dispute_id: str) -> Any:
             body["note"],
             tenant=auth.tenant(),
         )
-        return 201, _view(uow, dispute_id, actor), {}
+        return 201, views.offer_data(offer), {"Location": f"/v1/disputes/{offer.dispute_id}"}
 
     return run(command, body)
 
