@@ -11,11 +11,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from arbitration.models import Dispute
 from arbitration.service import Arbitration
 from arbitration.staff import REVIEWER, ROLES, SENIOR
 from engine.clock import FixedClock
 from engine.demo import BUYER, PROVIDER, Say, Story, tell
+from engine.models import Dispute
 from engine.service import Tranche
 
 STAFF = {REVIEWER: "demo-reviewer@example.com", SENIOR: "demo-senior@example.com"}

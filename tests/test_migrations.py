@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from conftest import BUYER, PROVIDER
 from engine.db import Database
-from engine.milestones import EventArgs
+from engine.decision import EventArgs
 from engine.models import Base
 
 
