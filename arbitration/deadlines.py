@@ -18,14 +18,14 @@ from sqlalchemy import select
 from arbitration.disputes import APPLIED
 from arbitration.models import Ruling
 from arbitration.settings import Settings
-from engine.actors import Actor
-from engine.db import Database
-from engine.decision import AWAITING_RESPONSE, DEFAULTED, UNDER_REVIEW, EventArgs
-from engine.errors import ConflictError, TrancheError
-from engine.milestones import fire_event, milestone_policy
-from engine.models import Dispute, Milestone, new_id
-from engine.service import conflicts_as_errors
-from engine.uow import UnitOfWork
+from engine.domain.actors import Actor
+from engine.domain.decision import AWAITING_RESPONSE, DEFAULTED, UNDER_REVIEW, EventArgs
+from engine.domain.errors import ConflictError, TrancheError
+from engine.service.milestones import fire_event, milestone_policy
+from engine.service.tranche import conflicts_as_errors
+from engine.service.uow import UnitOfWork
+from engine.store.db import Database
+from engine.store.models import Dispute, Milestone, new_id
 
 DEADLINE_ACTOR = "system:response-deadline"
 

@@ -13,10 +13,10 @@ from datetime import timedelta
 
 from arbitration.service import Arbitration
 from arbitration.staff import REVIEWER, ROLES, SENIOR
-from engine.clock import FixedClock
-from engine.demo import BUYER, PROVIDER, Say, Story, tell
-from engine.models import Dispute
-from engine.service import Tranche
+from engine.domain.clock import FixedClock
+from engine.service.demo import BUYER, PROVIDER, Say, Story, tell
+from engine.service.tranche import Tranche
+from engine.store.models import Dispute
 
 STAFF = {REVIEWER: "demo-reviewer@example.com", SENIOR: "demo-senior@example.com"}
 

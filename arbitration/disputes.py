@@ -2,7 +2,7 @@
 
 Each command runs in the caller's unit of work and never commits. Commands that
 move the milestone (open, accept, withdraw) fire the policy's own events through
-`engine.milestones.fire_event`, which opens and closes the case itself, so the
+`engine.service.milestones.fire_event`, which opens and closes the case itself, so the
 case, its rows here and the transition commit together whatever the entry point.
 The other party "responds" by any act in the case; until they do, the policy's
 response deadline runs (see `deadlines`).
@@ -18,14 +18,14 @@ from arbitration.errors import DisputeClosedError, DisputeNotFoundError
 from arbitration.evidence import EvidenceStore, Upload
 from arbitration.models import Evidence, Offer, Ruling, Statement
 from arbitration.settings import Settings
-from engine.actors import Actor
-from engine.decision import AWAITING_RESPONSE, OPEN_STATUSES, UNDER_REVIEW, EventArgs
-from engine.errors import NotAPartyError, ValidationError
-from engine.milestones import fire_event
-from engine.models import Dispute, Milestone, new_id
+from engine.domain.actors import Actor
+from engine.domain.decision import AWAITING_RESPONSE, OPEN_STATUSES, UNDER_REVIEW, EventArgs
+from engine.domain.errors import NotAPartyError, ValidationError
 from engine.rules import DISPUTE, check_split
-from engine.uow import UnitOfWork
-from engine.writer import CASE_CLOSED
+from engine.service.milestones import fire_event
+from engine.service.uow import UnitOfWork
+from engine.store.models import Dispute, Milestone, new_id
+from engine.store.writer import CASE_CLOSED
 
 MAX_TEXT = 20_000
 OPEN, ACCEPTED, REJECTED, LAPSED = "open", "accepted", "rejected", "lapsed"

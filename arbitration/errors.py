@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.errors import ConflictError, NotFoundError, TrancheError, ValidationError
+from engine.domain.errors import ConflictError, NotFoundError, TrancheError, ValidationError
 
 
 class ArbitrationError(TrancheError):

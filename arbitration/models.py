@@ -1,6 +1,6 @@
 """Arbitration tables on the engine's metadata: everything said and decided in a dispute.
 
-The dispute case itself (engine.models.Dispute) is the engine's: a milestone's
+The dispute case itself (engine.store.models.Dispute) is the engine's: a milestone's
 command opens and closes it in the same transaction as the transition.
 
 `staff_audit` is append-only (database triggers refuse UPDATE and DELETE, as for
@@ -15,11 +15,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.decision import (
-    CLOSED_STATUSES,
-    OPEN_STATUSES,
-)
-from engine.models import Base, UTCDateTime
+from engine.domain.decision import CLOSED_STATUSES, OPEN_STATUSES
+from engine.store.models import Base, UTCDateTime
 
 STATUSES = OPEN_STATUSES + CLOSED_STATUSES
 

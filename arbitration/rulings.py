@@ -26,13 +26,13 @@ from arbitration.errors import (
 from arbitration.models import Ruling, Staff, Statement
 from arbitration.settings import Settings
 from arbitration.staff import SENIOR
-from engine.actors import Actor
-from engine.decision import PENDING_APPROVAL, UNDER_REVIEW, EventArgs, require_heard
-from engine.errors import ValidationError
-from engine.milestones import fire_event, live_case
-from engine.models import Dispute, new_id
+from engine.domain.actors import Actor
+from engine.domain.decision import PENDING_APPROVAL, UNDER_REVIEW, EventArgs, require_heard
+from engine.domain.errors import ValidationError
 from engine.rules import check_split
-from engine.uow import UnitOfWork
+from engine.service.milestones import fire_event, live_case
+from engine.service.uow import UnitOfWork
+from engine.store.models import Dispute, new_id
 
 
 def claim(uow: UnitOfWork, dispute_id: str, staff: Staff, address: str) -> Dispute:

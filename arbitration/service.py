@@ -10,11 +10,11 @@ from arbitration.errors import LoginRefusedError
 from arbitration.evidence import EvidenceStore
 from arbitration.models import Staff
 from arbitration.settings import Settings
-from engine.clock import Clock
-from engine.db import Database
-from engine.errors import ValidationError
-from engine.service import Service, conflicts_as_errors
-from engine.uow import UnitOfWork
+from engine.domain.clock import Clock
+from engine.domain.errors import ValidationError
+from engine.service.tranche import Service, conflicts_as_errors
+from engine.service.uow import UnitOfWork
+from engine.store.db import Database
 
 
 class Arbitration(Service):

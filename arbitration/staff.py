@@ -17,9 +17,9 @@ from arbitration import audit
 from arbitration.errors import LoginRefusedError, LoginThrottledError
 from arbitration.models import Staff
 from arbitration.settings import Settings
-from engine.errors import ConflictError, ValidationError
-from engine.models import new_id
-from engine.uow import UnitOfWork
+from engine.domain.errors import ConflictError, ValidationError
+from engine.service.uow import UnitOfWork
+from engine.store.models import new_id
 
 REVIEWER, SENIOR = "reviewer", "senior"
 ROLES = (REVIEWER, SENIOR)

@@ -16,13 +16,14 @@ from sqlalchemy import and_, or_, select
 
 from arbitration.disputes import PENDING, load, party_role
 from arbitration.models import STATUSES, Evidence, Offer, Ruling, Staff, Statement
-from engine.actors import Actor
-from engine.decision import OPEN_STATUSES
-from engine.errors import ValidationError
-from engine.milestones import MilestoneView, history, milestone_policy, view_milestone
-from engine.models import Contract, Dispute, Event, Milestone
-from engine.summary import Summary, contract_summary
-from engine.uow import UnitOfWork
+from engine.domain.actors import Actor
+from engine.domain.decision import OPEN_STATUSES
+from engine.domain.errors import ValidationError
+from engine.domain.summary import Summary
+from engine.service.milestones import MilestoneView, history, milestone_policy, view_milestone
+from engine.service.uow import UnitOfWork
+from engine.store.models import Contract, Dispute, Event, Milestone
+from engine.store.summaries import contract_summary
 from policies.document import Policy
 
 UNASSIGNED = "unassigned"

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.throwaway import postgres_url  # noqa: E402
-from engine.db import Database  # noqa: E402
+from engine.store.db import Database  # noqa: E402
 from web.api.auth import create_key  # noqa: E402
 
 

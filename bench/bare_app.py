@@ -27,9 +27,9 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy import DateTime, Integer, String, bindparam, insert, select, text, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from engine.db import Database
-from engine.ledger import _INSERT_ENTRY, _INSERT_POSTINGS
-from engine.models import Contract, Event, Milestone
+from engine.store.db import Database
+from engine.store.ledger import _INSERT_ENTRY, _INSERT_POSTINGS
+from engine.store.models import Contract, Event, Milestone
 from web.api.models import IdempotencyRecord
 
 

@@ -21,9 +21,9 @@ from pathlib import Path
 from sqlalchemy import insert, text
 
 from arbitration.models import STATUSES
-from engine.db import Database
-from engine.decision import AWAITING_RESPONSE, OPEN_STATUSES
-from engine.models import Contract, Dispute, Milestone
+from engine.domain.decision import AWAITING_RESPONSE, OPEN_STATUSES
+from engine.store.db import Database
+from engine.store.models import Contract, Dispute, Milestone
 from web.app import create_app
 
 PASSWORD = "benchmark password 1"

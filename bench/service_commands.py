@@ -37,10 +37,10 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is not installed
 
 from bench.throwaway import PG_URL, postgres_url  # noqa: E402
-from engine.actors import Actor  # noqa: E402
-from engine.clock import FixedClock  # noqa: E402
-from engine.db import Database  # noqa: E402
-from engine.service import Tranche  # noqa: E402
+from engine.domain.actors import Actor  # noqa: E402
+from engine.domain.clock import FixedClock  # noqa: E402
+from engine.service.tranche import Tranche  # noqa: E402
+from engine.store.db import Database  # noqa: E402
 
 BUYER, PROVIDER = Actor("bench-buyer"), Actor("bench-provider")
 COMMANDS = ("create_contract", "add_milestone", "fund", "submit", "approve")

@@ -19,7 +19,7 @@ from typing import Any
 from statemachine import State, StateMachine
 from statemachine.exceptions import TransitionNotAllowed
 
-from engine.errors import ForbiddenEventError, UnknownEventError
+from engine.domain.errors import ForbiddenEventError, UnknownEventError
 from engine.rules import DISPUTE, EFFECTS, GUARDS, PARTIES, Facts
 from policies.document import PREVIOUS, SAME, Policy, TransitionSpec
 

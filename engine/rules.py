@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from engine.errors import InsufficientEscrowError, InvalidAmountError
+from engine.domain.errors import InsufficientEscrowError, InvalidAmountError
 
 HOLD, RELEASE, REFUND = "hold", "release", "refund"
 """Movement kinds: buyer -> escrow, escrow -> provider, escrow -> buyer."""

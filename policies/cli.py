@@ -11,10 +11,10 @@ from pathlib import Path
 
 import click
 
-from engine.db import Database
-from engine.errors import PolicyError
-from engine.policy_store import get_policy, publish
+from engine.domain.errors import PolicyError
 from engine.rules import EFFECTS, GUARDS
+from engine.store.db import Database
+from engine.store.policy_store import get_policy, publish
 from policies.checker import CheckResult, check_policy
 from policies.diagram import FORMATS, policy_diagram
 from policies.diff import diff_policies

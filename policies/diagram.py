@@ -15,11 +15,11 @@ import subprocess
 
 from sqlalchemy.orm import Session
 
-from engine.errors import TrancheError, ValidationError
+from engine.domain.errors import TrancheError, ValidationError
 from engine.machine import arrows
-from engine.milestones import view_milestone
-from engine.policy_store import get_policy, latest_version
-from engine.uow import UnitOfWork
+from engine.service.milestones import view_milestone
+from engine.service.uow import UnitOfWork
+from engine.store.policy_store import get_policy, latest_version
 from policies.diff import duration_text, effect_text
 from policies.document import Policy
 

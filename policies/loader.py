@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from marshmallow import ValidationError as SchemaError
 
-from engine.errors import PolicyError
+from engine.domain.errors import PolicyError
 from policies.document import EffectRef, Policy, StateSpec, TimerSpec, TransitionSpec
 from policies.schema import PolicySchema, cross_reference, flatten
 

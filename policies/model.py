@@ -24,8 +24,8 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from engine.errors import TrancheError
-from engine.ledger_legs import legs_for
+from engine.domain.errors import TrancheError
+from engine.domain.ledger_legs import legs_for
 from engine.machine import actor_allowed, may_return
 from engine.rules import (
     EFFECTS,

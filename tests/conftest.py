@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 
 import arbitration.models  # noqa: F401  (truncated between PostgreSQL tests too)
-from engine.actors import Actor
-from engine.clock import FixedClock
-from engine.db import Database
-from engine.models import Base
-from engine.service import Tranche
+from engine.domain.actors import Actor
+from engine.domain.clock import FixedClock
+from engine.service.tranche import Tranche
+from engine.store.db import Database
+from engine.store.models import Base
 from web.api import models as _api_models  # noqa: F401  (their tables are truncated too)
 
 settings.register_profile(

@@ -5,7 +5,7 @@ import sys
 
 from click.testing import CliRunner
 
-from engine.db import Database
+from engine.store.db import Database
 from web.cli import main
 
 TRANCHE = [sys.executable, "-c", "from web.cli import run; run()"]

@@ -9,8 +9,13 @@ from arbitration import disputes, views
 from arbitration.errors import DisputeClosedError, EvidenceRejectedError
 from arbitration.evidence import Upload
 from conftest import BUYER, PROVIDER, STRANGER
-from engine.decision import AWAITING_RESPONSE, DEFAULTED, SETTLED, UNDER_REVIEW, WITHDRAWN
-from engine.errors import ForbiddenEventError, InvalidAmountError, NotAPartyError, NotFoundError
+from engine.domain.decision import AWAITING_RESPONSE, DEFAULTED, SETTLED, UNDER_REVIEW, WITHDRAWN
+from engine.domain.errors import (
+    ForbiddenEventError,
+    InvalidAmountError,
+    NotAPartyError,
+    NotFoundError,
+)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from arb_helpers import PASSWORD, arbitration_for, funded
 from arbitration import views
 from arbitration.views import QueueFilter
 from conftest import BUYER, PROVIDER
-from engine.errors import ValidationError
+from engine.domain.errors import ValidationError
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from arbitration.errors import (
     StaffForbiddenError,
 )
 from conftest import BUYER, PROVIDER
-from engine.decision import PENDING_APPROVAL, RULED, UNDER_REVIEW
-from engine.errors import InvalidAmountError
+from engine.domain.decision import PENDING_APPROVAL, RULED, UNDER_REVIEW
+from engine.domain.errors import InvalidAmountError
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from conftest import BUYER, PROVIDER
-from engine.actors import Actor
-from engine.decision import EventArgs
-from engine.service import Tranche
+from engine.domain.actors import Actor
+from engine.domain.decision import EventArgs
+from engine.service.tranche import Tranche
 from policies.loader import load_policy_file
 from policies.model import AMOUNT, explore, level
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import PolicyError
+from engine.domain.errors import PolicyError
 from engine.rules import EFFECTS, RELEASE, Effect, Movement
 from policies.checker import CheckResult, Violation, check_policy
 from policies.loader import BUNDLED, load_policy_text

@@ -52,7 +52,7 @@ def test_db_upgrade_says_created_then_up_to_date(url):
 def test_db_upgrade_names_the_migrations_it_ran(url):
     from alembic import command
 
-    from engine.db import Database
+    from engine.store.db import Database
 
     command.upgrade(Database(url).migrations(), "0001_core")
     migrated = invoke("--database-url", url, "db", "upgrade")
@@ -77,9 +77,9 @@ def test_sweep_now_refuses_a_bad_moment(url):
 
 
 def test_sweep_now_fires_what_is_due_then(url, tmp_path):
-    from engine.actors import Actor
-    from engine.db import Database
-    from engine.service import Tranche
+    from engine.domain.actors import Actor
+    from engine.service.tranche import Tranche
+    from engine.store.db import Database
 
     invoke("--database-url", url, "db", "upgrade")
     tranche = Tranche(Database(url))

@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 
 from arbitration.evidence import Upload
 from conftest import BUYER, PROVIDER
-from engine.service import Tranche
+from engine.service.tranche import Tranche
 from web.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"

@@ -3,10 +3,10 @@ loaded: later steps of the same transaction use it without a query, a milestone'
 change is checked against its version, and the contract's chain head is the database's."""
 
 from conftest import BUYER, PROVIDER
-from engine.contracts import add_milestone, create_contract
-from engine.events import verify_chain
-from engine.milestones import fire_event, view_milestone
-from engine.uow import UnitOfWork
+from engine.service.contracts import add_milestone, create_contract
+from engine.service.milestones import fire_event, view_milestone
+from engine.service.uow import UnitOfWork
+from engine.store.events import verify_chain
 
 
 def test_a_milestone_added_and_funded_in_one_transaction(tranche, database, clock, contract):

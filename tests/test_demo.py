@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from arbitration.models import Staff
 from arbitration.service import Arbitration
 from arbitration.views import QueueFilter, queue
-from engine.db import Database
+from engine.store.db import Database
 from web.api.models import ApiKey
 from web.app import create_app
 from web.cli import main

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 
 from conftest import BUYER, PROVIDER
-from engine.actors import Actor
-from engine.decision import EventArgs
-from engine.errors import ForbiddenEventError
+from engine.domain.actors import Actor
+from engine.domain.decision import EventArgs
+from engine.domain.errors import ForbiddenEventError
 
 
 @pytest.fixture

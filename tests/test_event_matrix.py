@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from conftest import BUYER, PROVIDER, START, STRANGER
-from engine.actors import Actor
-from engine.clock import FixedClock
-from engine.db import Database
-from engine.decision import EventArgs
-from engine.errors import ForbiddenEventError, NotAPartyError, UnknownEventError
+from engine.domain.actors import Actor
+from engine.domain.clock import FixedClock
+from engine.domain.decision import EventArgs
+from engine.domain.errors import ForbiddenEventError, NotAPartyError, UnknownEventError
 from engine.rules import GUARDS, PARTIES, Facts
-from engine.service import Tranche
+from engine.service.tranche import Tranche
+from engine.store.db import Database
 from policies.document import PREVIOUS, SAME
 from policies.loader import load_policy_file
 

@@ -61,12 +61,12 @@ from sqlalchemy.exc import DBAPIError
 from arbitration.service import Arbitration
 from arbitration.settings import Settings
 from conftest import BUYER, PROVIDER, START, STRANGER
-from engine.actors import Actor
-from engine.clock import FixedClock, as_utc
-from engine.db import Database
-from engine.decision import EventArgs
-from engine.errors import TrancheError
-from engine.service import Tranche
+from engine.domain.actors import Actor
+from engine.domain.clock import FixedClock, as_utc
+from engine.domain.decision import EventArgs
+from engine.domain.errors import TrancheError
+from engine.service.tranche import Tranche
+from engine.store.db import Database
 from web.api.auth import create_key
 from web.app import create_app
 

@@ -7,12 +7,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from conftest import BUYER, PROVIDER
-from engine.decision import EventArgs
-from engine.errors import InsufficientEscrowError, LedgerError
-from engine.ledger import escrow_balance, post, post_movement, reverse
-from engine.ledger_legs import BUYER_FUNDING, ESCROW, Leg
-from engine.models import LedgerEntry, Milestone, Posting
+from engine.domain.decision import EventArgs
+from engine.domain.errors import InsufficientEscrowError, LedgerError
+from engine.domain.ledger_legs import BUYER_FUNDING, ESCROW, Leg
 from engine.rules import REFUND, Movement
+from engine.store.ledger import escrow_balance, post, post_movement, reverse
+from engine.store.models import LedgerEntry, Milestone, Posting
 
 
 def test_an_unbalanced_entry_is_refused(tranche, contract, clock):

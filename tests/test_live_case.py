@@ -14,11 +14,11 @@ from arb_helpers import PASSWORD, arbitration_for, funded
 from sqlalchemy import select, update
 
 from conftest import BUYER, PROVIDER
-from engine.actors import Actor
-from engine.decision import AWAITING_RESPONSE, WITHDRAWN, EventArgs
-from engine.errors import CaseNotLiveError, RespondentNotHeardError
-from engine.models import Dispute, Milestone
-from engine.uow import UnitOfWork
+from engine.domain.actors import Actor
+from engine.domain.decision import AWAITING_RESPONSE, WITHDRAWN, EventArgs
+from engine.domain.errors import CaseNotLiveError, RespondentNotHeardError
+from engine.service.uow import UnitOfWork
+from engine.store.models import Dispute, Milestone
 
 
 def _cases(database, milestone_id: str) -> list[Dispute]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import BUYER, PROVIDER
-from engine.errors import ForbiddenEventError
+from engine.domain.errors import ForbiddenEventError
 from engine.machine import _pooled
 
 

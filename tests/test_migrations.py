@@ -11,9 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from conftest import BUYER, PROVIDER
-from engine.db import Database
-from engine.decision import EventArgs
-from engine.models import Base
+from engine.domain.decision import EventArgs
+from engine.store.db import Database
+from engine.store.models import Base
 
 
 def test_models_and_migrations_agree(database):

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from conftest import BUYER, PROVIDER
-from engine.decision import EventArgs
-from engine.summary import Mismatch
+from engine.domain.decision import EventArgs
+from engine.domain.summary import Mismatch
 from web.cli import main
 
 FIGURES = ("funded", "in_escrow", "released", "refunded", "fees", "paid_to_date", "remaining")

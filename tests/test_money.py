@@ -2,8 +2,8 @@
 
 import pytest
 
-from engine.errors import CurrencyMismatchError, InvalidAmountError, UnknownCurrencyError
-from engine.money import EXPONENTS, Money
+from engine.domain.errors import CurrencyMismatchError, InvalidAmountError, UnknownCurrencyError
+from engine.domain.money import EXPONENTS, Money
 
 
 @pytest.mark.parametrize(

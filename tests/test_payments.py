@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import BUYER, PROVIDER
-from engine.errors import ForbiddenEventError, InvalidAmountError, NotFoundError
+from engine.domain.errors import ForbiddenEventError, InvalidAmountError, NotFoundError
 
 
 def test_the_buyer_may_pay_any_amount_at_any_time(tranche, contract):

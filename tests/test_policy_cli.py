@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import needs_graphviz
-from engine.errors import NotFoundError
+from engine.domain.errors import NotFoundError
 from policies.loader import BUNDLED
 from web.cli import main
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import BUYER, needs_graphviz
-from engine.errors import NotFoundError, ValidationError
+from engine.domain.errors import NotFoundError, ValidationError
 from policies import diagram
 from policies.diagram import DiagramError, milestone_diagram, policy_diagram, render, to_dot
 from policies.diff import diff_policies

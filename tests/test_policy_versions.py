@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from conftest import BUYER, PROVIDER
-from engine.policy_store import publish
+from engine.store.policy_store import publish
 from policies.checker import check_policy
 from policies.loader import BUNDLED, load_policy_text
 

@@ -23,12 +23,12 @@ from datetime import datetime, timedelta
 import pytest
 
 from conftest import BUYER, PROVIDER, START
-from engine.actors import Actor
-from engine.clock import FixedClock
-from engine.db import Database
-from engine.decision import EventArgs
-from engine.errors import ConflictError, ForbiddenEventError, TrancheError
-from engine.service import Tranche
+from engine.domain.actors import Actor
+from engine.domain.clock import FixedClock
+from engine.domain.decision import EventArgs
+from engine.domain.errors import ConflictError, ForbiddenEventError, TrancheError
+from engine.service.tranche import Tranche
+from engine.store.db import Database
 
 ROUNDS = 4
 LATER = START + timedelta(days=8)  # past the 7-day refund deadline, inside the review period

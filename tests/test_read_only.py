@@ -7,10 +7,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from test_sqlite_queue import lock_is_free, queue_waiters
 
-import engine.db
+import engine.store.db
 from conftest import BUYER
-from engine.models import Contract
-from engine.service import Tranche
+from engine.service.tranche import Tranche
+from engine.store.models import Contract
 
 
 def test_a_reader_does_not_wait_for_an_open_write_transaction(sqlite_database, clock, monkeypatch):
@@ -19,7 +19,7 @@ def test_a_reader_does_not_wait_for_an_open_write_transaction(sqlite_database, c
     contract = tranche.create_contract(
         buyer_id=BUYER.id, provider_id="provider-1", currency="USD", agreed_amount=1_000, title="t"
     )
-    monkeypatch.setattr(engine.db, "SQLITE_WAIT", 0)
+    monkeypatch.setattr(engine.store.db, "SQLITE_WAIT", 0)
     with sqlite_database.session() as writer, writer.begin():
         writer.execute(update(Contract).values(title="not committed yet"))
         assert not lock_is_free(sqlite_database)

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import event, update
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.contracts import create_contract
-from engine.events import append
-from engine.models import Contract, Milestone
-from engine.rows import write_back
+from engine.service.contracts import create_contract
+from engine.store.events import append
+from engine.store.models import Contract, Milestone
+from engine.store.rows import write_back
 
 
 @pytest.fixture

@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, select, text
 
-import engine.db
+import engine.store.db
 from conftest import BUYER
-from engine.db import Database
-from engine.errors import ConflictError, ForbiddenEventError
-from engine.models import Contract
-from engine.service import Tranche
-from engine.sqlite_queue import QueuedConnection
+from engine.domain.errors import ConflictError, ForbiddenEventError
+from engine.service.tranche import Tranche
+from engine.store.db import Database
+from engine.store.models import Contract
+from engine.store.sqlite_queue import QueuedConnection
 
 
 def lock_file(database: Database) -> Path:
@@ -160,7 +160,7 @@ CONTRACT = dict(
 def test_a_stuck_holder_gives_a_conflict_and_the_queue_recovers(
     sqlite_database, clock, monkeypatch
 ):
-    monkeypatch.setattr(engine.db, "SQLITE_WAIT", 0.05)
+    monkeypatch.setattr(engine.store.db, "SQLITE_WAIT", 0.05)
     tranche = Tranche(sqlite_database, clock)
     with held_elsewhere(sqlite_database), pytest.raises(ConflictError):
         tranche.create_contract(**CONTRACT)

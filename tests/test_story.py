@@ -3,9 +3,9 @@
 from datetime import timedelta
 
 from conftest import START
-from engine.clock import FixedClock
-from engine.demo import AGREED, play
-from engine.service import Tranche
+from engine.domain.clock import FixedClock
+from engine.service.demo import AGREED, play
+from engine.service.tranche import Tranche
 
 
 def test_the_vanishing_buyer_cannot_take_back_delivered_work(database):

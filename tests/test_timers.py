@@ -5,8 +5,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from conftest import BUYER, PROVIDER
-from engine.models import Timer
-from engine.timers import CANCELLED, DONE
+from engine.store.models import Timer
+from engine.store.timers import CANCELLED, DONE
 
 DAY = timedelta(days=1)
 

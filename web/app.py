@@ -7,9 +7,9 @@ from typing import Any
 from flask import Flask, jsonify
 from sqlalchemy import text
 
-from engine.clock import Clock
-from engine.db import Database
-from engine.service import Tranche
+from engine.domain.clock import Clock
+from engine.service.tranche import Tranche
+from engine.store.db import Database
 from web.console import init_console
 from web.home import home
 

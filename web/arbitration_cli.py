@@ -8,7 +8,7 @@ import click
 
 from arbitration.service import Arbitration
 from arbitration.staff import MIN_PASSWORD, ROLES, all_staff
-from engine.db import Database
+from engine.store.db import Database
 
 
 def _arbitration(ctx: click.Context) -> Arbitration:

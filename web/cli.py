@@ -15,11 +15,11 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from arbitration.service import Arbitration
-from engine.clock import FixedClock, as_utc
-from engine.db import Database, database_url
-from engine.errors import NotFoundError, TrancheError
-from engine.service import Tranche
-from engine.sqlite_queue import is_plain_file
+from engine.domain.clock import FixedClock, as_utc
+from engine.domain.errors import NotFoundError, TrancheError
+from engine.service.tranche import Tranche
+from engine.store.db import Database, database_url
+from engine.store.sqlite_queue import is_plain_file
 from policies.cli import policy
 from web.api.auth import create_key
 
@@ -154,7 +154,7 @@ def demo(ctx: click.Context) -> None:
     PostgreSQL or on a database that exists already.
     """
     from arbitration.demo import dispute_the_launch, staff_accounts
-    from engine.demo import play
+    from engine.service.demo import play
 
     url = database_url(ctx.obj["url"])
     fresh = _new_sqlite_file(url)

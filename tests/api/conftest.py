@@ -10,8 +10,8 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from api.helpers import Client, LiveServer
-from engine.clock import FixedClock
-from engine.db import Database
+from engine.domain.clock import FixedClock
+from engine.store.db import Database
 from web.api.auth import create_key
 from web.app import create_app
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from flask import Flask
 
-from engine.db import Database
-from engine.models import Contract
-from engine.service import Tranche
-from engine.uow import UnitOfWork
+from engine.service.tranche import Tranche
+from engine.service.uow import UnitOfWork
+from engine.store.db import Database
+from engine.store.models import Contract
 from web.api.feed import catch_up
 
 BUYER, PROVIDER, STRANGER = "buyer-1", "provider-1", "stranger-1"

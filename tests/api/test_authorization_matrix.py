@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from api.helpers import BUYER, PROVIDER, STRANGER, Client
-from engine.db import Database
 from engine.rules import GUARDS, PARTIES, Facts
+from engine.store.db import Database
 from policies.document import PREVIOUS, SAME
 from policies.loader import load_policy_file
 

@@ -7,7 +7,7 @@ import hashlib
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from engine.db import Database
+from engine.store.db import Database
 from web.api.models import ApiKey
 from web.app import create_app
 from web.cli import main

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from api.helpers import BUYER, PROVIDER, Client, LiveServer, number_feed, tenant_contract
 from conftest import START
-from engine.contracts import add_milestone
-from engine.db import Database
-from engine.models import Event
-from engine.service import Tranche
+from engine.service.contracts import add_milestone
+from engine.service.tranche import Tranche
+from engine.store.db import Database
+from engine.store.models import Event
 from web.api.feed import catch_up, number_pending
 from web.api.models import FeedEntry, WebhookDelivery, WebhookSubscription
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from api.helpers import number_feed, tenant_contract
-from engine.clock import FixedClock
-from engine.contracts import add_milestone
-from engine.db import Database
-from engine.service import Tranche
+from engine.domain.clock import FixedClock
+from engine.service.contracts import add_milestone
+from engine.service.tranche import Tranche
+from engine.store.db import Database
 from web.api.feed import read_feed
 from web.api.models import FeedEntry
 

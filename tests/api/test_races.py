@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from api.helpers import BUYER, PROVIDER, LiveServer
-from engine.service import Tranche
+from engine.service.tranche import Tranche
 
 CLIENTS = 8
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-import engine.db
+import engine.store.db
 from api.helpers import BUYER
-from engine.db import Database
-from engine.models import Contract, Milestone
+from engine.store.db import Database
+from engine.store.models import Contract, Milestone
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def database(sqlite_database: Database) -> Database:
 def test_gets_answer_while_a_write_transaction_is_open(app, client, other, monkeypatch):
     contract = client.contract()
     milestone = client.milestone(contract["id"])
-    monkeypatch.setattr(engine.db, "SQLITE_WAIT", 0)  # a queued read would fail at once
+    monkeypatch.setattr(engine.store.db, "SQLITE_WAIT", 0)  # a queued read would fail at once
     database = app.extensions["tranche"].database
     with database.session() as writer, writer.begin():
         writer.execute(update(Contract).values(title="not committed yet"))

@@ -18,8 +18,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from engine.clock import SystemClock
-from engine.db import Database
+from engine.domain.clock import SystemClock
+from engine.store.db import Database
 from web.api.auth import create_key
 from web.app import create_app
 

@@ -8,9 +8,9 @@ from arb_helpers import arbitration_for
 from sqlalchemy import select
 
 from api.helpers import BUYER, PROVIDER
-from engine.decision import UNDER_REVIEW, WITHDRAWN
-from engine.models import Dispute
-from engine.uow import UnitOfWork
+from engine.domain.decision import UNDER_REVIEW, WITHDRAWN
+from engine.service.uow import UnitOfWork
+from engine.store.models import Dispute
 
 
 def _cases(database, milestone_id: str) -> dict[str, str]:

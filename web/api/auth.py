@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from flask import g, request
 from sqlalchemy import select
 
-from engine.actors import Actor
-from engine.clock import SystemClock
-from engine.db import Database
+from engine.domain.actors import Actor
+from engine.domain.clock import SystemClock
+from engine.store.db import Database
 from web.api.models import ApiKey
 from web.api.problems import Problem
 

@@ -6,8 +6,8 @@ import time
 
 import click
 
-from engine.db import Database
-from engine.service import Tranche
+from engine.service.tranche import Tranche
+from engine.store.db import Database
 from web.api.auth import create_key, revoke_key
 from web.api.commands import purge_keys
 from web.api.webhooks import deliver_due

@@ -25,9 +25,9 @@ from typing import Any
 from flask import Response, current_app, request
 from sqlalchemy import delete, insert
 
-from engine.errors import TrancheError
-from engine.service import Tranche, conflicts_as_errors
-from engine.uow import UnitOfWork
+from engine.domain.errors import TrancheError
+from engine.service.tranche import Tranche, conflicts_as_errors
+from engine.service.uow import UnitOfWork
 from web.api import auth
 from web.api.models import IdempotencyRecord
 from web.api.problems import Problem

@@ -43,8 +43,8 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from engine.models import Event
-from engine.uow import UnitOfWork
+from engine.service.uow import UnitOfWork
+from engine.store.models import Event
 from web.api.models import FeedEntry, WebhookDelivery, WebhookSubscription
 
 FEED_LOCK = 7_301_900_001

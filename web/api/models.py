@@ -1,6 +1,6 @@
 """Tables of the integrator API: keys, idempotency records, the event feed, webhooks.
 
-They live on `engine.models.Base` so one Alembic history (revision 0002_api) and
+They live on `engine.store.models.Base` so one Alembic history (revision 0002_api) and
 the test fixtures see them; the engine itself never reads them.
 """
 
@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.models import Base, UTCDateTime
+from engine.store.models import Base, UTCDateTime
 
 
 class ApiKey(Base):

@@ -6,9 +6,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from engine.milestones import MilestoneView
-from engine.models import Contract, Event, PaymentRequest
-from engine.summary import Summary
+from engine.domain.summary import Summary
+from engine.service.milestones import MilestoneView
+from engine.store.models import Contract, Event, PaymentRequest
 
 
 def moment(value: datetime | None) -> str | None:

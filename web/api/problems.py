@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import TrancheError
+from engine.domain.errors import TrancheError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:tranche:problem:"

@@ -7,12 +7,13 @@ from typing import Any
 from flask_smorest import Blueprint
 from sqlalchemy import and_, or_, select
 
-from engine import contracts as commands
-from engine.errors import TrancheError
-from engine.milestones import view_milestone
-from engine.models import Contract, Milestone, PaymentRequest
-from engine.summary import Summary, contract_summary
-from engine.uow import UnitOfWork
+from engine.domain.errors import TrancheError
+from engine.domain.summary import Summary
+from engine.service import contracts as commands
+from engine.service.milestones import view_milestone
+from engine.service.uow import UnitOfWork
+from engine.store.models import Contract, Milestone, PaymentRequest
+from engine.store.summaries import contract_summary
 from web.api import auth, present, schemas
 from web.api.commands import etag, json_response, run, tranche
 from web.api.problems import Problem

@@ -20,7 +20,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from arbitration import disputes, views
 from arbitration.evidence import Upload
 from arbitration.settings import Settings
-from engine.uow import UnitOfWork
+from engine.service.uow import UnitOfWork
 from web.api import auth
 from web.api.commands import json_response, run, tranche
 from web.api.problems import Problem

@@ -8,9 +8,9 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from arbitration.disputes import open_dispute
-from engine.decision import EventArgs
-from engine.milestones import fire_event, history, view_milestone
-from engine.uow import UnitOfWork
+from engine.domain.decision import EventArgs
+from engine.service.milestones import fire_event, history, view_milestone
+from engine.service.uow import UnitOfWork
 from policies.diagram import MEDIA_TYPES, milestone_diagram
 from web.api import auth, present, schemas
 from web.api.commands import etag, expected_version, json_response, run, tranche

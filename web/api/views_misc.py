@@ -9,9 +9,9 @@ from flask import Response
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from engine.models import PolicyVersion
-from engine.policy_store import get_policy
-from engine.uow import UnitOfWork
+from engine.service.uow import UnitOfWork
+from engine.store.models import PolicyVersion
+from engine.store.policy_store import get_policy
 from policies.diagram import MEDIA_TYPES, policy_diagram
 from web.api import auth, present, schemas
 from web.api.commands import json_response, run, tranche

@@ -26,9 +26,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from engine.models import Event
-from engine.service import Tranche
-from engine.uow import UnitOfWork
+from engine.service.tranche import Tranche
+from engine.service.uow import UnitOfWork
+from engine.store.models import Event
 from web.api import present
 from web.api.feed import catch_up
 from web.api.models import WebhookAttempt, WebhookDelivery, WebhookSubscription

@@ -16,8 +16,8 @@ from flask import Flask
 
 from arbitration.service import Arbitration
 from arbitration.settings import Settings
-from engine.clock import Clock
-from engine.db import Database
+from engine.domain.clock import Clock
+from engine.store.db import Database
 
 
 def init_console(app: Flask, database: Database, clock: Clock | None = None) -> Arbitration:

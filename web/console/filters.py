@@ -6,8 +6,8 @@ from datetime import datetime
 
 from flask import Flask
 
-from engine.clock import as_utc
-from engine.money import Money
+from engine.domain.clock import as_utc
+from engine.domain.money import Money
 
 
 def money(minor: int | None, currency: str) -> str:

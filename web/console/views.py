@@ -30,8 +30,8 @@ from arbitration.disputes import load
 from arbitration.errors import LoginRefusedError, LoginThrottledError
 from arbitration.models import STATUSES, Evidence
 from arbitration.staff import all_staff
-from engine.errors import NotFoundError, TrancheError, ValidationError
-from engine.money import Money
+from engine.domain.errors import NotFoundError, TrancheError, ValidationError
+from engine.domain.money import Money
 from web.console.auth import (
     arbitration,
     check_csrf,

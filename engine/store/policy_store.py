@@ -8,9 +8,9 @@ from functools import lru_cache
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.db import Database
-from engine.errors import NotFoundError, PolicyError
-from engine.models import PolicyVersion
+from engine.domain.errors import NotFoundError, PolicyError
+from engine.store.db import Database
+from engine.store.models import PolicyVersion
 from policies.document import Policy
 from policies.loader import bundled_policy_files, load_policy_file, load_policy_text
 

@@ -46,7 +46,7 @@ def _statement(mapper: Mapper[Any], keys: tuple[str, ...]) -> Update:
 def write_back(session: Session, row: object) -> None:
     """Send `row`'s changed attributes in one UPDATE and mark them committed.
 
-    (Attributes are named as their columns, as everywhere in engine.models.)
+    (Attributes are named as their columns, as everywhere in engine.store.models.)
 
     Call it inside `session.no_autoflush` from the first change on: the ORM must not
     flush the row meanwhile, or its version would move twice.

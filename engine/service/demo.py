@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from engine.actors import Actor
-from engine.clock import FixedClock
-from engine.errors import TrancheError
-from engine.service import Tranche
+from engine.domain.actors import Actor
+from engine.domain.clock import FixedClock
+from engine.domain.errors import TrancheError
+from engine.service.tranche import Tranche
 
 AGREED = 1_000_000  # 10,000.00 USD in cents
 SHARE = AGREED // 4

@@ -13,13 +13,13 @@ from typing import Any
 
 from sqlalchemy import update
 
-from engine.decision import Decision, EventArgs
-from engine.events import append
-from engine.ledger import post_movement
-from engine.models import Contract, Dispute, Event, Milestone
-from engine.rows import write_back
-from engine.timers import cancel_pending, schedule
-from engine.uow import UnitOfWork
+from engine.domain.decision import Decision, EventArgs
+from engine.service.uow import UnitOfWork
+from engine.store.events import append
+from engine.store.ledger import post_movement
+from engine.store.models import Contract, Dispute, Event, Milestone
+from engine.store.rows import write_back
+from engine.store.timers import cancel_pending, schedule
 from policies.document import Policy
 
 NOTE_LIMIT = 2_000

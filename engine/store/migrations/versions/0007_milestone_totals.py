@@ -30,7 +30,7 @@ def _total(sign: str, account: str, kind: str | None = None) -> str:
     )
 
 
-# The same definitions as engine.summary: money held into escrow is funded, money
+# The same definitions as engine.domain.summary: money held into escrow is funded, money
 # released or refunded out of it is released or refunded; fees are the fee postings.
 BACKFILL = (
     f"UPDATE milestones SET funded = {_total('', 'escrow', 'hold')}, "

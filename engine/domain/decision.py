@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.errors import (
+from engine.domain.errors import (
     CaseNotLiveError,
     ForbiddenEventError,
     LedgerError,
     RespondentNotHeardError,
 )
-from engine.ledger_legs import Leg, legs_for
+from engine.domain.ledger_legs import Leg, legs_for
 from engine.machine import MilestoneMachine, case_states
 from engine.rules import DISPUTE, PARTIES, Facts, Movement, apply_effects, check_split
 from policies.document import PREVIOUS, Policy, TimerSpec, TransitionSpec

@@ -17,19 +17,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import contracts, milestones
-from engine.actors import Actor
-from engine.clock import Clock, SystemClock
-from engine.db import Database
-from engine.decision import EventArgs
-from engine.errors import ConflictError, TrancheError
-from engine.events import ChainBreak, verify_chain
-from engine.ledger import unbalanced_entries
-from engine.milestones import MilestoneView
-from engine.models import Contract, Event, Milestone, PaymentRequest
-from engine.summary import Mismatch, Summary, cached_mismatches, contract_summary
-from engine.timers import DONE, VOID, Fired, claim_due
-from engine.uow import UnitOfWork
+from engine.domain.actors import Actor
+from engine.domain.clock import Clock, SystemClock
+from engine.domain.decision import EventArgs
+from engine.domain.errors import ConflictError, TrancheError
+from engine.domain.summary import Mismatch, Summary
+from engine.service import contracts, milestones
+from engine.service.milestones import MilestoneView
+from engine.service.uow import UnitOfWork
+from engine.store.db import Database
+from engine.store.events import ChainBreak, verify_chain
+from engine.store.ledger import unbalanced_entries
+from engine.store.models import Contract, Event, Milestone, PaymentRequest
+from engine.store.summaries import cached_mismatches, contract_summary
+from engine.store.timers import DONE, VOID, Fired, claim_due
 
 T = TypeVar("T")
 

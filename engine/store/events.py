@@ -16,9 +16,9 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from engine.clock import as_utc
-from engine.models import Contract, Event
-from engine.rows import written_by_database
+from engine.domain.clock import as_utc
+from engine.store.models import Contract, Event
+from engine.store.rows import written_by_database
 
 GENESIS = "0" * 64
 _EVENTS = cast(Table, Event.__table__)

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.sqlite_queue import QueuedConnection, is_plain_file
+from engine.store.sqlite_queue import QueuedConnection, is_plain_file
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -148,7 +148,7 @@ class Database:
         from alembic import command
 
         command.upgrade(self.migrations(), "heads")
-        from engine.policy_store import publish_bundled
+        from engine.store.policy_store import publish_bundled
 
         publish_bundled(self)
 

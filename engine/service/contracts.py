@@ -11,23 +11,23 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Insert, Select, Table, bindparam, func, insert, select
 
-from engine.actors import Actor, role_of
-from engine.errors import (
+from engine.domain.actors import Actor, role_of
+from engine.domain.errors import (
     ExceedsAgreedError,
     ForbiddenEventError,
     InvalidAmountError,
     NotFoundError,
     ValidationError,
 )
-from engine.events import GENESIS, append
-from engine.ledger import post_movement
-from engine.ledger_legs import DIRECT
-from engine.models import Contract, Milestone, PaymentRequest, PolicyVersion, new_id
-from engine.money import check_currency, check_minor_units
-from engine.policy_store import latest_version
-from engine.rows import inserted
+from engine.domain.ledger_legs import DIRECT
+from engine.domain.money import check_currency, check_minor_units
 from engine.rules import Movement
-from engine.uow import UnitOfWork
+from engine.service.uow import UnitOfWork
+from engine.store.events import GENESIS, append
+from engine.store.ledger import post_movement
+from engine.store.models import Contract, Milestone, PaymentRequest, PolicyVersion, new_id
+from engine.store.policy_store import latest_version
+from engine.store.rows import inserted
 
 MAX_AMOUNT = 10**15
 """Far above any real contract, well inside a signed 64-bit column after summing."""

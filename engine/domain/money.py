@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from engine.errors import CurrencyMismatchError, InvalidAmountError, UnknownCurrencyError
+from engine.domain.errors import CurrencyMismatchError, InvalidAmountError, UnknownCurrencyError
 
 # Minor-unit exponent per active ISO 4217 code; the default is 2.
 _EXPONENT_0 = ("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF").split()

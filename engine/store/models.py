@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from engine.clock import as_utc
+from engine.domain.clock import as_utc
 
 
 def new_id(prefix: str) -> str:
@@ -90,7 +90,7 @@ class Milestone(Base):
     version: Mapped[int] = mapped_column(Integer)
     revisions: Mapped[int] = mapped_column(Integer, default=0)
     # The milestone's money figures, sums of its postings kept on the row by every
-    # posting (engine.ledger.post) so commands and views need not sum the ledger;
+    # posting (engine.store.ledger.post) so commands and views need not sum the ledger;
     # `tranche audit verify` proves they agree with the postings.
     escrow: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     funded: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -26,15 +26,10 @@ from typing import cast
 from sqlalchemy import Insert, Table, bindparam, func, insert, select, true, union_all
 from sqlalchemy.orm import Session
 
-from engine.errors import InsufficientEscrowError, LedgerError, NotFoundError
-from engine.ledger_legs import (
-    ESCROW,
-    PLATFORM_FEES,
-    Leg,
-    legs_for,
-)
-from engine.models import Contract, LedgerEntry, Milestone, Posting
+from engine.domain.errors import InsufficientEscrowError, LedgerError, NotFoundError
+from engine.domain.ledger_legs import ESCROW, PLATFORM_FEES, Leg, legs_for
 from engine.rules import HOLD, REFUND, RELEASE, Movement
+from engine.store.models import Contract, LedgerEntry, Milestone, Posting
 
 # Entry and postings go in as plain INSERTs on their tables, built once: nothing reads
 # them back as objects, the ORM would insert postings one by one to learn their ids,

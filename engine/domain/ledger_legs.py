@@ -2,7 +2,7 @@
 
 Design: an *entry* is one money movement; its *postings* are signed amounts on
 accounts, and they always sum to zero (invariant 2). `decide` computes the legs
-of every movement it decides; the store writes them (engine.ledger).
+of every movement it decides; the store writes them (engine.store.ledger).
 """
 
 from __future__ import annotations

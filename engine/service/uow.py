@@ -6,10 +6,10 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session
 
-from engine.clock import Clock, SystemClock
-from engine.db import Database
-from engine.policy_store import get_policy
-from engine.timers import Pending
+from engine.domain.clock import Clock, SystemClock
+from engine.store.db import Database
+from engine.store.policy_store import get_policy
+from engine.store.timers import Pending
 from policies.document import Policy
 
 

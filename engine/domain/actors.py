@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from engine.errors import NotAPartyError, ValidationError
-from engine.models import Contract
+from engine.domain.errors import NotAPartyError, ValidationError
 
 STAFF, SYSTEM = "staff", "system"
+
+
+class Parties(Protocol):
+    """What `role_of` reads of a contract."""
+
+    id: str
+    buyer_id: str
+    provider_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +38,7 @@ class Actor:
         return cls(staff_id, STAFF)
 
 
-def role_of(contract: Contract, actor: Actor) -> str:
+def role_of(contract: Parties, actor: Actor) -> str:
     """The actor's role on this contract; a stranger is refused."""
     if actor.role in (STAFF, SYSTEM):
         return actor.role

@@ -4,7 +4,7 @@ Every figure is defined once, over the ledger's postings (`figures`). A contract
 figures are summed from its postings by one grouped query. A milestone's are read
 from its own row, which keeps them so a command can answer without a query: that
 is safe because the row is changed by the same call, in the same transaction, as
-the postings it counts (engine.ledger.post), so both commit or neither does, and
+the postings it counts (engine.store.ledger.post), so both commit or neither does, and
 `tranche audit verify` (`cached_mismatches`) recomputes every milestone's figures
 from its postings and names any row that disagrees. Invariant 4:
 funded = released + refunded + in escrow; paid = released + direct; remaining = agreed - paid.
@@ -12,17 +12,12 @@ funded = released + refunded + in escrow; paid = released + direct; remaining = 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session
-
-from engine.ledger_legs import BUYER_FUNDING, DIRECT, ESCROW, PLATFORM_FEES
-from engine.models import LedgerEntry, Milestone, Posting
-from engine.money import Money
+from engine.domain.ledger_legs import BUYER_FUNDING, DIRECT, ESCROW, PLATFORM_FEES
+from engine.domain.money import Money
 from engine.rules import HOLD, REFUND, RELEASE
 
 
@@ -99,21 +94,6 @@ def figures(currency: str, agreed: int, totals: Mapping[tuple[str, str], int]) -
     )
 
 
-_BY_CONTRACT = (
-    select(Posting.account, LedgerEntry.kind, func.sum(Posting.amount))
-    .join(LedgerEntry, LedgerEntry.id == Posting.entry_id)
-    .where(Posting.contract_id == bindparam("contract_id"))
-    .group_by(Posting.account, LedgerEntry.kind)
-)
-
-
-def contract_summary(session: Session, contract: Any) -> Summary:
-    """A contract's figures, summed from its postings (direct payments belong to no milestone)."""
-    rows = session.execute(_BY_CONTRACT, {"contract_id": contract.id})
-    totals = {(account, kind): int(total) for account, kind, total in rows}
-    return figures(contract.currency, contract.agreed_amount, totals)
-
-
 def milestone_summary(milestone: Any, currency: str) -> Summary:
     """A milestone's figures from its row, no query (a direct payment is never a milestone's)."""
     return Summary.of(
@@ -146,38 +126,3 @@ class Mismatch:
             f"milestone {self.milestone_id}: {self.figure} is {self.cached} on its row, "
             f"{self.ledger} by its postings"
         )
-
-
-_BY_MILESTONE = (
-    select(Posting.milestone_id, Posting.account, LedgerEntry.kind, func.sum(Posting.amount))
-    .join(LedgerEntry, LedgerEntry.id == Posting.entry_id)
-    .where(Posting.milestone_id.is_not(None))
-    .group_by(Posting.milestone_id, Posting.account, LedgerEntry.kind)
-)
-_ROWS = select(
-    Milestone.id,
-    Milestone.amount,
-    Milestone.escrow,
-    Milestone.funded,
-    Milestone.released,
-    Milestone.refunded,
-    Milestone.fees,
-).order_by(Milestone.id)
-
-
-def cached_mismatches(session: Session) -> list[Mismatch]:
-    """Every milestone figure whose row differs from its postings: empty unless a posting
-    went uncounted or the row was edited behind the engine's back."""
-    totals: dict[str | None, dict[tuple[str, str], int]] = defaultdict(dict)
-    for milestone_id, account, kind, total in session.execute(_BY_MILESTONE):
-        totals[milestone_id][(account, kind)] = int(total)
-    found = []
-    for row in session.execute(_ROWS):
-        cached = milestone_summary(row, "")
-        ledger = figures("", row.amount, totals.get(row.id, {}))
-        found += [
-            Mismatch(row.id, name, getattr(cached, name), getattr(ledger, name))
-            for name in CACHED
-            if getattr(cached, name) != getattr(ledger, name)
-        ]
-    return found

@@ -1,0 +1,1 @@
+"""The service layer: a unit of work per command (load and lock, decide, apply), the facade."""
