@@ -18,6 +18,7 @@ from engine.db import Database, database_url
 from engine.errors import TrancheError
 from engine.service import Tranche
 from policies.cli import policy
+from web.api.keyring import KeyringError
 
 
 class IsoMoment(click.ParamType):
@@ -59,7 +60,10 @@ def db() -> None:
 def db_upgrade(ctx: click.Context) -> None:
     """Create or migrate the schema to the newest version, and publish bundled policies."""
     database = _database(ctx)
-    database.upgrade()
+    try:
+        database.upgrade()
+    except KeyringError as exc:  # a migration that must encrypt stored secrets
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"database at {database.url} is up to date")
 
 
@@ -150,7 +154,8 @@ from web.arbitration_cli import staff  # noqa: E402  (registered below)
 
 main.add_command(staff)
 
-from web.api.cli import apikey, deliver  # noqa: E402  (the API's commands)
+from web.api.cli import apikey, deliver, secrets  # noqa: E402  (the API's commands)
 
 main.add_command(apikey)
 main.add_command(deliver)
+main.add_command(secrets)

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from api.helpers import Client, LiveServer
+from api.helpers import ENCRYPTION_KEYS, Client, LiveServer
 from engine.clock import FixedClock
 from engine.db import Database
 from web.api.auth import create_key
@@ -18,7 +18,8 @@ from web.app import create_app
 
 @pytest.fixture
 def app(database: Database, clock: FixedClock) -> Flask:
-    return create_app({"DATABASE_URL": database.url, "AUTO_UPGRADE": False}, clock)
+    config = {"DATABASE_URL": database.url, "AUTO_UPGRADE": False}
+    return create_app(config | {"ENCRYPTION_KEYS": ENCRYPTION_KEYS}, clock)
 
 
 @pytest.fixture
