@@ -17,9 +17,15 @@ from web.app import create_app
 
 
 @pytest.fixture
-def app(database: Database, clock: FixedClock) -> Flask:
+def app(request: pytest.FixtureRequest, database: Database, clock: FixedClock) -> Flask:
+    """Webhooks may reach only public addresses, unless the test module names hosts the
+    operator allows in WEBHOOK_ALLOW_HOSTS (its receivers listen on 127.0.0.1)."""
     config = {"DATABASE_URL": database.url, "AUTO_UPGRADE": False}
-    return create_app(config | {"ENCRYPTION_KEYS": ENCRYPTION_KEYS}, clock)
+    config |= {
+        "ENCRYPTION_KEYS": ENCRYPTION_KEYS,
+        "WEBHOOK_ALLOW_HOSTS": getattr(request.module, "WEBHOOK_ALLOW_HOSTS", ""),
+    }
+    return create_app(config, clock)
 
 
 @pytest.fixture
