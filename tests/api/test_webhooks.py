@@ -202,6 +202,18 @@ def test_deleted_subscription_gets_nothing(client: Client, other: Client, app) -
     assert client.call("DELETE", f"/v1/webhooks/{hook['id']}").status_code == 404
 
 
+def test_deleting_a_subscription_cancels_what_it_still_owed(client: Client, app) -> None:
+    hook = client.post("/v1/webhooks", {"url": "https://hooks.example.com/x"}).json
+    for _ in range(3):
+        client.contract()
+    assert len(client.get(f"/v1/webhooks/{hook['id']}/deliveries").json["data"]) == 3
+    assert client.call("DELETE", f"/v1/webhooks/{hook['id']}").status_code == 204
+    assert deliver(app) == []
+    with app.extensions["tranche"].database.session() as session:
+        statuses = session.scalars(select(WebhookDelivery.status)).all()
+    assert statuses == ["cancelled"] * 3
+
+
 def test_backoff_doubles_and_caps() -> None:
     assert [backoff(n).total_seconds() for n in (1, 2, 3)] == [10, 20, 40]
     assert backoff(30) == timedelta(hours=6)

@@ -97,6 +97,7 @@ def get_policy_version(name: str, version: int) -> Any:
 @blp.arguments(schemas.DiagramArgs(), location="query")
 @blp.response(200, description="the drawing")
 @blp.doc(responses={"200": DRAWING})
+@blp.alt_response(503, description="the drawing program (Graphviz) is not installed")
 def policy_drawing(args: dict[str, Any], name: str, version: int) -> Any:
     """The policy version drawn as a state diagram (SVG by default)."""
     with tranche().reading() as uow:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from engine.models import Event
 from engine.service import Tranche
@@ -128,8 +128,20 @@ class _Leased:
 
 def _lease(tranche: Tranche, subscription_id: str, now: datetime) -> _Leased | None:
     """The subscription's oldest due delivery, leased; None when it has none due (and
-    its pending deliveries cancelled if it was deleted)."""
+    its pending deliveries cancelled, in one statement, if it was deleted)."""
     with tranche.unit_of_work() as uow:
+        subscription = uow.session.get(WebhookSubscription, subscription_id)
+        if subscription is None or subscription.deleted_at is not None:
+            uow.session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.subscription_id == subscription_id,
+                    WebhookDelivery.status == "pending",
+                )
+                .values(status="cancelled")
+            )
+            uow.commit()
+            return None
         query = (
             select(WebhookDelivery)
             .where(
@@ -142,15 +154,15 @@ def _lease(tranche: Tranche, subscription_id: str, now: datetime) -> _Leased | N
         )
         if uow.database.is_postgres:
             query = query.with_for_update(skip_locked=True)
-        delivery = uow.session.scalars(query).first()
-        if delivery is None:
-            return None
-        subscription = uow.session.get(WebhookSubscription, subscription_id)
-        event = uow.session.get(Event, delivery.event_id)
-        if subscription is None or subscription.deleted_at is not None or event is None:
-            delivery.status = "cancelled"
+        while (delivery := uow.session.scalars(query).first()) is not None:
+            event = uow.session.get(Event, delivery.event_id)
+            if event is not None:
+                break
+            delivery.status = "cancelled"  # removed behind the engine's back: nothing to send
+            uow.session.flush()
+        if delivery is None:  # else the loop stopped at a delivery whose event exists
             uow.commit()
-            return _lease(tranche, subscription_id, now)
+            return None
         delivery.next_attempt_at = now + LEASE
         payload = {
             "id": delivery.id,
