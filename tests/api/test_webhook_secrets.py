@@ -3,6 +3,8 @@ rotatable, migrated from clear text, and never stored at all without a key."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from alembic import command
 from click.testing import CliRunner, Result
@@ -72,12 +74,28 @@ def test_a_bad_key_is_named_by_its_place_not_shown(database: Database) -> None:
     assert bad not in result.output
 
 
+def test_a_replayed_creation_keeps_its_secret_encrypted(client: Client, app: Flask) -> None:
+    """The response kept for an Idempotency-Key carries the secret: it is sealed too."""
+    key = {"Idempotency-Key": "hook-1"}
+    first = client.post("/v1/webhooks", {"url": "https://hooks.example.com/x"}, headers=key)
+    again = client.post("/v1/webhooks", {"url": "https://hooks.example.com/x"}, headers=key)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json == first.json
+    with app.extensions["tranche"].database.engine.connect() as connection:
+        (kept,) = connection.execute(text("SELECT body FROM api_idempotency")).scalars()
+    assert first.json["secret"] not in kept
+    assert kept.startswith("sealed:")
+
+
 def test_rotation_re_encrypts_with_the_first_key(client: Client, app: Flask) -> None:
     """The runbook: put a new key first, rotate, drop the old key; deliveries still sign
     with the same secret. A key missing from the list changes nothing and says so."""
     database = app.extensions["tranche"].database
     with serving() as receiver:
-        hook = client.post("/v1/webhooks", {"url": receiver.url}).json
+        created = client.post(
+            "/v1/webhooks", {"url": receiver.url}, headers={"Idempotency-Key": "hook-1"}
+        )
+        hook = created.json
         newer = new_key()
         refused = tranche_cli(database, "secrets", "rotate", keys=newer)
         assert refused.exit_code == 1
@@ -86,12 +104,15 @@ def test_rotation_re_encrypts_with_the_first_key(client: Client, app: Flask) -> 
 
         rotated = tranche_cli(database, "secrets", "rotate", keys=f"{newer},{ENCRYPTION_KEYS}")
         assert rotated.exit_code == 0, rotated.output
-        assert "1 webhook secret(s) encrypted with the first key" in rotated.output
+        assert "2 stored secret(s) encrypted with the first key" in rotated.output
         token = stored_rows(database)[0]["secret_token"]
         assert token != before
         only_new = Keyring.from_setting(newer)
         assert only_new is not None
         assert only_new.decrypt(token) == hook["secret"]
+        with database.engine.connect() as connection:
+            (kept,) = connection.execute(text("SELECT body FROM api_idempotency")).scalars()
+        assert json.loads(only_new.decrypt(kept.removeprefix("sealed:"))) == hook
 
         client.contract()
         settings = WebhookSettings.from_config(

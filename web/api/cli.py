@@ -12,9 +12,9 @@ from sqlalchemy import select
 from engine.db import Database
 from engine.service import Tranche
 from web.api.auth import create_key, revoke_key
-from web.api.commands import purge_keys
+from web.api.commands import SEALED, purge_keys
 from web.api.keyring import SETTING, Keyring, KeyringError, new_key
-from web.api.models import WebhookSubscription
+from web.api.models import IdempotencyRecord, WebhookSubscription
 from web.api.webhook_post import TIMEOUT_SECONDS, Poster
 from web.api.webhooks import WORKERS, Dispatcher, Outcome, WebhookSettings, deliver_due
 
@@ -122,28 +122,38 @@ def secrets_new_key() -> None:
 @secrets.command("rotate")
 @click.pass_context
 def secrets_rotate(ctx: click.Context) -> None:
-    """Encrypt every stored webhook secret again with the first key of TRANCHE_ENCRYPTION_KEYS.
+    """Encrypt every stored webhook secret again with the first key of TRANCHE_ENCRYPTION_KEYS
+    (and the stored responses that carry one, kept for Idempotency-Key replays).
 
     All or nothing: if a secret cannot be read with any configured key, nothing changes
-    and the subscriptions at fault are named.
+    and what is at fault is named.
     """
     keyring: Keyring | None = _settings().keyring
     assert keyring is not None  # _settings refuses otherwise
     tranche = Tranche(Database(ctx.obj["url"]))
     unreadable: list[str] = []
+    count = 0
     with tranche.unit_of_work() as uow:
-        rows = uow.session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id))
-        count = 0
-        for row in rows:
+        hooks = uow.session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id))
+        for hook in hooks:
             try:
-                row.secret_token = keyring.rotate(row.secret_token)
+                hook.secret_token = keyring.rotate(hook.secret_token)
                 count += 1
             except KeyringError:
-                unreadable.append(row.id)
+                unreadable.append(hook.id)
+        responses = uow.session.scalars(
+            select(IdempotencyRecord).where(IdempotencyRecord.body.startswith(SEALED))
+        )
+        for response in responses:
+            try:
+                response.body = SEALED + keyring.rotate(response.body.removeprefix(SEALED))
+                count += 1
+            except KeyringError:
+                unreadable.append(f"the response kept for Idempotency-Key {response.key!r}")
         if unreadable:
             raise click.ClickException(
                 f"no configured key reads the secret of {', '.join(unreadable)}; "
                 "nothing was changed (add the key they were encrypted with, after the first)"
             )
         uow.commit()
-    click.echo(f"{count} webhook secret(s) encrypted with the first key")
+    click.echo(f"{count} stored secret(s) encrypted with the first key")

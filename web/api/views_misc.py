@@ -161,7 +161,7 @@ def create_webhook(body: dict[str, Any]) -> Any:
         uow.session.flush()
         return 201, _webhook(row) | {"secret": secret}, {}
 
-    return run(command, body)
+    return run(command, body, seal=keyring)
 
 
 @blp.route("/webhooks", methods=["GET"])
