@@ -16,7 +16,7 @@ from api.helpers import BUYER, Client
 from api.webhook_receivers import Receiver, closed_port, run_deliver, serving
 from web.api.egress import EgressPolicy
 from web.api.models import WebhookDelivery
-from web.api.webhook_post import ERRORS, Poster
+from web.api.webhook_post import Poster
 from web.api.webhooks import WebhookSettings, backoff, deliver_due, verify
 
 WEBHOOK_ALLOW_HOSTS = "127.0.0.1"
@@ -154,7 +154,6 @@ def test_a_receiver_that_never_answers_is_a_timeout(client: Client, app, receive
     finally:
         answer.set()
     assert (outcome.status, outcome.status_code, outcome.error) == ("pending", None, "timeout")
-    assert set(ERRORS) >= {"timeout", "connection_refused", "redirect", "tls", "dns"}
 
 
 def test_a_slow_receiver_holds_up_no_other_subscription(client: Client, other: Client, app):
