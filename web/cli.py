@@ -22,6 +22,7 @@ from engine.store.db import Database, database_url
 from engine.store.sqlite_queue import is_plain_file
 from policies.cli import policy
 from web.api.auth import create_key
+from web.api.keyring import KeyringError
 
 
 class IsoMoment(click.ParamType):
@@ -64,7 +65,10 @@ def db_upgrade(ctx: click.Context) -> None:
     """Create or migrate the schema to the newest version, and publish bundled policies."""
     database = _database(ctx)
     before = _schema_revision(database)
-    database.upgrade()
+    try:
+        database.upgrade()
+    except KeyringError as exc:  # a migration that must encrypt stored secrets
+        raise click.ClickException(str(exc)) from exc
     after = _schema_revision(database)
     if before is None:
         click.echo(f"created the database at {database.url}")
@@ -202,7 +206,8 @@ from web.arbitration_cli import staff  # noqa: E402  (registered below)
 
 main.add_command(staff)
 
-from web.api.cli import apikey, deliver  # noqa: E402  (the API's commands)
+from web.api.cli import apikey, deliver, secrets  # noqa: E402  (the API's commands)
 
 main.add_command(apikey)
 main.add_command(deliver)
+main.add_command(secrets)

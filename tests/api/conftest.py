@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from api.helpers import Client, LiveServer
+from api.helpers import ENCRYPTION_KEYS, Client, LiveServer
 from engine.domain.clock import FixedClock
 from engine.store.db import Database
 from web.api.auth import create_key
@@ -17,8 +17,15 @@ from web.app import create_app
 
 
 @pytest.fixture
-def app(database: Database, clock: FixedClock) -> Flask:
-    return create_app({"DATABASE_URL": database.url, "AUTO_UPGRADE": False}, clock)
+def app(request: pytest.FixtureRequest, database: Database, clock: FixedClock) -> Flask:
+    """Webhooks may reach only public addresses, unless the test module names hosts the
+    operator allows in WEBHOOK_ALLOW_HOSTS (its receivers listen on 127.0.0.1)."""
+    config = {"DATABASE_URL": database.url, "AUTO_UPGRADE": False}
+    config |= {
+        "ENCRYPTION_KEYS": ENCRYPTION_KEYS,
+        "WEBHOOK_ALLOW_HOSTS": getattr(request.module, "WEBHOOK_ALLOW_HOSTS", ""),
+    }
+    return create_app(config, clock)
 
 
 @pytest.fixture

@@ -15,8 +15,11 @@ from engine.service.uow import UnitOfWork
 from engine.store.db import Database
 from engine.store.models import Contract
 from web.api.feed import catch_up
+from web.api.keyring import new_key
 
 BUYER, PROVIDER, STRANGER = "buyer-1", "provider-1", "stranger-1"
+ENCRYPTION_KEYS = new_key()
+"""The test apps' TRANCHE_ENCRYPTION_KEYS (webhook secrets are stored encrypted)."""
 
 
 def tenant_contract(tranche: Tranche) -> Contract:

@@ -7,6 +7,7 @@ import hashlib
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from api.helpers import ENCRYPTION_KEYS
 from engine.store.db import Database
 from web.api.models import ApiKey
 from web.app import create_app
@@ -35,6 +36,7 @@ def test_created_key_authenticates_and_is_stored_hashed(tmp_path) -> None:
     assert fresh.get("/v1/contracts", headers=auth).status_code == 401
     empty = runner.invoke(main, ["--database-url", url, "apikey", "create", " "])
     assert empty.exit_code == 2
-    delivered = runner.invoke(main, ["--database-url", url, "deliver", "--once"])
-    assert delivered.exit_code == 0
+    keys = {"TRANCHE_ENCRYPTION_KEYS": ENCRYPTION_KEYS}  # `deliver` refuses to start without
+    delivered = runner.invoke(main, ["--database-url", url, "deliver", "--once"], env=keys)
+    assert delivered.exit_code == 0, delivered.output
     database.dispose()

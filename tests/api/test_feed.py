@@ -211,7 +211,11 @@ def test_concurrent_numbering_never_repeats_a_position(
         for hook in ("wh_one", "wh_two"):
             session.add(
                 WebhookSubscription(
-                    id=hook, tenant="t1", url="http://127.0.0.1:9/", secret="s", created_at=START
+                    id=hook,
+                    tenant="t1",
+                    url="https://hooks.example.com/",
+                    secret_token="never read here",
+                    created_at=START,
                 )
             )
     writers, numberers, contracts = 2, 4, 8

@@ -59,8 +59,8 @@ def test_same_key_different_body_is_refused(client: Client) -> None:
 
 def test_keys_belong_to_one_tenant(client: Client, other: Client) -> None:
     key = {"Idempotency-Key": "shared-name"}
-    mine = client.post("/v1/webhooks", {"url": "http://127.0.0.1:9/x"}, headers=key)
-    theirs = other.post("/v1/webhooks", {"url": "http://127.0.0.1:9/x"}, headers=key)
+    mine = client.post("/v1/webhooks", {"url": "https://hooks.example.com/x"}, headers=key)
+    theirs = other.post("/v1/webhooks", {"url": "https://hooks.example.com/x"}, headers=key)
     assert mine.status_code == theirs.status_code == 201
     assert mine.json["id"] != theirs.json["id"]
 

@@ -18,6 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from api.helpers import ENCRYPTION_KEYS
 from engine.domain.clock import SystemClock
 from engine.store.db import Database
 from web.api.auth import create_key
@@ -33,7 +34,8 @@ amount) refuse some schema-valid bodies with 422 by design: a schema cannot say 
 def keyed_app(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     path = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
     shutil.copy(sqlite_template, path)
-    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "AUTO_UPGRADE": False}, SystemClock())
+    config = {"DATABASE_URL": f"sqlite:///{path}", "AUTO_UPGRADE": False}
+    app = create_app(config | {"ENCRYPTION_KEYS": ENCRYPTION_KEYS}, SystemClock())
     database: Database = app.extensions["tranche"].database
     _, key = create_key(database, "fuzzer")
     app.config["FUZZ_KEY"] = key

@@ -29,10 +29,13 @@ from engine.domain.errors import TrancheError
 from engine.service.tranche import Tranche, conflicts_as_errors
 from engine.service.uow import UnitOfWork
 from web.api import auth
+from web.api.keyring import Keyring
 from web.api.models import IdempotencyRecord
 from web.api.problems import Problem
 
 KEEP_KEYS = timedelta(hours=24)
+SEALED = "sealed:"
+"""Marks a stored response encrypted by web.api.keyring (a JSON body never starts so)."""
 Result = tuple[int, Any, dict[str, str]]
 
 
@@ -93,7 +96,7 @@ def _stored(tenant: str, key: str) -> IdempotencyRecord | None:
         return uow.session.get(IdempotencyRecord, (tenant, key))
 
 
-def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+def _replay(record: IdempotencyRecord, fingerprint: str, seal: Keyring | None) -> Response:
     if record.fingerprint != fingerprint:
         raise Problem(
             "idempotency_mismatch",
@@ -102,11 +105,19 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
         )
     headers = json.loads(record.headers)
     headers["Idempotent-Replayed"] = "true"
-    return Response(record.body, status=record.status_code, headers=headers)
+    body = record.body
+    if seal is not None and body.startswith(SEALED):
+        body = seal.decrypt(body.removeprefix(SEALED))
+    return Response(body, status=record.status_code, headers=headers)
 
 
-def run(command: Callable[[UnitOfWork], Result], body: Any = None) -> Response:
-    """Run `command` (which returns status, JSON body, headers) once per Idempotency-Key."""
+def run(
+    command: Callable[[UnitOfWork], Result], body: Any = None, seal: Keyring | None = None
+) -> Response:
+    """Run `command` (which returns status, JSON body, headers) once per Idempotency-Key.
+
+    A response that carries a secret (a new webhook's) is kept under its key encrypted
+    with `seal`, so the secret is not at rest in clear there either."""
     key, tenant = _key(), auth.tenant()
     fingerprint = "" if key is None else _fingerprint(body)  # only a keyed request is replayed
     try:
@@ -120,7 +131,7 @@ def run(command: Callable[[UnitOfWork], Result], body: Any = None) -> Response:
                     "key": key,
                     "fingerprint": fingerprint,
                     "status_code": status,
-                    "body": text,
+                    "body": text if seal is None else SEALED + seal.encrypt(text),
                     "headers": json.dumps(headers),
                     "created_at": uow.clock.now(),
                 }
@@ -128,7 +139,7 @@ def run(command: Callable[[UnitOfWork], Result], body: Any = None) -> Response:
             uow.commit()
     except (TrancheError, Problem):
         if key is not None and (stored := _stored(tenant, key)) is not None:
-            return _replay(stored, fingerprint)
+            return _replay(stored, fingerprint, seal)
         raise
     return Response(text, status=status, headers=headers)
 

@@ -61,11 +61,14 @@ class FeedEntry(Base):
 
 
 class WebhookSubscription(Base):
+    """A tenant's webhook URL. Its signing secret is stored only encrypted (web.api.keyring):
+    `secret_token` is a Fernet token, never the secret."""
+
     __tablename__ = "webhook_subscriptions"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant: Mapped[str] = mapped_column(String(64), index=True)
     url: Mapped[str] = mapped_column(String(2000))
-    secret: Mapped[str] = mapped_column(String(80))
+    secret_token: Mapped[str] = mapped_column(String(400))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -84,6 +87,7 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    """A code from web.api.webhook_post.ERRORS, never an exception's text."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

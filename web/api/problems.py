@@ -45,6 +45,7 @@ STATUS_BY_CODE = {
     "unsupported_media_type": 415,
     "internal": 500,
     "diagram_unavailable": 503,
+    "encryption_unconfigured": 503,
 }
 TITLES = {
     "validation": "The request is not valid",
@@ -70,6 +71,7 @@ TITLES = {
     "unsupported_media_type": "Send the body as application/json",
     "internal": "Internal error",
     "diagram_unavailable": "The drawing program is not available",
+    "encryption_unconfigured": "The server has no key to encrypt webhook secrets",
 }
 CODE_BY_STATUS = {400: "malformed_request", 401: "unauthorized", 404: "not_found"}
 CODE_BY_STATUS |= {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from web.api.webhook_post import ERRORS
+
 MAX_AMOUNT = 10**15
 Amount = lambda **kw: fields.Integer(  # noqa: E731
     strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT), **kw
@@ -272,7 +274,12 @@ class DeliveryOut(Schema):
     attempts = fields.Integer(required=True)
     next_attempt_at = fields.DateTime(required=True)
     last_status_code = fields.Integer(required=True, allow_none=True)
-    last_error = fields.String(required=True, allow_none=True)
+    last_error = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(ERRORS),
+        metadata={"description": "what went wrong, as a code (never the raw error)"},
+    )
     delivered_at = fields.DateTime(required=True, allow_none=True)
 
 

@@ -13,6 +13,7 @@ from web.api import problems, schemas
 from web.api.auth import KeyCache, authenticate
 from web.api.docs import docs
 from web.api.problems import PROBLEM_JSON, Problem
+from web.api.webhooks import WebhookSettings
 
 PREFIX = "/v1"
 PUBLIC = {"/v1/openapi.json"}
@@ -48,6 +49,7 @@ def install(app: Flask) -> None:
         api.register_blueprint(module.blp)
     app.register_blueprint(docs)
     problems.install(app, PREFIX)
+    app.extensions["tranche_webhooks"] = WebhookSettings.from_config(app.config)
     app.session_interface = SessionsOutsideApi()
     cache = KeyCache()
     database = app.extensions["tranche"].database
@@ -100,14 +102,15 @@ def _finish(spec: dict[str, Any]) -> dict[str, Any]:
             if method not in ERRORS:
                 continue
             responses = operation.setdefault("responses", {})
-            for code in list(responses):
-                if code.startswith(("4", "5")):
-                    del responses[code]
-            for code in ERRORS[method]:
+            declared = {  # a view's own @blp.alt_response keeps its code and description
+                code: responses.pop(code).get("description")
+                for code in list(responses)
+                if code.startswith(("4", "5"))
+            }
+            for code in sorted(set(ERRORS[method]) | set(declared)):
                 responses[code] = {
-                    "description": problems.TITLES.get(
-                        problems.CODE_BY_STATUS.get(int(code), ""), code
-                    ),
+                    "description": declared.get(code)
+                    or problems.TITLES.get(problems.CODE_BY_STATUS.get(int(code), ""), code),
                     "content": {PROBLEM_JSON: {"schema": problem}},
                 }
             params = operation.setdefault("parameters", [])

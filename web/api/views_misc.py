@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
@@ -15,11 +15,12 @@ from engine.store.policy_store import get_policy
 from policies.diagram import MEDIA_TYPES, policy_diagram
 from web.api import auth, present, schemas
 from web.api.commands import json_response, run, tranche
+from web.api.egress import EgressRefused
 from web.api.feed import catch_up, read_feed
 from web.api.models import WebhookDelivery, WebhookSubscription
 from web.api.problems import Problem
 from web.api.views_milestones import DRAWING
-from web.api.webhooks import redeliver
+from web.api.webhooks import WebhookSettings, redeliver
 
 blp = Blueprint("misc", __name__, url_prefix="/v1", description="Feed, policies, webhooks")
 
@@ -96,6 +97,7 @@ def get_policy_version(name: str, version: int) -> Any:
 @blp.arguments(schemas.DiagramArgs(), location="query")
 @blp.response(200, description="the drawing")
 @blp.doc(responses={"200": DRAWING})
+@blp.alt_response(503, description="the drawing program (Graphviz) is not installed")
 def policy_drawing(args: dict[str, Any], name: str, version: int) -> Any:
     """The policy version drawn as a state diagram (SVG by default)."""
     with tranche().reading() as uow:
@@ -105,11 +107,8 @@ def policy_drawing(args: dict[str, Any], name: str, version: int) -> Any:
     return Response(body, 200, mimetype=MEDIA_TYPES[args["format"]])
 
 
-def _webhook(row: WebhookSubscription, secret: bool = False) -> dict[str, Any]:
-    body = {"id": row.id, "url": row.url, "created_at": present.moment(row.created_at)}
-    if secret:
-        body["secret"] = row.secret
-    return body
+def _webhook(row: WebhookSubscription) -> dict[str, Any]:
+    return {"id": row.id, "url": row.url, "created_at": present.moment(row.created_at)}
 
 
 def _subscription(uow: UnitOfWork, webhook_id: str) -> WebhookSubscription:
@@ -119,25 +118,50 @@ def _subscription(uow: UnitOfWork, webhook_id: str) -> WebhookSubscription:
     return row
 
 
+def _settings() -> WebhookSettings:
+    return current_app.extensions["tranche_webhooks"]
+
+
 @blp.route("/webhooks", methods=["POST"])
 @blp.arguments(schemas.WebhookCreate())
 @blp.response(201, schemas.WebhookOut)
+@blp.alt_response(422, description="the URL is not valid or leads to an internal address")
+@blp.alt_response(503, description="no encryption keys are configured for webhook secrets")
 def create_webhook(body: dict[str, Any]) -> Any:
-    """Subscribe a URL to every event of the tenant; the signing secret is shown only here."""
+    """Subscribe a URL to every event of the tenant; the signing secret is shown only here.
+
+    The URL must lead to a public address: loopback, private, link-local and other
+    internal addresses are refused, in any notation (see the README, Security).
+    """
+    settings = _settings()
+    try:
+        settings.egress.check_url(body["url"])
+    except EgressRefused as exc:
+        raise Problem(
+            "validation", "webhooks may not reach this URL", errors={"url": [exc.reason]}
+        ) from exc
+    keyring = settings.keyring
+    if keyring is None:
+        raise Problem(
+            "encryption_unconfigured",
+            "webhook secrets are stored encrypted and this server has no key: "
+            "the operator must set TRANCHE_ENCRYPTION_KEYS",
+        )
 
     def command(uow: UnitOfWork) -> Any:
+        secret = "whsec_" + secrets.token_hex(24)
         row = WebhookSubscription(
             id="wh_" + secrets.token_hex(10),
             tenant=auth.tenant(),
             url=body["url"],
-            secret="whsec_" + secrets.token_hex(24),
+            secret_token=keyring.encrypt(secret),
             created_at=uow.clock.now(),
         )
         uow.session.add(row)
         uow.session.flush()
-        return 201, _webhook(row, secret=True), {}
+        return 201, _webhook(row) | {"secret": secret}, {}
 
-    return run(command, body)
+    return run(command, body, seal=keyring)
 
 
 @blp.route("/webhooks", methods=["GET"])
