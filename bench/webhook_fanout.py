@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from engine.domain.clock import SystemClock  # noqa: E402
 from engine.service.tranche import Tranche  # noqa: E402
 from engine.store.db import Database  # noqa: E402
-from web.api.keyring import new_key  # noqa: E402
+from engine.store.keyring import new_key  # noqa: E402
 from web.api.models import WebhookSubscription  # noqa: E402
 from web.api.webhooks import WebhookSettings, deliver_due  # noqa: E402
 

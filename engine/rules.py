@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.domain.errors import InsufficientEscrowError, InvalidAmountError
+from engine.domain.money import share
 
 HOLD, RELEASE, REFUND = "hold", "release", "refund"
 """Movement kinds: buyer -> escrow, escrow -> provider, escrow -> buyer."""
@@ -146,7 +147,7 @@ def _check_split(facts: Facts, params: Mapping[str, Any]) -> None:
 
 
 def _share(facts: Facts, params: Mapping[str, Any]) -> list[Movement]:
-    amount = min(facts.escrow, facts.milestone_amount * int(params["basis_points"]) // 10_000)
+    amount = min(facts.escrow, share(facts.milestone_amount, int(params["basis_points"])))
     return [Movement(RELEASE, amount)] if amount > 0 else []
 
 

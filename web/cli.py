@@ -19,10 +19,10 @@ from engine.domain.clock import FixedClock, as_utc
 from engine.domain.errors import NotFoundError, TrancheError
 from engine.service.tranche import Tranche
 from engine.store.db import Database, database_url
+from engine.store.keyring import KeyringError
 from engine.store.sqlite_queue import is_plain_file
 from policies.cli import policy
 from web.api.auth import create_key
-from web.api.keyring import KeyringError
 
 
 class IsoMoment(click.ParamType):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.domain.money import share
 from engine.rules import HOLD, REFUND, RELEASE, Movement
 
 BUYER_FUNDING = "buyer_funding"
@@ -33,7 +34,7 @@ def legs_for(movement: Movement, fee_bps: int) -> list[Leg]:
         return [Leg(BUYER_FUNDING, -amount), Leg(ESCROW, amount)]
     if movement.kind == REFUND:
         return [Leg(ESCROW, -amount), Leg(BUYER_REFUNDS, amount)]
-    fee = amount * fee_bps // 10_000
+    fee = share(amount, fee_bps)
     source = Leg(ESCROW, -amount) if movement.kind == RELEASE else None
     return [
         source or Leg(BUYER_FUNDING, -amount),

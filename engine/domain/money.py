@@ -35,6 +35,12 @@ EXPONENTS: dict[str, int] = {
 _DECIMAL = re.compile(r"^(?P<sign>-?)(?P<whole>\d+)(?:\.(?P<frac>\d+))?$")
 
 
+def share(minor: int, basis_points: int) -> int:
+    """`basis_points`/10,000 of an amount in minor units, rounded down (fees, deposits): the
+    one place a share is computed, so a fee shown is the fee posted."""
+    return minor * basis_points // 10_000
+
+
 def check_currency(code: object) -> str:
     """Return the code if it is an active ISO 4217 currency, else raise."""
     if not isinstance(code, str) or code not in EXPONENTS:
@@ -116,7 +122,7 @@ class Money:
     def share(self, basis_points: int) -> Money:
         """The given share (1/10,000ths), rounded down so no one is overcharged."""
         check_minor_units(basis_points)
-        return Money(self.minor * basis_points // 10_000, self.currency)
+        return Money(share(self.minor, basis_points), self.currency)
 
     def format(self) -> str:
         """Render as a decimal string with the currency's exponent: '250.00 USD'."""

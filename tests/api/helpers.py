@@ -13,9 +13,9 @@ from flask import Flask
 from engine.service.tranche import Tranche
 from engine.service.uow import UnitOfWork
 from engine.store.db import Database
+from engine.store.keyring import new_key
 from engine.store.models import Contract
 from web.api.feed import catch_up
-from web.api.keyring import new_key
 
 BUYER, PROVIDER, STRANGER = "buyer-1", "provider-1", "stranger-1"
 ENCRYPTION_KEYS = new_key()

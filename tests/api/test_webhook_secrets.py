@@ -15,8 +15,8 @@ from api.helpers import ENCRYPTION_KEYS, Client
 from api.webhook_receivers import serving
 from engine.domain.clock import FixedClock
 from engine.store.db import Database
+from engine.store.keyring import Keyring, KeyringError, new_key
 from web.api.auth import create_key
-from web.api.keyring import Keyring, KeyringError, new_key
 from web.api.webhooks import WebhookSettings, deliver_due, verify
 from web.app import create_app
 from web.cli import main

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from engine.service.tranche import Tranche
 from engine.store.db import Database
+from engine.store.keyring import SETTING, Keyring, KeyringError, new_key
 from web.api.auth import create_key, revoke_key
 from web.api.commands import SEALED, purge_keys
-from web.api.keyring import SETTING, Keyring, KeyringError, new_key
 from web.api.models import IdempotencyRecord, WebhookSubscription
 from web.api.webhook_post import TIMEOUT_SECONDS, Poster
 from web.api.webhooks import WORKERS, Dispatcher, Outcome, WebhookSettings, deliver_due

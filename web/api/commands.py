@@ -28,8 +28,8 @@ from sqlalchemy import delete, insert
 from engine.domain.errors import TrancheError
 from engine.service.tranche import Tranche, conflicts_as_errors
 from engine.service.uow import UnitOfWork
+from engine.store.keyring import Keyring
 from web.api import auth
-from web.api.keyring import Keyring
 from web.api.models import IdempotencyRecord
 from web.api.problems import Problem
 

@@ -38,11 +38,11 @@ from sqlalchemy import func, select, update
 
 from engine.service.tranche import Tranche
 from engine.service.uow import UnitOfWork
+from engine.store.keyring import Keyring, KeyringError
 from engine.store.models import Event
 from web.api import present
 from web.api.egress import EgressPolicy
 from web.api.feed import catch_up
-from web.api.keyring import Keyring, KeyringError
 from web.api.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from web.api.webhook_post import DeliveryFailed, Poster, classify_status
 

@@ -1,7 +1,7 @@
 """Webhook secrets are stored encrypted, and delivery errors as codes.
 
 `webhook_subscriptions.secret` (the signing secret in clear) becomes `secret_token`,
-a Fernet token under the first of `TRANCHE_ENCRYPTION_KEYS` (web.api.keyring). Rows
+a Fernet token under the first of `TRANCHE_ENCRYPTION_KEYS` (engine.store.keyring). Rows
 that exist are encrypted here, so the upgrade needs the keys when there are any; it
 refuses, changing nothing, without them. Deliveries' `last_error` held raw exception
 text (which made the deliveries listing a port scanner); what was recorded so far
@@ -11,12 +11,13 @@ Revision ID: 0011_webhook_secrets_encrypted
 Revises: 0008_feed_trigger
 """
 
-import importlib
 import os
 from collections.abc import Callable
 
 import sqlalchemy as sa
 from alembic import op
+
+from engine.store.keyring import SETTING, Keyring, KeyringError
 
 revision = "0011_webhook_secrets_encrypted"
 down_revision = "0008_feed_trigger"
@@ -30,7 +31,7 @@ INDEX = "ix_webhook_subscriptions_tenant"
 def upgrade() -> None:
     keyring = _keyring("must be encrypted")
     _replace_secret(
-        "secret", sa.Column("secret_token", sa.String(400)), lambda s: keyring.encrypt(s)
+        "secret", sa.Column("secret_token", sa.String(400)), lambda s: _present(keyring).encrypt(s)
     )
     op.execute(
         "UPDATE webhook_deliveries SET last_error = 'unclassified' WHERE last_error IS NOT NULL"
@@ -40,19 +41,22 @@ def upgrade() -> None:
 def downgrade() -> None:
     keyring = _keyring("must be decrypted")
     _replace_secret(
-        "secret_token", sa.Column("secret", sa.String(80)), lambda t: keyring.decrypt(t)
+        "secret_token", sa.Column("secret", sa.String(80)), lambda t: _present(keyring).decrypt(t)
     )
 
 
-def _keyring(why: str):
-    """web.api.keyring's Keyring from the environment (imported by name, as env.py does);
-    None only when there is no row to convert."""
-    keyring = importlib.import_module("web.api.keyring")
-    found = keyring.Keyring.from_environment(os.environ)
+def _present(keyring: Keyring | None) -> Keyring:
+    assert keyring is not None, "no key is needed only when there is no row to convert"
+    return keyring
+
+
+def _keyring(why: str) -> Keyring | None:
+    """The Keyring from the environment; None only when there is no row to convert."""
+    found = Keyring.from_environment(os.environ)
     rows = op.get_bind().scalar(sa.text(f"SELECT COUNT(*) FROM {TABLE}"))
     if found is None and rows:
-        raise keyring.KeyringError(
-            f"{rows} webhook secret(s) {why}: set {keyring.SETTING} "
+        raise KeyringError(
+            f"{rows} webhook secret(s) {why}: set {SETTING} "
             "(`tranche secrets new-key` makes a key) and run the migration again"
         )
     return found
