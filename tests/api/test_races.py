@@ -12,7 +12,8 @@ from engine.service import Tranche
 CLIENTS = 8
 
 
-def _contract_and_milestone(live: LiveServer) -> str:
+def _contract_and_milestone(live: LiveServer, with_milestone: bool = True) -> str:
+    """A milestone's id; or, without one, the contract's."""
     status, contract, _ = live.call(
         "POST",
         "/v1/contracts",
@@ -25,6 +26,8 @@ def _contract_and_milestone(live: LiveServer) -> str:
         },
     )
     assert status == 201
+    if not with_milestone:
+        return contract["id"]
     status, milestone, _ = live.call(
         "POST", f"/v1/contracts/{contract['id']}/milestones", {"title": "m", "amount": 50_000}
     )
@@ -76,3 +79,32 @@ def test_conflicting_events_exactly_one_wins(live: LiveServer, app, attempt: int
     assert tranche.verify() == []
     summary = now["summary"]
     assert summary["funded"] == summary["released"] + summary["refunded"] + summary["in_escrow"]
+
+
+def _payment_request(live: LiveServer) -> str:
+    contract = _contract_and_milestone(live, with_milestone=False)
+    status, request, _ = live.call(
+        "POST", f"/v1/contracts/{contract}/payment-requests", {"amount": 2_000}, PROVIDER
+    )
+    assert status == 201
+    return request["id"]
+
+
+@pytest.mark.parametrize("verbs", [("pay",), ("pay", "decline")], ids=["pay", "pay-or-decline"])
+def test_a_payment_request_is_decided_by_exactly_one_client(
+    live: LiveServer, app, verbs: tuple[str, ...]
+) -> None:
+    request = _payment_request(live)
+    paths = [f"/v1/payment-requests/{request}/{verbs[i % len(verbs)]}" for i in range(CLIENTS)]
+    calls = [lambda p=path: live.call("POST", p, None, BUYER) for path in paths]
+    results = _together(calls)
+    statuses = sorted(status for status, _, _ in results)
+    assert statuses == [200] + [409] * (CLIENTS - 1), statuses
+    winner = next(body for status, body, _ in results if status == 200)
+    contract = winner["contract_id"]
+    status, found, _ = live.call("GET", f"/v1/contracts/{contract}")
+    paid = 2_000 if winner["status"] == "paid" else 0
+    assert (found["summary"]["direct_payments"], found["summary"]["paid_to_date"]) == (paid, paid)
+    tranche: Tranche = app.extensions["tranche"]
+    assert tranche.unbalanced_entries() == []
+    assert tranche.verify() == []
