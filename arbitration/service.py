@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from arbitration import deadlines, disputes, rulings, staff, views
+from arbitration import audit, deadlines, disputes, rulings, sessions, staff, throttle, views
 from arbitration.errors import LoginRefusedError
 from arbitration.evidence import EvidenceStore
 from arbitration.models import Staff
@@ -80,6 +80,33 @@ class Arbitration(Service):
     def staff(self, staff_id: str | None) -> Staff | None:
         return self.read(lambda u: staff.get_staff(u, staff_id))
 
+    def start_session(self, who: Staff, address: str, lifetime: timedelta) -> str:
+        """A console session for `who`; the token for the cookie."""
+        return self.write(lambda u: sessions.start(u, who, address, lifetime))
+
+    def session_staff(self, token: object) -> Staff | None:
+        return self.read(lambda u: sessions.staff_of(u, token))
+
+    def end_session(self, token: object, who: Staff, address: str) -> None:
+        def command(u: UnitOfWork) -> None:
+            sessions.end(u, token)
+            audit.record(u.session, who.id, "logout", address, u.clock.now())
+
+        self.write(command)
+
+    # staff upkeep (the operator's `tranche staff ...`) -------------------------------------
+    def reset_password(self, email: str, password: str) -> Staff:
+        return self.write(lambda u: staff.reset_password(u, email, password))
+
+    def unlock(self, email: str) -> Staff:
+        return self.write(lambda u: staff.unlock(u, email))
+
+    def deactivate(self, email: str) -> Staff:
+        return self.write(lambda u: staff.deactivate(u, email))
+
+    def set_role(self, email: str, role: str) -> Staff:
+        return self.write(lambda u: staff.set_role(u, email, role))
+
     def claim(self, dispute_id: str, who: Staff, address: str) -> Any:
         return self.write(lambda u: rulings.claim(u, dispute_id, who, address))
 
@@ -117,4 +144,6 @@ class Arbitration(Service):
         return self.write(lambda u: rulings.decline(u, ruling_id, who, note, address))
 
     def sweep(self, now: datetime | None = None) -> list[deadlines.Lapsed]:
+        """Disputes past their deadlines; and forget stale sign-in counts and sessions."""
+        self.write(lambda u: (throttle.purge(u, self.settings), sessions.purge(u)))
         return deadlines.sweep(self.database, self.settings, now or self.clock.now())
