@@ -1,13 +1,18 @@
-"""Concurrent clients against a real server: one key acts once; one event wins per milestone."""
+"""Concurrent clients against a real server: one key acts once; one event wins per milestone;
+one decision per payment request; one send per webhook delivery."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from racing import WON, race
+from sqlalchemy import select
 
-from api.helpers import BUYER, PROVIDER, LiveServer
+from api.helpers import BUYER, PROVIDER, Client, LiveServer
 from engine.service import Tranche
+from web.api.models import WebhookDelivery
+from web.api.webhooks import deliver_due
 
 CLIENTS = 8
 
@@ -108,3 +113,26 @@ def test_a_payment_request_is_decided_by_exactly_one_client(
     tranche: Tranche = app.extensions["tranche"]
     assert tranche.unbalanced_entries() == []
     assert tranche.verify() == []
+
+
+def test_webhook_workers_at_once_send_each_delivery_once(client: Client, app, clock) -> None:
+    """Several `tranche deliver` workers: each delivery is claimed (leased) by one of them."""
+    client.post("/v1/webhooks", {"url": "http://127.0.0.1:9/hooks"})
+    contract = client.contract()
+    for _ in range(3):
+        milestone = client.milestone(contract["id"], amount=1_000)
+        client.fire(milestone["id"], "fund", BUYER)
+    sent: list[str] = []
+
+    def receive(url: str, body: bytes, headers: dict[str, str]) -> int:
+        sent.append(headers["Tranche-Delivery"])
+        return 204
+
+    database = app.extensions["tranche"].database
+    outcomes = race([lambda: deliver_due(Tranche(database, clock), send=receive) for _ in range(4)])
+    assert outcomes == [WON] * 4
+    with database.session() as session:
+        statuses = session.execute(select(WebhookDelivery.id, WebhookDelivery.status)).all()
+    assert len(statuses) == 7  # the contract, three milestones and three fundings
+    assert sorted(sent) == sorted(delivery for delivery, _ in statuses)
+    assert {status for _, status in statuses} == {"delivered"}
