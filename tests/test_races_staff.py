@@ -17,7 +17,9 @@ from arbitration import audit
 from arbitration.disputes import load
 from arbitration.errors import DisputeClosedError, StaffForbiddenError
 from arbitration.models import PENDING_APPROVAL, RULED, UNDER_REVIEW
+from arbitration.staff import all_staff
 from conftest import BUYER
+from engine.errors import ConflictError
 
 ROUNDS = 3
 
@@ -132,3 +134,11 @@ def test_a_pending_ruling_is_approved_or_declined_once(tranche, contract, arb, s
         assert [e.type for e in tranche.history(mid)].count("rule") == int(approved)
         assert tranche.unbalanced_entries() == []
         assert tranche.verify() == []
+
+
+def test_one_email_created_at_once_makes_one_account(arb):
+    results = race(
+        [lambda: arb.create_staff("new@example.com", "reviewer", PASSWORD) for _ in range(4)]
+    )
+    assert sorted(results) == [ConflictError.code] * 3 + [WON], results
+    assert [s.email for s in arb.read(all_staff)] == ["new@example.com"]
