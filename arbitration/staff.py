@@ -92,17 +92,17 @@ def authenticate(
         raise LoginThrottledError(
             "too many failed attempts; try again later", retry_after=blocked_until.isoformat()
         )
-    usable = staff is not None and staff.active
-    if not _verify(staff.password_hash if usable else _DUMMY, password) or not usable:
+    usable = staff if staff is not None and staff.active else None
+    if not _verify(usable.password_hash if usable else _DUMMY, password) or usable is None:
         throttle.failed(keys, settings, now)
         audit.record(uow.session, staff_id, "login_failed", address, now, email=typed)
         raise LoginRefusedError("wrong email or password")
     throttle.forgive_account(keys)
-    staff.last_login_at = now
-    if _hasher.check_needs_rehash(staff.password_hash):
-        staff.password_hash = _hasher.hash(password)
-    audit.record(uow.session, staff.id, "login", address, now)
-    return staff
+    usable.last_login_at = now
+    if _hasher.check_needs_rehash(usable.password_hash):
+        usable.password_hash = _hasher.hash(password)
+    audit.record(uow.session, usable.id, "login", address, now)
+    return usable
 
 
 def _verify(hashed: str, password: object) -> bool:
