@@ -108,19 +108,22 @@ class Arbitration(Service):
         return self.write(lambda u: staff.set_role(u, email, role))
 
     def claim(self, dispute_id: str, who: Staff, address: str) -> Any:
-        return self.write(lambda u: rulings.claim(u, dispute_id, who, address))
+        return self.write(lambda u: rulings.claim(u, dispute_id, staff.acting(u, who), address))
 
     def assign(self, dispute_id: str, who: Staff, assignee_id: str | None, address: str) -> Any:
         def command(u: UnitOfWork) -> Any:
-            assignee = staff.get_staff(u, assignee_id) if assignee_id else None
+            senior = staff.acting(u, who)
+            assignee = staff.get_staff(u, assignee_id, lock=True) if assignee_id else None
             if assignee_id and assignee is None:
                 raise ValidationError("no active staff member with that id", field="assignee")
-            return rulings.assign(u, dispute_id, who, assignee, address)
+            return rulings.assign(u, dispute_id, senior, assignee, address)
 
         return self.write(command)
 
     def note(self, dispute_id: str, who: Staff, body: str, address: str) -> Any:
-        return self.write(lambda u: rulings.add_note(u, dispute_id, who, body, address))
+        return self.write(
+            lambda u: rulings.add_note(u, dispute_id, staff.acting(u, who), body, address)
+        )
 
     def rule(
         self,
@@ -133,15 +136,24 @@ class Arbitration(Service):
     ) -> Any:
         return self.write(
             lambda u: rulings.rule(
-                u, dispute_id, who, to_provider, to_buyer, rationale, address, self.settings
+                u,
+                dispute_id,
+                staff.acting(u, who),
+                to_provider,
+                to_buyer,
+                rationale,
+                address,
+                self.settings,
             )
         )
 
     def approve(self, ruling_id: str, who: Staff, address: str) -> Any:
-        return self.write(lambda u: rulings.approve(u, ruling_id, who, address))
+        return self.write(lambda u: rulings.approve(u, ruling_id, staff.acting(u, who), address))
 
     def decline(self, ruling_id: str, who: Staff, note: str, address: str) -> Any:
-        return self.write(lambda u: rulings.decline(u, ruling_id, who, note, address))
+        return self.write(
+            lambda u: rulings.decline(u, ruling_id, staff.acting(u, who), note, address)
+        )
 
     def sweep(self, now: datetime | None = None) -> list[deadlines.Lapsed]:
         """Disputes past their deadlines; and forget stale sign-in counts and sessions."""

@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
 from arbitration import audit, sessions, throttle
-from arbitration.errors import LoginRefusedError, LoginThrottledError
+from arbitration.errors import LoginRefusedError, LoginThrottledError, StaffForbiddenError
 from arbitration.models import Staff
 from arbitration.settings import Settings
 from engine.errors import ConflictError, NotFoundError, ValidationError
@@ -112,9 +112,26 @@ def _verify(hashed: str, password: object) -> bool:
         return False
 
 
-def get_staff(uow: UnitOfWork, staff_id: str | None) -> Staff | None:
-    staff = uow.session.get(Staff, staff_id) if staff_id else None
+def get_staff(uow: UnitOfWork, staff_id: str | None, lock: bool = False) -> Staff | None:
+    """The active staff member; `lock` reads the row afresh and holds it (FOR SHARE on
+    PostgreSQL) so a role change or deactivation waits until the command is done."""
+    if not staff_id:
+        return None
+    share = {"read": True} if lock and uow.database.is_postgres else None
+    staff = uow.session.get(Staff, staff_id, with_for_update=share, populate_existing=lock)
     return staff if staff is not None and staff.active else None
+
+
+def acting(uow: UnitOfWork, who: Staff) -> Staff:
+    """The staff member acting, as the database has them now (role, active), row held.
+
+    The console read them at the start of the request; an operator may have changed
+    the role or deactivated the account since.
+    """
+    current = get_staff(uow, who.id, lock=True)
+    if current is None:
+        raise StaffForbiddenError("this staff account is deactivated", staff=who.id)
+    return current
 
 
 def all_staff(uow: UnitOfWork) -> list[Staff]:

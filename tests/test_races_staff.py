@@ -142,3 +142,23 @@ def test_one_email_created_at_once_makes_one_account(arb):
     )
     assert sorted(results) == [ConflictError.code] * 3 + [WON], results
     assert [s.email for s in arb.read(all_staff)] == ["new@example.com"]
+
+
+def test_a_command_is_judged_on_the_staff_member_as_they_are_now(
+    tranche, contract, arb, reviewers, seniors
+):
+    """The console read its staff member at the start of the request; a role change or a
+    deactivation by the operator since then binds the command (the race's slow path)."""
+    author, demoted = seniors[0], seniors[1]
+    dispute = arb.open(funded(tranche, contract, amount=30_000), BUYER, "Half missing.")
+    arb.claim(dispute.id, author, "10.0.0.2")
+    ruling = arb.rule(dispute.id, author, 20_000, 10_000, "Half delivered.", "10.0.0.2")
+    arb.set_role(demoted.email, "reviewer")
+    with pytest.raises(StaffForbiddenError, match="only seniors"):
+        arb.approve(ruling.id, demoted, "10.0.0.3")  # `demoted` still says senior
+    arb.deactivate(reviewers[0].email)
+    other = arb.open(funded(tranche, contract, amount=1_000), BUYER, "Late.")
+    with pytest.raises(StaffForbiddenError, match="deactivated"):
+        arb.claim(other.id, reviewers[0], "10.0.0.1")
+    assert _dispute(arb, dispute.id).status == PENDING_APPROVAL
+    assert _dispute(arb, other.id).assignee_id is None
