@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from arbitration import staff as staff_module
 from arbitration.errors import LoginRefusedError, LoginThrottledError
-from arbitration.models import StaffAudit
+from arbitration.models import LoginThrottle, StaffAudit, StaffSession
 from arbitration.settings import Settings
 
 REFUSED, THROTTLED = LoginRefusedError.code, LoginThrottledError.code
@@ -112,3 +112,25 @@ def test_a_quiet_day_forgets_the_failures(arb, rita, clock):
     clock.advance(Settings().forget_failures_after + timedelta(seconds=1))
     for _ in range(4):
         assert attempt(arb, rita.email, WRONG, "10.0.0.9") == REFUSED
+
+
+def test_the_sweep_forgets_quiet_counts_and_finished_sessions(arb, rita, clock):
+    attempt(arb, rita.email, WRONG, "10.0.0.9")
+    ended = arb.start_session(rita, "10.0.0.9", timedelta(hours=10))
+    arb.end_session(ended, rita, "10.0.0.9")
+    live = arb.start_session(rita, "10.0.0.9", timedelta(days=3))
+
+    def rows() -> tuple[int, int]:
+        return arb.read(
+            lambda u: (
+                u.session.scalar(select(func.count()).select_from(LoginThrottle)),
+                u.session.scalar(select(func.count()).select_from(StaffSession)),
+            )
+        )
+
+    arb.sweep()
+    assert rows() == (2, 1)  # the failure is fresh; the ended session goes at once
+    clock.advance(Settings().forget_failures_after + timedelta(seconds=1))
+    arb.sweep()
+    assert rows() == (0, 1)
+    assert arb.session_staff(live).id == rita.id
