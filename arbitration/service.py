@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from arbitration import deadlines, disputes, rulings, staff, views
+from arbitration import audit, deadlines, disputes, rulings, sessions, staff, throttle, views
 from arbitration.errors import LoginRefusedError
 from arbitration.evidence import EvidenceStore
 from arbitration.models import Staff
@@ -80,20 +80,50 @@ class Arbitration(Service):
     def staff(self, staff_id: str | None) -> Staff | None:
         return self.read(lambda u: staff.get_staff(u, staff_id))
 
+    def start_session(self, who: Staff, address: str, lifetime: timedelta) -> str:
+        """A console session for `who`; the token for the cookie."""
+        return self.write(lambda u: sessions.start(u, who, address, lifetime))
+
+    def session_staff(self, token: object) -> Staff | None:
+        return self.read(lambda u: sessions.staff_of(u, token))
+
+    def end_session(self, token: object, who: Staff, address: str) -> None:
+        def command(u: UnitOfWork) -> None:
+            sessions.end(u, token)
+            audit.record(u.session, who.id, "logout", address, u.clock.now())
+
+        self.write(command)
+
+    # staff upkeep (the operator's `tranche staff ...`) -------------------------------------
+    def reset_password(self, email: str, password: str) -> Staff:
+        return self.write(lambda u: staff.reset_password(u, email, password))
+
+    def unlock(self, email: str) -> Staff:
+        return self.write(lambda u: staff.unlock(u, email))
+
+    def deactivate(self, email: str) -> Staff:
+        return self.write(lambda u: staff.deactivate(u, email))
+
+    def set_role(self, email: str, role: str) -> Staff:
+        return self.write(lambda u: staff.set_role(u, email, role))
+
     def claim(self, dispute_id: str, who: Staff, address: str) -> Any:
-        return self.write(lambda u: rulings.claim(u, dispute_id, who, address))
+        return self.write(lambda u: rulings.claim(u, dispute_id, staff.acting(u, who), address))
 
     def assign(self, dispute_id: str, who: Staff, assignee_id: str | None, address: str) -> Any:
         def command(u: UnitOfWork) -> Any:
-            assignee = staff.get_staff(u, assignee_id) if assignee_id else None
+            senior = staff.acting(u, who)
+            assignee = staff.get_staff(u, assignee_id, lock=True) if assignee_id else None
             if assignee_id and assignee is None:
                 raise ValidationError("no active staff member with that id", field="assignee")
-            return rulings.assign(u, dispute_id, who, assignee, address)
+            return rulings.assign(u, dispute_id, senior, assignee, address)
 
         return self.write(command)
 
     def note(self, dispute_id: str, who: Staff, body: str, address: str) -> Any:
-        return self.write(lambda u: rulings.add_note(u, dispute_id, who, body, address))
+        return self.write(
+            lambda u: rulings.add_note(u, dispute_id, staff.acting(u, who), body, address)
+        )
 
     def rule(
         self,
@@ -106,15 +136,26 @@ class Arbitration(Service):
     ) -> Any:
         return self.write(
             lambda u: rulings.rule(
-                u, dispute_id, who, to_provider, to_buyer, rationale, address, self.settings
+                u,
+                dispute_id,
+                staff.acting(u, who),
+                to_provider,
+                to_buyer,
+                rationale,
+                address,
+                self.settings,
             )
         )
 
     def approve(self, ruling_id: str, who: Staff, address: str) -> Any:
-        return self.write(lambda u: rulings.approve(u, ruling_id, who, address))
+        return self.write(lambda u: rulings.approve(u, ruling_id, staff.acting(u, who), address))
 
     def decline(self, ruling_id: str, who: Staff, note: str, address: str) -> Any:
-        return self.write(lambda u: rulings.decline(u, ruling_id, who, note, address))
+        return self.write(
+            lambda u: rulings.decline(u, ruling_id, staff.acting(u, who), note, address)
+        )
 
     def sweep(self, now: datetime | None = None) -> list[deadlines.Lapsed]:
+        """Disputes past their deadlines; and forget stale sign-in counts and sessions."""
+        self.write(lambda u: (throttle.purge(u, self.settings), sessions.purge(u)))
         return deadlines.sweep(self.database, self.settings, now or self.clock.now())

@@ -23,5 +23,11 @@ class Settings:
     """Rulings over this escrow (minor units) wait for a second staff member's approval."""
     review_sla: timedelta = field(default=timedelta(days=3))
     """Once a case is with staff, the queue shows it as due this long after."""
-    max_failed_logins: int = 5
-    lockout: timedelta = field(default=timedelta(minutes=15))
+    # Sign-in throttling (arbitration.throttle): free failures per address and per
+    # account, then a block that doubles from `backoff_base` with each further failure.
+    address_free_failures: int = 5
+    account_free_failures: int = 10
+    backoff_base: timedelta = field(default=timedelta(minutes=1))
+    address_backoff_cap: timedelta = field(default=timedelta(hours=24))
+    account_backoff_cap: timedelta = field(default=timedelta(minutes=15))
+    forget_failures_after: timedelta = field(default=timedelta(hours=24))

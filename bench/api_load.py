@@ -265,7 +265,11 @@ def run_backend(url: str, label: str, args: argparse.Namespace) -> None:
     _, key = create_key(database, "bench")
     database.dispose()
     prepare(url, args.clients)
-    env = {"TRANCHE_DATABASE_URL": url, "TRANCHE_AUTO_UPGRADE": "false"}
+    env = {
+        "TRANCHE_DATABASE_URL": url,
+        "TRANCHE_AUTO_UPGRADE": "false",
+        "TRANCHE_SECRET_KEY": secrets.token_hex(32),  # gunicorn refuses to start without one
+    }
     print(
         f"{label}: {args.clients} clients, {args.readers} readers, "
         f"{args.workers} gunicorn sync workers, {args.seconds}s each in {args.rounds} rounds"

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher, profiles
 from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 
 import arbitration.models  # noqa: F401  (truncated between PostgreSQL tests too)
+from arbitration import staff
 from engine.domain.actors import Actor
 from engine.domain.clock import FixedClock
 from engine.service.tranche import Tranche
@@ -45,6 +47,18 @@ needs_graphviz = pytest.mark.skipif(
 """For tests of SVG/PNG drawings; in CI (CI=true) they run, and fail if `dot` is missing."""
 BUYER, PROVIDER, STRANGER = Actor("buyer-1"), Actor("provider-1"), Actor("stranger-1")
 KEEP = {"policy_versions", "alembic_version"}
+
+
+CHEAP_HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
+CHEAP_DUMMY = CHEAP_HASHER.hash("an unguessable dummy password for timing")
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at its cheapest parameters: tests check who may sign in, not what a guess
+    costs (about 0.3 s a hash here at the real parameters, and sign-in tests make dozens)."""
+    monkeypatch.setattr(staff, "_hasher", CHEAP_HASHER)
+    monkeypatch.setattr(staff, "_DUMMY", CHEAP_DUMMY)
 
 
 @pytest.fixture(scope="session")

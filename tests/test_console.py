@@ -1,4 +1,4 @@
-"""The console through Flask's test client: sign-in, CSRF, roles, escaping, the ruling flow."""
+"""The console through Flask's test client: sign-in, sessions, CSRF, roles, escaping, rulings."""
 
 import re
 
@@ -120,6 +120,73 @@ def test_wrong_password_is_refused_then_throttled(app, staff):
     )
     assert response.status_code == 429
     assert "Too many failed attempts" in response.get_data(as_text=True)
+
+
+# sessions end server-side: a cookie copied before sign-out (or before a password reset,
+# or a deactivation) opens nothing afterwards, though its signature is still good ------
+def copied_cookie(client) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return cookie.value
+
+
+def with_cookie(app, value: str):
+    other = app.test_client()
+    other.set_cookie("session", value)
+    return other
+
+
+def test_a_cookie_copied_before_signing_out_opens_nothing_after(app, staff):
+    client = sign_in(app.test_client(), "rita@example.com")
+    copy = copied_cookie(client)
+    assert with_cookie(app, copy).get("/console/").status_code == 200
+    signed_out = client.post("/console/logout", data={"csrf_token": token(client, "/console/")})
+    assert signed_out.status_code == 302
+    assert client.get("/console/").status_code == 302
+    response = with_cookie(app, copy).get("/console/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/console/login")
+
+
+def test_signing_out_ends_only_that_session(app, staff):
+    laptop = sign_in(app.test_client(), "rita@example.com")
+    phone = sign_in(app.test_client(), "rita@example.com")
+    laptop.post("/console/logout", data={"csrf_token": token(laptop, "/console/")})
+    assert phone.get("/console/").status_code == 200
+
+
+@pytest.mark.parametrize("change", ["reset_password", "deactivate"])
+def test_a_password_reset_or_deactivation_ends_every_session(app, arb, staff, change):
+    client = sign_in(app.test_client(), "rita@example.com")
+    copy = copied_cookie(client)
+    if change == "reset_password":
+        arb.reset_password("rita@example.com", "an entirely new password")
+    else:
+        arb.deactivate("rita@example.com")
+    assert client.get("/console/").status_code == 302
+    assert with_cookie(app, copy).get("/console/").status_code == 302
+
+
+def test_a_throttled_email_gets_the_same_answer_whether_staff_or_not(app, staff):
+    def answers(email: str, first_address: int) -> list[tuple[int, str | None]]:
+        seen = []
+        for i in range(12):
+            client = app.test_client()
+            environ = {"REMOTE_ADDR": f"10.9.{first_address}.{i}"}
+            response = client.post(
+                "/console/login",
+                data={"email": email, "password": "wrong", "csrf_token": token(client)},
+                environ_base=environ,
+            )
+            page = response.get_data(as_text=True)
+            message = "Too many" if "Too many" in page else "Wrong" if "Wrong" in page else None
+            seen.append((response.status_code, message, "Retry-After" in response.headers))
+        return seen
+
+    expected = [(401, "Wrong", False)] * 10 + [(429, "Too many", True)] * 2
+    assert answers("rita@example.com", 1) == expected
+    assert answers("nobody@example.com", 2) == expected
+    assert sign_in(app.test_client(), "sam@example.com")  # other accounts are not affected
 
 
 def test_party_text_is_shown_as_text_never_as_markup(app, staff, dispute):

@@ -349,8 +349,18 @@ def decide_payment_request(
     pay: bool,
     tenant: str | None = None,
 ) -> PaymentRequest:
-    """The buyer pays or declines an open request; a decided request stays decided."""
-    request = uow.session.get(PaymentRequest, request_id)
+    """The buyer pays or declines an open request; a decided request stays decided.
+
+    The request's row is locked before its status is read (FOR UPDATE on PostgreSQL;
+    SQLite's writer holds the whole database), so of two decisions sent at once the
+    second waits, then reads the first one's outcome and is refused.
+    """
+    request = uow.session.get(
+        PaymentRequest,
+        request_id,
+        with_for_update=uow.database.is_postgres,
+        populate_existing=True,  # a copy read earlier in this session may be stale
+    )
     if request is None:
         raise NotFoundError(f"no payment request {request_id!r}", payment_request_id=request_id)
     contract = get_contract(uow, request.contract_id, tenant, lock=True)

@@ -1,14 +1,19 @@
-"""`tranche apikey create` prints a working key once and stores only its hash."""
+"""`tranche apikey create` prints a working key once and stores only its hash; a revocation
+acts once."""
 
 from __future__ import annotations
 
 import hashlib
 
+import pytest
 from click.testing import CliRunner
+from racing import WON, race
 from sqlalchemy import select
 
 from api.helpers import ENCRYPTION_KEYS
+from engine.domain.errors import ConflictError
 from engine.store.db import Database
+from web.api.auth import create_key, revoke_key
 from web.api.models import ApiKey
 from web.app import create_app
 from web.cli import main
@@ -40,3 +45,24 @@ def test_created_key_authenticates_and_is_stored_hashed(tmp_path) -> None:
     delivered = runner.invoke(main, ["--database-url", url, "deliver", "--once"], env=keys)
     assert delivered.exit_code == 0, delivered.output
     database.dispose()
+
+
+def test_a_key_revoked_by_many_at_once_is_revoked_once(database: Database) -> None:
+    row, _ = create_key(database, "acme")
+    results = race([lambda: revoke_key(database, row.id) or refuse() for _ in range(8)])
+    assert sorted(results) == [ConflictError.code] * 7 + [WON]
+    with database.session() as session:
+        assert session.get(ApiKey, row.id).revoked_at is not None
+
+
+def test_a_rotated_key_joins_a_tenant_that_exists(database: Database) -> None:
+    first, _ = create_key(database, "acme")
+    second, _ = create_key(database, "acme, rotated", tenant=first.tenant)
+    assert second.tenant == first.tenant
+    with pytest.raises(ValueError, match="no key has tenant 'key_typo'"):
+        create_key(database, "acme, typo", tenant="key_typo")
+
+
+def refuse() -> None:
+    """What a racer that found the key revoked already reports."""
+    raise ConflictError("already revoked")

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from flask import g, request
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine.domain.actors import Actor
 from engine.domain.clock import SystemClock
@@ -30,10 +30,18 @@ def digest(key: str) -> str:
 
 
 def create_key(database: Database, name: str, tenant: str | None = None) -> tuple[ApiKey, str]:
-    """A new key; the plain key is returned once and never stored."""
+    """A new key; the plain key is returned once and never stored.
+
+    A `tenant` given must be one an existing key has (rotation), so a typo does not
+    silently start a new tenant. Keys are never deleted, so that read needs no lock.
+    """
     name = name.strip()
     if not name or len(name) > 100:
         raise ValueError("a key's name must be 1 to 100 characters")
+    if tenant is not None:
+        with database.session(read_only=True) as session:
+            if session.scalar(select(ApiKey.id).where(ApiKey.tenant == tenant).limit(1)) is None:
+                raise ValueError(f"no key has tenant {tenant!r}")
     key_id = "key_" + secrets.token_hex(8)
     plain = f"tr_{key_id[4:]}_{secrets.token_urlsafe(32)}"
     row = ApiKey(
@@ -50,12 +58,18 @@ def create_key(database: Database, name: str, tenant: str | None = None) -> tupl
 
 
 def revoke_key(database: Database, key_id: str) -> bool:
+    """True if this call revoked the key; False if it is unknown or was revoked already.
+
+    One UPDATE that only matches an active key: of revocations sent at once, the others
+    wait for the first (PostgreSQL re-reads the row) and match nothing.
+    """
     with database.session() as session, session.begin():
-        row = session.get(ApiKey, key_id)
-        if row is None or row.revoked_at is not None:
-            return False
-        row.revoked_at = SystemClock().now()
-        return True
+        result = session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=SystemClock().now())
+        )
+        return getattr(result, "rowcount", 0) == 1
 
 
 @dataclass(frozen=True, slots=True)

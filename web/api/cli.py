@@ -34,7 +34,7 @@ def apikey_create(ctx: click.Context, name: str, tenant: str | None) -> None:
     try:
         row, plain = create_key(database, name, tenant)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="NAME") from exc
+        raise click.BadParameter(str(exc), param_hint="NAME or --tenant") from exc
     click.echo(f"created {row.id} ({row.name}), tenant {row.tenant}; this key is shown once:")
     click.echo(plain)
 

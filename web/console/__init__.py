@@ -8,6 +8,7 @@ TRANCHE_SESSION_COOKIE_SECURE...) and registers the blueprint. Pages live in
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,23 @@ from arbitration.service import Arbitration
 from arbitration.settings import Settings
 from engine.domain.clock import Clock
 from engine.store.db import Database
+
+
+class MissingSecretKeyError(RuntimeError):
+    """Served by worker processes without TRANCHE_SECRET_KEY: each would sign with its own."""
+
+
+def refuse_a_key_per_worker() -> None:
+    """Under gunicorn, each worker (and each worker it restarts) would make up its own key,
+    so a session or CSRF token signed by one fails at the next: refuse to start instead.
+    gunicorn sets SERVER_SOFTWARE in its master, and its workers inherit it."""
+    if os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
+        raise MissingSecretKeyError(
+            "TRANCHE_SECRET_KEY is not set: gunicorn's workers would each sign console "
+            "sessions and CSRF tokens with a key of their own, and sign-ins would fail at "
+            "random. Give every worker the same secret, e.g. "
+            "TRANCHE_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+        )
 
 
 def init_console(app: Flask, database: Database, clock: Clock | None = None) -> Arbitration:
@@ -34,7 +52,8 @@ def init_console(app: Flask, database: Database, clock: Clock | None = None) -> 
         config.setdefault(key, value)
     app.permanent_session_lifetime = timedelta(hours=int(config["CONSOLE_SESSION_HOURS"]))
     if not config.get("SECRET_KEY"):
-        # Sessions then last as long as this process: set TRANCHE_SECRET_KEY in production.
+        refuse_a_key_per_worker()
+        # One process (`tranche serve`): sessions then last as long as it does.
         config["SECRET_KEY"] = secrets.token_hex(32)
     settings = Settings(
         evidence_dir=Path(config["EVIDENCE_DIR"]),

@@ -1,8 +1,11 @@
 """Sign-in, the session, CSRF tokens and role checks for the console.
 
 The session cookie is signed, HttpOnly, SameSite=Lax and Secure (unless the
-deployment says otherwise for plain-HTTP development); it carries only the staff
-id, a CSRF token, and the moment of sign-in. Every POST must echo the token.
+deployment says otherwise for plain-HTTP development); it carries only a session
+token and a CSRF token. The session itself lives in the database
+(arbitration.sessions) and is checked on every request, so signing out, a password
+reset or a deactivation ends it even for a copy of the cookie. Every POST must echo
+the CSRF token.
 """
 
 from __future__ import annotations
@@ -52,18 +55,29 @@ def check_csrf() -> None:
         )
 
 
+SESSION_FIELD = "session"
+
+
 def sign_in(staff: Staff) -> None:
+    token = arbitration().start_session(
+        staff, client_address(), current_app.permanent_session_lifetime
+    )
     session.clear()
     session.permanent = True
-    session["staff_id"] = staff.id
+    session[SESSION_FIELD] = token
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
 
 
+def sign_out() -> None:
+    arbitration().end_session(session.get(SESSION_FIELD), g.staff, client_address())
+    session.clear()
+
+
 def load_staff() -> None:
-    staff_id = session.get("staff_id")
-    g.staff = arbitration().staff(staff_id) if staff_id else None
-    if staff_id and g.staff is None:
-        session.clear()  # deactivated or deleted account
+    token = session.get(SESSION_FIELD)
+    g.staff = arbitration().session_staff(token) if token else None
+    if token and g.staff is None:
+        session.clear()  # signed out elsewhere, expired, or the account was deactivated
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:

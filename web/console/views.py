@@ -7,6 +7,8 @@ A refusal from the domain becomes a message on the page it came from, never a 50
 from __future__ import annotations
 
 import io
+import math
+from datetime import datetime
 from typing import Any
 
 from flask import (
@@ -19,7 +21,6 @@ from flask import (
     render_template,
     request,
     send_file,
-    session,
     url_for,
 )
 from werkzeug.exceptions import HTTPException
@@ -42,6 +43,7 @@ from web.console.auth import (
     safe_next,
     senior_required,
     sign_in,
+    sign_out,
 )
 from web.console.diagram import exits, state_diagram
 
@@ -101,27 +103,30 @@ def _attempt(action: Any, success: str, dispute_id: str) -> Any:
 # sign-in ------------------------------------------------------------------------------
 @console.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    error = None
-    if request.method == "POST":
-        try:
-            staff = arbitration().login(
-                request.form.get("email", ""), request.form.get("password", ""), client_address()
-            )
-        except LoginThrottledError:
-            error = "Too many failed attempts on this account. Try again in 15 minutes."
-        except LoginRefusedError:
-            error = "Wrong email or password."
-        else:
-            sign_in(staff)
-            return redirect(safe_next(request.args.get("next")))
-    status = 429 if error and "Too many" in error else (401 if error else 200)
-    return render_template("console/login.html", error=error), status
+    """One answer for any email: a throttled one gets the same 429 whether it is staff's or
+    nobody's, and a throttle is per email typed and per client address."""
+    if request.method == "GET":
+        return render_template("console/login.html", error=None)
+    try:
+        staff = arbitration().login(
+            request.form.get("email", ""), request.form.get("password", ""), client_address()
+        )
+    except LoginThrottledError as exc:
+        retry_after = datetime.fromisoformat(exc.fields["retry_after"]) - _now()
+        seconds = max(1, math.ceil(retry_after.total_seconds()))
+        error = "Too many failed attempts. Try again later."
+        page = render_template("console/login.html", error=error)
+        return page, 429, {"Retry-After": str(seconds)}
+    except LoginRefusedError:
+        return render_template("console/login.html", error="Wrong email or password."), 401
+    sign_in(staff)
+    return redirect(safe_next(request.args.get("next")))
 
 
 @console.post("/logout")
 @login_required
 def logout() -> Any:
-    session.clear()
+    sign_out()
     flash("You are signed out.", "ok")
     return redirect(url_for("console.login"))
 
