@@ -130,9 +130,34 @@ def may_return(policy: Policy, state: str, previous: str | None) -> bool:
     return previous in _predecessors(policy, state)
 
 
+_CASE_STATES: dict[tuple[str, int, str], frozenset[str]] = {}
+
+
 def case_states(policy: Policy) -> frozenset[str]:
-    """The states a `dispute` event enters: a dispute case is open while the milestone is in one."""
-    return frozenset(t.target for t in policy.transitions if t.event == DISPUTE)
+    """The states a dispute case stays open in: those a `dispute` event enters, and any other
+    non-final state reached only from them (an escalation); leaving them closes the case."""
+    key = (policy.name, policy.version, policy.digest)
+    cached = _CASE_STATES.get(key)
+    if cached is None:
+        cached = _CASE_STATES[key] = _case_states(policy)
+    return cached
+
+
+def _case_states(policy: Policy) -> frozenset[str]:
+    found = {t.target for t in policy.transitions if t.event == DISPUTE}
+    finals = {s.name for s in policy.states if s.final or s.initial}
+    into: dict[str, set[str]] = {}
+    for arrow in arrows(policy):
+        if arrow.source != arrow.target:
+            into.setdefault(arrow.target, set()).add(arrow.source)
+    grew = True
+    while grew:
+        grew = False
+        for state, sources in into.items():
+            if state not in found and state not in finals and sources <= found:
+                found.add(state)
+                grew = True
+    return frozenset(found)
 
 
 def build_machine_class(policy: Policy) -> tuple[type[StateMachine], Offers]:
