@@ -11,7 +11,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Insert, Select, Table, bindparam, func, insert, select
 
-from engine.actors import Actor, role_of
+from engine.actors import Actor, check_party_id, role_of
 from engine.errors import (
     ExceedsAgreedError,
     ForbiddenEventError,
@@ -133,8 +133,8 @@ def create_contract(
     policy: str = "fixed-price",
     tenant: str = "default",
 ) -> Contract:
-    buyer_id = _text(buyer_id, "buyer_id", 128)
-    provider_id = _text(provider_id, "provider_id", 128)
+    buyer_id = check_party_id(buyer_id, "buyer_id")
+    provider_id = check_party_id(provider_id, "provider_id")
     if buyer_id == provider_id:
         raise ValidationError("the buyer and the provider must be different people")
     if buyer_id in ("system",) or provider_id in ("system",):

@@ -18,6 +18,7 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
     app.config.from_mapping(
         DATABASE_URL=None,
         AUTO_UPGRADE=True,
+        MAX_CONTENT_LENGTH=1024 * 1024,  # bytes of a request body; evidence uploads get more
         SESSION_COOKIE_SECURE=True,  # console sessions; plain-HTTP development sets it false
         SESSION_COOKIE_SAMESITE="Lax",
     )

@@ -42,6 +42,7 @@ STATUS_BY_CODE = {
     "evidence_rejected": 422,
     "ledger_unbalanced": 409,
     "precondition_failed": 412,
+    "too_large": 413,
     "unsupported_media_type": 415,
     "internal": 500,
     "diagram_unavailable": 503,
@@ -67,6 +68,7 @@ TITLES = {
     "evidence_rejected": "The evidence file is refused",
     "ledger_unbalanced": "The ledger would not balance",
     "precondition_failed": "The milestone changed since the version named in If-Match",
+    "too_large": "The request body is too large",
     "unsupported_media_type": "Send the body as application/json",
     "internal": "Internal error",
     "diagram_unavailable": "The drawing program is not available",
@@ -75,6 +77,7 @@ CODE_BY_STATUS = {400: "malformed_request", 401: "unauthorized", 404: "not_found
 CODE_BY_STATUS |= {
     405: "method_not_allowed",
     412: "precondition_failed",
+    413: "too_large",
     415: "unsupported_media_type",
 }
 CODE_BY_STATUS |= {409: "conflict", 422: "validation"}
@@ -132,6 +135,9 @@ def from_http_exception(exc: HTTPException) -> Response:
     fields: dict[str, Any] = {}
     if status == 405 and getattr(exc, "valid_methods", None):
         fields["allowed_methods"] = sorted(exc.valid_methods or [])
+    if status == 413:
+        detail = f"the body is larger than this route's limit of {request.max_content_length} bytes"
+        fields["limit"] = request.max_content_length
     response = problem_response(code, detail, fields, status=status)
     if status == 405 and fields:
         response.headers["Allow"] = ", ".join(fields["allowed_methods"])

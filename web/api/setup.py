@@ -9,16 +9,16 @@ from flask import Flask, Request, Response, jsonify, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_smorest import Api
 
-from web.api import problems, schemas
+from web.api import body, problems, schemas
 from web.api.auth import KeyCache, authenticate
 from web.api.problems import PROBLEM_JSON, Problem
 
 PREFIX = "/v1"
 PUBLIC = {"/v1/openapi.json"}
 ERRORS = {
-    "get": ("401", "403", "404", "422"),
-    "post": ("400", "401", "403", "404", "409", "412", "415", "422"),
-    "delete": ("401", "404"),
+    "get": ("400", "401", "403", "404", "422", "503"),
+    "post": ("400", "401", "403", "404", "409", "412", "413", "415", "422", "503"),
+    "delete": ("400", "401", "404", "422", "503"),
 }
 DOCS_HTML = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Tranche API</title>
@@ -61,13 +61,22 @@ def install(app: Flask) -> None:
     def guard() -> None:
         if not request.path.startswith(PREFIX) or request.path in PUBLIC:
             return
+        if request.endpoint == views_disputes.EVIDENCE_ENDPOINT:
+            request.max_content_length = views_disputes.evidence_body_limit(app)
+        data = b""
         if request.method in ("POST", "PUT", "PATCH") and request.content_length != 0:
-            if request.get_data(cache=True) and not request.is_json:
+            data = request.get_data(cache=True)  # 413 beyond request.max_content_length
+            if data and not request.is_json:
                 raise Problem(
                     "unsupported_media_type",
                     f"send the body as application/json, not {request.mimetype or 'nothing'}",
                 )
         authenticate(database, cache)
+        for name, value in [*(request.view_args or {}).items(), *request.args.items(multi=True)]:
+            if isinstance(value, str):
+                body.check_text(name, value)
+        if data:
+            body.check_json_body(data)
 
     document: dict[str, Any] = {}
 
