@@ -26,6 +26,7 @@ from arbitration.models import (
     Statement,
 )
 from engine.actors import Actor
+from engine.contracts import MAX_AMOUNT
 from engine.errors import ValidationError
 from engine.milestones import MilestoneView, history, milestone_policy, view_milestone
 from engine.models import Contract, Event, Milestone
@@ -34,6 +35,8 @@ from engine.uow import UnitOfWork
 from policies.document import Policy
 
 UNASSIGNED = "unassigned"
+LIMITS = {"min_amount": MAX_AMOUNT, "max_amount": MAX_AMOUNT, "older_than_days": 36_500}
+"""A filter beyond these matches nothing that exists, and would overflow the query."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +50,10 @@ class QueueFilter:
     def __post_init__(self) -> None:
         if self.status not in ("open", "all", *STATUSES):
             raise ValidationError(f"unknown status {self.status!r}", field="status")
-        for name in ("min_amount", "max_amount", "older_than_days"):
+        for name, most in LIMITS.items():
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 0):
-                raise ValidationError(f"{name} must be a whole number >= 0", field=name)
+            if value is not None and (not isinstance(value, int) or not 0 <= value <= most):
+                raise ValidationError(f"{name} must be a whole number from 0 to {most}", field=name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,8 @@ def encode_cursor(row: Dispute) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         moment, dispute_id = cursor.split("|", 1)
+        if len(dispute_id) > 40:  # a dispute id's column
+            raise ValueError(dispute_id)
         return datetime.fromisoformat(moment), dispute_id
     except ValueError:
         raise ValidationError("the page cursor is malformed", field="after") from None

@@ -34,9 +34,13 @@ def check_json_body(data: bytes) -> None:
     _walk(value)
 
 
+def has_forbidden_text(value: str) -> bool:
+    return FORBIDDEN.search(value) is not None
+
+
 def check_text(name: str, value: str) -> None:
     """Refuse a NUL or lone surrogate in a header or field, naming it."""
-    if FORBIDDEN.search(value):
+    if has_forbidden_text(value):
         raise Problem(
             "validation",
             f"{name} contains a NUL or an unpaired surrogate character",
