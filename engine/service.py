@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import contracts, milestones
 from engine.actors import Actor
 from engine.clock import Clock, SystemClock
-from engine.db import Database
+from engine.db import Database, is_unavailable
 from engine.errors import ConflictError, TrancheError
 from engine.events import ChainBreak, verify_chain
 from engine.ledger import unbalanced_entries
@@ -35,10 +35,15 @@ T = TypeVar("T")
 
 @contextmanager
 def conflicts_as_errors() -> Iterator[None]:
-    """A lost race surfaces from the database in several shapes; all mean ConflictError."""
+    """A lost race surfaces from the database in several shapes; all mean ConflictError.
+
+    A database that is unreachable is no race: that error goes up as it is.
+    """
     try:
         yield
     except (StaleDataError, IntegrityError, OperationalError) as exc:
+        if isinstance(exc, OperationalError) and is_unavailable(exc):
+            raise
         raise ConflictError(
             "another command changed this record first; nothing was applied; "
             "read it again and retry",

@@ -13,12 +13,16 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
+from engine.db import is_unavailable
 from engine.errors import TrancheError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:tranche:problem:"
+RETRY_AFTER = 5
+"""Seconds a client is asked to wait (Retry-After) when the database cannot be reached."""
 log = logging.getLogger(__name__)
 
 STATUS_BY_CODE = {
@@ -45,6 +49,7 @@ STATUS_BY_CODE = {
     "too_large": 413,
     "unsupported_media_type": 415,
     "internal": 500,
+    "database_unavailable": 503,
     "diagram_unavailable": 503,
 }
 TITLES = {
@@ -71,6 +76,7 @@ TITLES = {
     "too_large": "The request body is too large",
     "unsupported_media_type": "Send the body as application/json",
     "internal": "Internal error",
+    "database_unavailable": "The database cannot be reached just now; retry later",
     "diagram_unavailable": "The drawing program is not available",
 }
 CODE_BY_STATUS = {400: "malformed_request", 401: "unauthorized", 404: "not_found"}
@@ -158,6 +164,22 @@ def install(app: Flask, prefix: str = "/v1") -> None:
             return exc
         return from_http_exception(exc)
 
+    def on_database(exc: DBAPIError) -> Any:
+        if not is_unavailable(exc):
+            return on_unexpected(exc)
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
+        headers = {"Retry-After": str(RETRY_AFTER)}
+        if not request.path.startswith(prefix):
+            return ServiceUnavailable(TITLES["database_unavailable"]).get_response(), 503, headers
+        response = problem_response(
+            "database_unavailable",
+            "the database could not be reached or dropped the connection; if this was a "
+            "command, retry it with the same Idempotency-Key",
+            {"retry_after": RETRY_AFTER},
+        )
+        response.headers.update(headers)
+        return response
+
     def on_unexpected(exc: Exception) -> Any:
         if isinstance(exc, HTTPException):
             return on_http(exc)
@@ -169,4 +191,5 @@ def install(app: Flask, prefix: str = "/v1") -> None:
     app.register_error_handler(Problem, on_problem)
     app.register_error_handler(TrancheError, on_tranche)
     app.register_error_handler(HTTPException, on_http)
+    app.register_error_handler(DBAPIError, on_database)
     app.register_error_handler(Exception, on_unexpected)

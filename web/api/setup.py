@@ -9,6 +9,7 @@ from flask import Flask, Request, Response, jsonify, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_smorest import Api
 
+from engine.actors import PARTY_ID
 from web.api import body, problems, schemas
 from web.api.auth import KeyCache, authenticate
 from web.api.problems import PROBLEM_JSON, Problem
@@ -19,6 +20,12 @@ ERRORS = {
     "get": ("400", "401", "403", "404", "422", "503"),
     "post": ("400", "401", "403", "404", "409", "412", "413", "415", "422", "503"),
     "delete": ("400", "401", "404", "422", "503"),
+}
+DESCRIPTIONS = {
+    "400": "The body is not JSON, is nested too deeply, or holds a number too long to read",
+    "413": "The body is larger than the limit (MAX_CONTENT_LENGTH; evidence: its file limit)",
+    "503": "The database cannot be reached just now (database_unavailable, with Retry-After), "
+    "or, for a drawing, Graphviz is not installed (diagram_unavailable)",
 }
 DOCS_HTML = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Tranche API</title>
@@ -101,6 +108,14 @@ def _header(name: str, description: str, required: bool = False) -> dict[str, An
     }
 
 
+ACTOR = _header(
+    "Tranche-Actor", "the acting user, by party id (printable ASCII); the contract gives the role"
+)
+ACTOR["schema"]["pattern"] = "^" + PARTY_ID.pattern + "$"
+IDEMPOTENCY_KEY = _header("Idempotency-Key", "a retry with the same key replays the response")
+IDEMPOTENCY_KEY["schema"] = {"type": "string", "pattern": "^[ -~]{1,255}$"}
+
+
 def _finish(spec: dict[str, Any]) -> dict[str, Any]:
     """What flask-smorest leaves out: problem+json errors, auth, and our request headers."""
     spec = copy.deepcopy(spec)
@@ -123,24 +138,20 @@ def _finish(spec: dict[str, Any]) -> dict[str, Any]:
                     del responses[code]
             for code in ERRORS[method]:
                 responses[code] = {
-                    "description": problems.TITLES.get(
-                        problems.CODE_BY_STATUS.get(int(code), ""), code
-                    ),
+                    "description": DESCRIPTIONS.get(code)
+                    or problems.TITLES.get(problems.CODE_BY_STATUS.get(int(code), ""), code),
                     "content": {PROBLEM_JSON: {"schema": problem}},
                 }
+            responses["503"]["headers"] = {
+                "Retry-After": {
+                    "description": "seconds to wait before retrying (database_unavailable)",
+                    "schema": {"type": "integer"},
+                }
+            }
             params = operation.setdefault("parameters", [])
-            params.append(
-                _header(
-                    "Tranche-Actor",
-                    "the acting user; their role comes from the contract",
-                    required=method == "post" and _needs_actor(path),
-                )
-            )
+            params.append(ACTOR | {"required": method == "post" and _needs_actor(path)})
             if method == "post":
-                params.append(
-                    _header("Idempotency-Key", "a retry with the same key replays the response")
-                    | {"schema": {"type": "string", "minLength": 1, "maxLength": 255}}
-                )
+                params.append(IDEMPOTENCY_KEY)
             if path.endswith("/events/{event}"):
                 params.append(_header("If-Match", "the ETag (version) the command expects"))
     if "/v1/openapi.json" not in spec["paths"]:
