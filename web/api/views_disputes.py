@@ -17,7 +17,7 @@ from flask import Flask, current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from arbitration import disputes, views
+from arbitration import disputes, quota, views
 from arbitration.evidence import Upload
 from arbitration.settings import Settings
 from engine.uow import UnitOfWork
@@ -139,7 +139,7 @@ def add_evidence(body: dict[str, Any], dispute_id: str) -> Any:
     upload = _upload(body)
 
     def command(uow: UnitOfWork) -> Any:
-        disputes.add_evidence(
+        quota.add_evidence(
             uow,
             dispute_id,
             actor,
