@@ -26,10 +26,10 @@ from arbitration.models import (
     Statement,
 )
 from engine.actors import Actor
-from engine.contracts import MAX_AMOUNT
 from engine.errors import ValidationError
 from engine.milestones import MilestoneView, history, milestone_policy, view_milestone
 from engine.models import Contract, Event, Milestone
+from engine.money import MAX_AMOUNT
 from engine.summary import Summary, contract_summary
 from engine.uow import UnitOfWork
 from policies.document import Policy

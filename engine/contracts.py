@@ -22,14 +22,11 @@ from engine.errors import (
 from engine.events import GENESIS, append
 from engine.ledger import DIRECT, post_movement
 from engine.models import Contract, Milestone, PaymentRequest, PolicyVersion, new_id
-from engine.money import check_currency, check_minor_units
+from engine.money import MAX_AMOUNT, check_currency, check_minor_units
 from engine.policy_store import latest_version
 from engine.rows import inserted
 from engine.rules import Movement
 from engine.uow import UnitOfWork
-
-MAX_AMOUNT = 10**15
-"""Far above any real contract, well inside a signed 64-bit column after summing."""
 
 
 def positive_amount(value: object, name: str = "amount") -> int:

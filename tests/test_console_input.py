@@ -1,9 +1,12 @@
 """Odd input to the console: every query parameter and form field is checked, never a 500."""
 
 import pytest
-from arb_helpers import PASSWORD
+from arb_helpers import PASSWORD, funded
 from test_console import sign_in, token
 
+from conftest import BUYER
+from engine.errors import InvalidAmountError
+from engine.money import Money
 from web.app import create_app
 
 
@@ -34,6 +37,7 @@ def rita(app):
         ("age=%C2%B2", "age"),
         ("age=-3", "age"),
         ("min=99999999999999999999999", "min"),
+        ("min=" + "9" * 5_000, "min"),
         ("max=1e5", "max"),
         ("status=nonsense", "status"),
         ("after=x&_method=PUT", "after"),
@@ -80,3 +84,23 @@ def test_a_nul_in_the_sign_in_form_is_refused(app):
         data={"email": "rita\x00@example.com", "password": PASSWORD, "csrf_token": token(client)},
     )
     assert response.status_code == 422
+
+
+def test_a_ruling_of_endless_digits_is_a_message_on_the_case(app, rita, contract):
+    milestone_id = funded(app.extensions["tranche"], contract)
+    case = app.extensions["arbitration"].open(milestone_id, BUYER, "Missing pages.")
+    page = f"/console/disputes/{case.id}"
+    response = rita.post(
+        f"{page}/rule",
+        data={"to_provider": "9" * 5_000, "to_buyer": "0", "rationale": "x" * 20}
+        | {"csrf_token": token(rita, page)},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "more than any amount may be" in response.get_data(as_text=True)
+
+
+def test_money_parses_no_more_digits_than_an_amount_can_have():
+    assert Money.parse("10000000000000.00", "USD").minor == 10**15
+    with pytest.raises(InvalidAmountError, match="more than any amount"):
+        Money.parse("9" * 5_000, "USD")

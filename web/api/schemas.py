@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from engine.actors import PARTY_ID
-from engine.contracts import MAX_AMOUNT
+from engine.money import MAX_AMOUNT
 
 Amount = lambda **kw: fields.Integer(  # noqa: E731
     strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT), **kw
