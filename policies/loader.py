@@ -117,9 +117,9 @@ def _check_shape(text: str, source: str) -> None:
     """
     depth = 0
     for event in yaml.parse(text, Loader=_Loader):
-        line = event.start_mark.line + 1
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            name = event.anchor
+        line = event.start_mark.line + 1 if event.start_mark else None
+        name = getattr(event, "anchor", None)  # an alias event's anchor is the name it uses
+        if name:
             _refuse(
                 Problem(
                     source,
