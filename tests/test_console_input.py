@@ -61,7 +61,9 @@ def test_an_evidence_id_beyond_any_row_is_404(rita):
     assert rita.get("/console/evidence/99999999999999999999/file").status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/console/search?q=a%00b", "/console/?assignee=%00"])
+@pytest.mark.parametrize(
+    "path", ["/console/search?q=a%00b", "/console/?assignee=%00", "/console/disputes/dp_%00"]
+)
 def test_a_nul_in_a_query_parameter_is_refused_naming_it(rita, path):
     response = rita.get(path)
     assert response.status_code == 422

@@ -17,9 +17,9 @@ from web.api.problems import PROBLEM_JSON, Problem
 PREFIX = "/v1"
 PUBLIC = {"/v1/openapi.json"}
 ERRORS = {
-    "get": ("400", "401", "403", "404", "422", "503"),
+    "get": ("401", "403", "404", "422", "503"),
     "post": ("400", "401", "403", "404", "409", "412", "413", "415", "422", "503"),
-    "delete": ("400", "401", "404", "422", "503"),
+    "delete": ("401", "404", "422", "503"),
 }
 DESCRIPTIONS = {
     "400": "The body is not JSON, is nested too deeply, or holds a number too long to read",

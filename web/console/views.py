@@ -54,8 +54,9 @@ AGES = (1, 3, 7, 14, 30)
 
 @console.before_request
 def _before() -> None:
-    for name, value in [*request.args.items(multi=True), *request.form.items(multi=True)]:
-        if has_forbidden_text(value):
+    sent = [*(request.view_args or {}).items(), *request.args.items(multi=True)]
+    for name, value in [*sent, *request.form.items(multi=True)]:
+        if isinstance(value, str) and has_forbidden_text(value):
             abort(422, description=f"The field {name!r} contains a NUL character.")
     load_staff()
     check_csrf()
