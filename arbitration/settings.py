@@ -1,8 +1,8 @@
 """Arbitration's knobs, set by the deployment (the app config), not by the policy.
 
 The policy says how long a party has to answer and what silence means; the
-platform says where files live, how large they may be, and above which amount a
-ruling needs a second staff member.
+platform says where files live, how large they may be, how much evidence a case
+and a tenant may hold, and above which amount a ruling needs a second staff member.
 """
 
 from __future__ import annotations
