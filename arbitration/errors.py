@@ -29,6 +29,12 @@ class EvidenceRejectedError(ValidationError):
     code = "evidence_rejected"
 
 
+class EvidenceQuotaError(EvidenceRejectedError):
+    """The dispute, or its tenant, already holds as much evidence as the settings allow."""
+
+    code = "evidence_quota"
+
+
 class StaffForbiddenError(ArbitrationError):
     """The staff member's role or assignment does not allow this action."""
 

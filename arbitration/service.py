@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from arbitration import audit, deadlines, disputes, rulings, sessions, staff, throttle, views
+from arbitration import audit, deadlines, disputes, quota, rulings, sessions, staff, throttle, views
 from arbitration.errors import LoginRefusedError
 from arbitration.evidence import EvidenceStore
 from arbitration.models import Staff
@@ -37,9 +37,7 @@ class Arbitration(Service):
         )
 
     def evidence(self, dispute_id: str, actor: Any, **kw: Any) -> Any:
-        return self.write(
-            lambda u: disputes.add_evidence(u, dispute_id, actor, self.settings, **kw)
-        )
+        return self.write(lambda u: quota.add_evidence(u, dispute_id, actor, self.settings, **kw))
 
     def offer(self, dispute_id: str, actor: Any, to_provider: int, to_buyer: int, note: str = ""):
         return self.write(

@@ -19,6 +19,7 @@ from arbitration.models import STATUSES, Evidence, Offer, Ruling, Staff, Stateme
 from engine.domain.actors import Actor
 from engine.domain.decision import OPEN_STATUSES
 from engine.domain.errors import ValidationError
+from engine.domain.money import MAX_AMOUNT
 from engine.domain.summary import Summary
 from engine.service.milestones import MilestoneView, history, milestone_policy, view_milestone
 from engine.service.uow import UnitOfWork
@@ -27,6 +28,8 @@ from engine.store.summaries import contract_summary
 from policies.document import Policy
 
 UNASSIGNED = "unassigned"
+LIMITS = {"min_amount": MAX_AMOUNT, "max_amount": MAX_AMOUNT, "older_than_days": 36_500}
+"""A filter beyond these matches nothing that exists, and would overflow the query."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +43,10 @@ class QueueFilter:
     def __post_init__(self) -> None:
         if self.status not in ("open", "all", *STATUSES):
             raise ValidationError(f"unknown status {self.status!r}", field="status")
-        for name in ("min_amount", "max_amount", "older_than_days"):
+        for name, most in LIMITS.items():
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 0):
-                raise ValidationError(f"{name} must be a whole number >= 0", field=name)
+            if value is not None and (not isinstance(value, int) or not 0 <= value <= most):
+                raise ValidationError(f"{name} must be a whole number from 0 to {most}", field=name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,8 @@ def encode_cursor(row: Dispute) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         moment, dispute_id = cursor.split("|", 1)
+        if len(dispute_id) > 40:  # a dispute id's column
+            raise ValueError(dispute_id)
         return datetime.fromisoformat(moment), dispute_id
     except ValueError:
         raise ValidationError("the page cursor is malformed", field="after") from None

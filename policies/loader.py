@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from marshmallow import ValidationError as SchemaError
@@ -17,6 +17,10 @@ from policies.schema import PolicySchema, cross_reference, flatten
 
 BUNDLED = Path(__file__).resolve().parent
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+MAX_BYTES = 256 * 1024
+"""A policy is a few kilobytes; this leaves room for long descriptions, not for a flood."""
+MAX_DEPTH = 20
+"""Nesting of mappings and lists; a policy needs 6 (a transition's effect's parameters)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +42,28 @@ def bundled_policy_files() -> list[Path]:
     return sorted(BUNDLED.glob("*.yaml"))
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a value it cannot build is a YAMLError at its line.
+
+    Building a scalar can raise plain ValueError (a 5,000-digit int, the date
+    2026-13-45); that becomes a ConstructorError carrying the node's position.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value: {exc}", node.start_mark
+            ) from None
+
+
 def load_policy_file(path: str | Path) -> Policy:
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            _refuse(Problem(str(path), None, "(file)", _too_large(size)))
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(
@@ -51,14 +74,16 @@ def load_policy_file(path: str | Path) -> Policy:
 
 def load_policy_text(text: str, source: str = "<memory>") -> Policy:
     """Parse, validate and cross-check one document; raise PolicyError listing all problems."""
+    if len(text.encode()) > MAX_BYTES:
+        _refuse(Problem(source, None, "(file)", _too_large(len(text.encode()))))
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        _check_shape(text, source)
+        root = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problem = Problem(source, line, "(syntax)", str(getattr(exc, "problem", exc)))
-        raise PolicyError(str(problem), [problem]) from None
+        _refuse(Problem(source, line, "(syntax)", str(getattr(exc, "problem", exc))))
     if not isinstance(data, dict):
         problem = Problem(source, 1, "(document)", "a policy is a mapping of keys to values")
         raise PolicyError(str(problem), [problem])
@@ -72,6 +97,43 @@ def load_policy_text(text: str, source: str = "<memory>") -> Policy:
     if found:
         raise PolicyError("\n".join(map(str, found)), found, file=source)
     return _build(doc, text, source)
+
+
+def _refuse(problem: Problem) -> NoReturn:
+    raise PolicyError(str(problem), [problem])
+
+
+def _too_large(size: int) -> str:
+    return f"the document is {size} bytes; a policy is at most {MAX_BYTES} bytes"
+
+
+def _check_shape(text: str, source: str) -> None:
+    """Walk the parser's events (no recursion, no expansion) before anything is built.
+
+    Aliases are refused outright: a policy never needs one, and an alias bomb
+    (each level naming the previous one ten times) costs nothing to parse but
+    grows exponentially once walked. Depth is bounded because PyYAML composes
+    nested nodes recursively.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        line = event.start_mark.line + 1 if event.start_mark else None
+        name = getattr(event, "anchor", None)  # an alias event's anchor is the name it uses
+        if name:
+            _refuse(
+                Problem(
+                    source,
+                    line,
+                    "(yaml)",
+                    f"anchors and aliases (&{name}, *{name}) are not allowed",
+                )
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                _refuse(Problem(source, line, "(yaml)", f"nested deeper than {MAX_DEPTH} levels"))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _build(doc: dict[str, Any], text: str, source: str) -> Policy:

@@ -140,9 +140,13 @@ def audit_verify(ctx: click.Context, contract_id: str | None) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the HTTP API and the console (embedded server; use gunicorn in production)."""
+    """Migrate the schema, then serve the HTTP API and the console (embedded server, for
+    trying things out; in production run `tranche db upgrade`, then gunicorn)."""
     from web.app import create_app
 
+    database = _database(ctx)
+    database.upgrade()
+    database.dispose()
     app = create_app({"DATABASE_URL": ctx.obj["url"]})
     click.echo(f"Tranche on http://{host}:{port}/ (database {database_url(ctx.obj['url'])})")
     app.run(host=host, port=port, threaded=True)

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
 from engine.domain.errors import NotAPartyError, ValidationError
 
 STAFF, SYSTEM = "staff", "system"
+PARTY_ID = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?")
+"""A party id: 1 to 128 printable ASCII characters, no space at either end.
+
+HTTP carries the acting party in the Tranche-Actor header, whose bytes servers
+decode as Latin-1: an id outside ASCII could be stored but never named again.
+"""
+
+
+def check_party_id(value: object, name: str) -> str:
+    """The id as given if it is one a party can act under, else a ValidationError naming it."""
+    if not isinstance(value, str) or PARTY_ID.fullmatch(value) is None:
+        raise ValidationError(
+            f"{name} must be 1 to 128 printable ASCII characters with no space at either end",
+            field=name,
+        )
+    return value
 
 
 class Parties(Protocol):

@@ -32,6 +32,10 @@ EXPONENTS: dict[str, int] = {
     **{c: 4 for c in _EXPONENT_4},
 }
 
+MAX_AMOUNT = 10**15
+"""The largest amount anything takes, in minor units: far above any real contract, and
+well inside a signed 64-bit column after summing."""
+
 _DECIMAL = re.compile(r"^(?P<sign>-?)(?P<whole>\d+)(?:\.(?P<frac>\d+))?$")
 
 
@@ -77,6 +81,8 @@ class Money:
         match = _DECIMAL.match(text.strip())
         if match is None:
             raise InvalidAmountError(f"{text!r} is not a decimal amount")
+        if len(match["whole"].lstrip("0")) > len(str(MAX_AMOUNT)):  # before int() reads it
+            raise InvalidAmountError(f"{text[:40]!r} is more than any amount may be")
         frac = match["frac"] or ""
         if len(frac) > exponent:
             raise InvalidAmountError(

@@ -11,7 +11,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Insert, Select, Table, bindparam, func, insert, select
 
-from engine.domain.actors import Actor, role_of
+from engine.domain.actors import Actor, check_party_id, role_of
 from engine.domain.errors import (
     ExceedsAgreedError,
     ForbiddenEventError,
@@ -20,7 +20,7 @@ from engine.domain.errors import (
     ValidationError,
 )
 from engine.domain.ledger_legs import DIRECT
-from engine.domain.money import check_currency, check_minor_units
+from engine.domain.money import MAX_AMOUNT, check_currency, check_minor_units
 from engine.rules import Movement
 from engine.service.uow import UnitOfWork
 from engine.store.events import GENESIS, append
@@ -28,9 +28,6 @@ from engine.store.ledger import post_movement
 from engine.store.models import Contract, Milestone, PaymentRequest, PolicyVersion, new_id
 from engine.store.policy_store import latest_version
 from engine.store.rows import inserted
-
-MAX_AMOUNT = 10**15
-"""Far above any real contract, well inside a signed 64-bit column after summing."""
 
 
 def positive_amount(value: object, name: str = "amount") -> int:
@@ -134,8 +131,8 @@ def create_contract(
     policy: str = "fixed-price",
     tenant: str = "default",
 ) -> Contract:
-    buyer_id = _text(buyer_id, "buyer_id", 128)
-    provider_id = _text(provider_id, "provider_id", 128)
+    buyer_id = check_party_id(buyer_id, "buyer_id")
+    provider_id = check_party_id(provider_id, "provider_id")
     if buyer_id == provider_id:
         raise ValidationError("the buyer and the provider must be different people")
     if buyer_id in ("system",) or provider_id in ("system",):

@@ -25,7 +25,7 @@ from engine.domain.summary import Mismatch, Summary
 from engine.service import contracts, milestones
 from engine.service.milestones import MilestoneView
 from engine.service.uow import UnitOfWork
-from engine.store.db import Database
+from engine.store.db import Database, is_unavailable
 from engine.store.events import ChainBreak, verify_chain
 from engine.store.ledger import unbalanced_entries
 from engine.store.models import Contract, Event, Milestone, PaymentRequest
@@ -37,10 +37,15 @@ T = TypeVar("T")
 
 @contextmanager
 def conflicts_as_errors() -> Iterator[None]:
-    """A lost race surfaces from the database in several shapes; all mean ConflictError."""
+    """A lost race surfaces from the database in several shapes; all mean ConflictError.
+
+    A database that is unreachable is no race: that error goes up as it is.
+    """
     try:
         yield
     except (StaleDataError, IntegrityError, OperationalError) as exc:
+        if isinstance(exc, OperationalError) and is_unavailable(exc):
+            raise
         raise ConflictError(
             "another command changed this record first; nothing was applied; "
             "read it again and retry",

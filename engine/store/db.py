@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.store.sqlite_queue import QueuedConnection, is_plain_file
@@ -22,6 +22,25 @@ SQLITE_WAIT = 30
 """Seconds a SQLite transaction waits for the writer before it: in the queue, or busy."""
 SQLITE_READ_ONLY = "tranche_read_only"
 """Execution option (and connection-record flag) of a SQLite connection that only reads."""
+
+
+CONNECTION_LOST = ("57P01", "57P02", "57P03")
+"""PostgreSQL's admin shutdown, crash shutdown and cannot-connect-now; class 08 is the rest."""
+
+
+def is_unavailable(exc: DBAPIError) -> bool:
+    """The database could not be reached, or dropped the connection: a fault of the moment.
+
+    Such a request did nothing wrong and may be retried; a lost race or a lock
+    timeout (also OperationalError, with a SQLSTATE or SQLite's own code) may not.
+    A connection that psycopg could not open carries no SQLSTATE at all.
+    """
+    if isinstance(exc, InterfaceError) or exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError) or not hasattr(exc.orig, "sqlstate"):
+        return False
+    state = getattr(exc.orig, "sqlstate", None)
+    return state is None or state.startswith("08") or state in CONNECTION_LOST
 
 
 def database_url(url: str | None = None) -> str:

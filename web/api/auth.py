@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from flask import g, request
 from sqlalchemy import select, update
 
-from engine.domain.actors import Actor
+from engine.domain.actors import Actor, check_party_id
 from engine.domain.clock import SystemClock
+from engine.domain.errors import ValidationError
 from engine.store.db import Database
 from web.api.models import ApiKey
 from web.api.problems import Problem
@@ -120,7 +121,11 @@ def tenant() -> str:
 
 
 def actor(required: bool = True) -> Actor | None:
-    """The acting user named by Tranche-Actor; the contract decides their role."""
+    """The acting user named by Tranche-Actor; the contract decides their role.
+
+    Party ids are printable ASCII (engine.actors.PARTY_ID), the only text a header
+    carries unchanged; anything else could never match the id the contract stores.
+    """
     name = request.headers.get("Tranche-Actor")
     if name is None or not name.strip():
         if required:
@@ -130,10 +135,7 @@ def actor(required: bool = True) -> Actor | None:
                 errors={"Tranche-Actor": ["Missing header."]},
             )
         return None
-    if len(name) > 128:
-        raise Problem(
-            "validation",
-            "Tranche-Actor is at most 128 characters",
-            errors={"Tranche-Actor": ["Longer than 128 characters."]},
-        )
-    return Actor(name.strip())
+    try:
+        return Actor(check_party_id(name.strip(), "Tranche-Actor"))
+    except ValidationError as exc:
+        raise Problem("validation", exc.message, errors={"Tranche-Actor": [exc.message]}) from None

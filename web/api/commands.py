@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -36,6 +37,10 @@ from web.api.problems import Problem
 KEEP_KEYS = timedelta(hours=24)
 SEALED = "sealed:"
 """Marks a stored response encrypted by web.api.keyring (a JSON body never starts so)."""
+VERSION = re.compile("[0-9]{1,9}")
+"""An ETag's version: ASCII digits only (str.isdigit also takes '²', which int() refuses)."""
+IDEMPOTENCY_KEY = re.compile("[\x20-\x7e]{1,255}")
+"""Printable ASCII, as the Idempotency-Key draft's sf-string; never a NUL or Latin-1 mojibake."""
 Result = tuple[int, Any, dict[str, str]]
 
 
@@ -59,7 +64,7 @@ def expected_version() -> int | None:
     if header is None or header.strip() == "*":
         return None
     value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or len(value) > 9:
+    if VERSION.fullmatch(value) is None:
         raise Problem(
             "precondition_failed",
             "If-Match names no version of this milestone; send the ETag you read",
@@ -78,11 +83,11 @@ def _key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not key.strip() or len(key) > 255:
+    if not key.strip() or IDEMPOTENCY_KEY.fullmatch(key) is None:
         raise Problem(
             "validation",
-            "Idempotency-Key must be 1 to 255 characters",
-            errors={"Idempotency-Key": ["Must be 1 to 255 characters."]},
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+            errors={"Idempotency-Key": ["Must be 1 to 255 printable ASCII characters."]},
         )
     return key
 

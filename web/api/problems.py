@@ -13,12 +13,16 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from engine.domain.errors import TrancheError
+from engine.store.db import is_unavailable
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:tranche:problem:"
+RETRY_AFTER = 5
+"""Seconds a client is asked to wait (Retry-After) when the database cannot be reached."""
 log = logging.getLogger(__name__)
 
 STATUS_BY_CODE = {
@@ -40,10 +44,13 @@ STATUS_BY_CODE = {
     "conflict": 409,
     "dispute_closed": 409,
     "evidence_rejected": 422,
+    "evidence_quota": 422,
     "ledger_unbalanced": 409,
     "precondition_failed": 412,
+    "too_large": 413,
     "unsupported_media_type": 415,
     "internal": 500,
+    "database_unavailable": 503,
     "diagram_unavailable": 503,
     "encryption_unconfigured": 503,
 }
@@ -66,10 +73,13 @@ TITLES = {
     "conflict": "Changed by another request",
     "dispute_closed": "The dispute is already decided",
     "evidence_rejected": "The evidence file is refused",
+    "evidence_quota": "The dispute or the tenant holds all the evidence it may",
     "ledger_unbalanced": "The ledger would not balance",
     "precondition_failed": "The milestone changed since the version named in If-Match",
+    "too_large": "The request body is too large",
     "unsupported_media_type": "Send the body as application/json",
     "internal": "Internal error",
+    "database_unavailable": "The database cannot be reached just now; retry later",
     "diagram_unavailable": "The drawing program is not available",
     "encryption_unconfigured": "The server has no key to encrypt webhook secrets",
 }
@@ -77,6 +87,7 @@ CODE_BY_STATUS = {400: "malformed_request", 401: "unauthorized", 404: "not_found
 CODE_BY_STATUS |= {
     405: "method_not_allowed",
     412: "precondition_failed",
+    413: "too_large",
     415: "unsupported_media_type",
 }
 CODE_BY_STATUS |= {409: "conflict", 422: "validation"}
@@ -134,6 +145,9 @@ def from_http_exception(exc: HTTPException) -> Response:
     fields: dict[str, Any] = {}
     if status == 405 and getattr(exc, "valid_methods", None):
         fields["allowed_methods"] = sorted(exc.valid_methods or [])
+    if status == 413:
+        detail = f"the body is larger than this route's limit of {request.max_content_length} bytes"
+        fields["limit"] = request.max_content_length
     response = problem_response(code, detail, fields, status=status)
     if status == 405 and fields:
         response.headers["Allow"] = ", ".join(fields["allowed_methods"])
@@ -154,6 +168,22 @@ def install(app: Flask, prefix: str = "/v1") -> None:
             return exc
         return from_http_exception(exc)
 
+    def on_database(exc: DBAPIError) -> Any:
+        if not is_unavailable(exc):
+            return on_unexpected(exc)
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
+        headers = {"Retry-After": str(RETRY_AFTER)}
+        if not request.path.startswith(prefix):
+            return ServiceUnavailable(TITLES["database_unavailable"]).get_response(), 503, headers
+        response = problem_response(
+            "database_unavailable",
+            "the database could not be reached or dropped the connection; if this was a "
+            "command, retry it with the same Idempotency-Key",
+            {"retry_after": RETRY_AFTER},
+        )
+        response.headers.update(headers)
+        return response
+
     def on_unexpected(exc: Exception) -> Any:
         if isinstance(exc, HTTPException):
             return on_http(exc)
@@ -165,4 +195,5 @@ def install(app: Flask, prefix: str = "/v1") -> None:
     app.register_error_handler(Problem, on_problem)
     app.register_error_handler(TrancheError, on_tranche)
     app.register_error_handler(HTTPException, on_http)
+    app.register_error_handler(DBAPIError, on_database)
     app.register_error_handler(Exception, on_unexpected)

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from engine.domain.actors import PARTY_ID
+from engine.domain.money import MAX_AMOUNT
 from web.api.webhook_post import ERRORS
 
-MAX_AMOUNT = 10**15
 Amount = lambda **kw: fields.Integer(  # noqa: E731
     strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT), **kw
 )
 Text = lambda lo, hi, **kw: fields.String(validate=validate.Length(lo, hi), **kw)  # noqa: E731
+PartyId = lambda **kw: fields.String(  # noqa: E731
+    validate=validate.Regexp(
+        PARTY_ID, error="1 to 128 printable ASCII characters, no space at either end"
+    ),
+    metadata={"description": "the id the party acts under in Tranche-Actor (ASCII)"},
+    **kw,
+)
 
 
 class Problem(Schema):
@@ -39,8 +47,8 @@ MILESTONES_AT_CREATION = 50
 
 
 class ContractCreate(Schema):
-    buyer_id = Text(1, 128, required=True)
-    provider_id = Text(1, 128, required=True)
+    buyer_id = PartyId(required=True)
+    provider_id = PartyId(required=True)
     currency = fields.String(
         required=True, validate=validate.Regexp(r"^[A-Z]{3}$"), metadata={"example": "USD"}
     )

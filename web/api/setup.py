@@ -9,7 +9,8 @@ from flask import Flask, Request, Response, jsonify, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_smorest import Api
 
-from web.api import problems, schemas
+from engine.domain.actors import PARTY_ID
+from web.api import body, problems, schemas
 from web.api.auth import KeyCache, authenticate
 from web.api.docs import docs
 from web.api.problems import PROBLEM_JSON, Problem
@@ -18,9 +19,15 @@ from web.api.webhooks import WebhookSettings
 PREFIX = "/v1"
 PUBLIC = {"/v1/openapi.json"}
 ERRORS = {
-    "get": ("401", "403", "404", "422"),
-    "post": ("400", "401", "403", "404", "409", "412", "415", "422"),
-    "delete": ("401", "404"),
+    "get": ("401", "403", "404", "422", "503"),
+    "post": ("400", "401", "403", "404", "409", "412", "413", "415", "422", "503"),
+    "delete": ("401", "404", "422", "503"),
+}
+DESCRIPTIONS = {
+    "400": "The body is not JSON, is nested too deeply, or holds a number too long to read",
+    "413": "The body is larger than the limit (MAX_CONTENT_LENGTH; evidence: its file limit)",
+    "503": "The database cannot be reached just now (database_unavailable, with Retry-After), "
+    "or, for a drawing, Graphviz is not installed (diagram_unavailable)",
 }
 
 
@@ -58,13 +65,22 @@ def install(app: Flask) -> None:
     def guard() -> None:
         if not request.path.startswith(PREFIX) or request.path in PUBLIC:
             return
+        if request.endpoint == views_disputes.EVIDENCE_ENDPOINT:
+            request.max_content_length = views_disputes.evidence_body_limit(app)
+        data = b""
         if request.method in ("POST", "PUT", "PATCH") and request.content_length != 0:
-            if request.get_data(cache=True) and not request.is_json:
+            data = request.get_data(cache=True)  # 413 beyond request.max_content_length
+            if data and not request.is_json:
                 raise Problem(
                     "unsupported_media_type",
                     f"send the body as application/json, not {request.mimetype or 'nothing'}",
                 )
         authenticate(database, cache)
+        for name, value in [*(request.view_args or {}).items(), *request.args.items(multi=True)]:
+            if isinstance(value, str):
+                body.check_text(name, value)
+        if data:
+            body.check_json_body(data)
 
     document: dict[str, Any] = {}
 
@@ -83,6 +99,14 @@ def _header(name: str, description: str, required: bool = False) -> dict[str, An
         "description": description,
         "schema": {"type": "string", "minLength": 1, "maxLength": 128},
     }
+
+
+ACTOR = _header(
+    "Tranche-Actor", "the acting user, by party id (printable ASCII); the contract gives the role"
+)
+ACTOR["schema"]["pattern"] = "^" + PARTY_ID.pattern + "$"
+IDEMPOTENCY_KEY = _header("Idempotency-Key", "a retry with the same key replays the response")
+IDEMPOTENCY_KEY["schema"] = {"type": "string", "pattern": "^[ -~]{1,255}$"}
 
 
 def _finish(spec: dict[str, Any]) -> dict[str, Any]:
@@ -110,22 +134,20 @@ def _finish(spec: dict[str, Any]) -> dict[str, Any]:
             for code in sorted(set(ERRORS[method]) | set(declared)):
                 responses[code] = {
                     "description": declared.get(code)
+                    or DESCRIPTIONS.get(code)
                     or problems.TITLES.get(problems.CODE_BY_STATUS.get(int(code), ""), code),
                     "content": {PROBLEM_JSON: {"schema": problem}},
                 }
+            responses["503"]["headers"] = {
+                "Retry-After": {
+                    "description": "seconds to wait before retrying (database_unavailable)",
+                    "schema": {"type": "integer"},
+                }
+            }
             params = operation.setdefault("parameters", [])
-            params.append(
-                _header(
-                    "Tranche-Actor",
-                    "the acting user; their role comes from the contract",
-                    required=method == "post" and _needs_actor(path),
-                )
-            )
+            params.append(ACTOR | {"required": method == "post" and _needs_actor(path)})
             if method == "post":
-                params.append(
-                    _header("Idempotency-Key", "a retry with the same key replays the response")
-                    | {"schema": {"type": "string", "minLength": 1, "maxLength": 255}}
-                )
+                params.append(IDEMPOTENCY_KEY)
             if path.endswith("/events/{event}"):
                 params.append(_header("If-Match", "the ETag (version) the command expects"))
     if "/v1/openapi.json" not in spec["paths"]:

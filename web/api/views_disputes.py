@@ -13,11 +13,11 @@ import base64
 import binascii
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from arbitration import disputes, views
+from arbitration import disputes, quota, views
 from arbitration.evidence import Upload
 from arbitration.settings import Settings
 from engine.service.uow import UnitOfWork
@@ -85,8 +85,19 @@ class DisputeOut(Schema):
     status = fields.String()
 
 
+EVIDENCE_ENDPOINT = "disputes.add_evidence"
+JSON_OVERHEAD = 64 * 1024
+"""Room for the description and the JSON around a file's base64 text."""
+
+
 def settings() -> Settings:
     return current_app.extensions["arbitration"].settings
+
+
+def evidence_body_limit(app: Flask) -> int:
+    """An evidence request may carry a whole file in base64 (4 bytes per 3), and no more."""
+    limit = app.extensions["arbitration"].settings.max_evidence_bytes
+    return 4 * -(-limit // 3) + JSON_OVERHEAD
 
 
 def _view(uow: UnitOfWork, dispute_id: str, actor: Any) -> dict[str, Any]:
@@ -139,7 +150,7 @@ def add_evidence(body: dict[str, Any], dispute_id: str) -> Any:
     upload = _upload(body)
 
     def command(uow: UnitOfWork) -> Any:
-        disputes.add_evidence(
+        quota.add_evidence(
             uow,
             dispute_id,
             actor,

@@ -16,7 +16,7 @@ from pathlib import Path
 from flask import Flask
 
 from arbitration.service import Arbitration
-from arbitration.settings import Settings
+from arbitration.settings import EVIDENCE_PER_DISPUTE, EVIDENCE_PER_TENANT, Settings
 from engine.domain.clock import Clock
 from engine.store.db import Database
 
@@ -47,6 +47,8 @@ def init_console(app: Flask, database: Database, clock: Clock | None = None) -> 
         "EVIDENCE_DIR": "evidence",
         "TWO_PERSON_THRESHOLD": 100_000,
         "MAX_EVIDENCE_BYTES": 10 * 1024 * 1024,
+        "EVIDENCE_PER_DISPUTE": EVIDENCE_PER_DISPUTE,
+        "EVIDENCE_PER_TENANT": EVIDENCE_PER_TENANT,
         "CONSOLE_SESSION_HOURS": 10,
     }.items():
         config.setdefault(key, value)
@@ -59,9 +61,17 @@ def init_console(app: Flask, database: Database, clock: Clock | None = None) -> 
         evidence_dir=Path(config["EVIDENCE_DIR"]),
         two_person_threshold=int(config["TWO_PERSON_THRESHOLD"]),
         max_evidence_bytes=int(config["MAX_EVIDENCE_BYTES"]),
+        evidence_per_dispute=_pair(config["EVIDENCE_PER_DISPUTE"]),
+        evidence_per_tenant=_pair(config["EVIDENCE_PER_TENANT"]),
     )
     arbitration = Arbitration(database, clock, settings)
     app.extensions["arbitration"] = arbitration
     filters.register(app)
     app.register_blueprint(console, url_prefix="/console")
     return arbitration
+
+
+def _pair(value: object) -> tuple[int, int]:
+    """[items, bytes] from the config (TRANCHE_EVIDENCE_PER_DISPUTE='[100, 104857600]')."""
+    items, size = value  # type: ignore[misc]
+    return int(items), int(size)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,7 @@ from arbitration.models import STATUSES, Evidence
 from arbitration.staff import all_staff
 from engine.domain.errors import NotFoundError, TrancheError, ValidationError
 from engine.domain.money import Money
+from web.api.body import has_forbidden_text
 from web.console.auth import (
     arbitration,
     check_csrf,
@@ -54,6 +56,10 @@ AGES = (1, 3, 7, 14, 30)
 
 @console.before_request
 def _before() -> None:
+    sent = [*(request.view_args or {}).items(), *request.args.items(multi=True)]
+    for name, value in [*sent, *request.form.items(multi=True)]:
+        if isinstance(value, str) and has_forbidden_text(value):
+            abort(422, description=f"The field {name!r} contains a NUL character.")
     load_staff()
     check_csrf()
 
@@ -132,6 +138,11 @@ def logout() -> Any:
 
 
 # queue and search ---------------------------------------------------------------------
+PARAMS = {"min_amount": "min", "max_amount": "max", "older_than_days": "age"}
+"""The queue's query parameters, by the filter field each sets."""
+DAYS = re.compile("[0-9]{1,5}")
+
+
 def _amount_arg(name: str) -> int | None:
     text = request.args.get(name, "").strip()
     if not text:
@@ -139,34 +150,40 @@ def _amount_arg(name: str) -> int | None:
     try:
         return Money.parse(text, "USD").minor  # two decimals, the common case
     except TrancheError:
-        raise ValidationError(f"{text!r} is not an amount", field=name) from None
+        raise ValidationError(f"{text[:40]!r} is not an amount", field=name) from None
 
 
 def _filters() -> read.QueueFilter:
-    assignee = request.args.get("assignee", "")
-    if assignee == "me":
-        assignee = g.staff.id
-    age = request.args.get("age", "")
-    return read.QueueFilter(
-        status=request.args.get("status", "open") or "open",
-        assignee=assignee or None,
-        min_amount=_amount_arg("min"),
-        max_amount=_amount_arg("max"),
-        older_than_days=int(age) if age.isdigit() else None,
-    )
+    """The queue's filters from the query; a bad one is a 400 page naming its parameter."""
+    try:
+        assignee = request.args.get("assignee", "")
+        if len(assignee) > 40:  # a staff id's column
+            raise ValidationError("not a staff member", field="assignee")
+        age = request.args.get("age", "").strip()
+        if age and DAYS.fullmatch(age) is None:
+            raise ValidationError("a whole number of days", field="age")
+        after = request.args.get("after") or None
+        if after is not None:
+            read.decode_cursor(after)
+        return read.QueueFilter(
+            status=request.args.get("status", "open") or "open",
+            assignee=(g.staff.id if assignee == "me" else assignee) or None,
+            min_amount=_amount_arg("min"),
+            max_amount=_amount_arg("max"),
+            older_than_days=int(age) if age else None,
+        )
+    except ValidationError as exc:
+        field = str(exc.fields.get("field", "?"))
+        abort(400, description=f"{PARAMS.get(field, field)!r}: {exc.message}")
 
 
 @console.get("/")
 @login_required
 def queue() -> Any:
-    try:
-        filters = _filters()
-        page = arbitration().read(
-            lambda u: read.queue(u, filters, request.args.get("after") or None, PAGE_SIZE)
-        )
-    except TrancheError as exc:
-        flash(exc.message, "error")
-        filters, page = read.QueueFilter(), read.QueuePage([], None)
+    filters = _filters()
+    page = arbitration().read(
+        lambda u: read.queue(u, filters, request.args.get("after") or None, PAGE_SIZE)
+    )
     args = {k: v for k, v in request.args.items() if k != "after"}
     return render_template(
         "console/queue.html",
@@ -224,7 +241,7 @@ def read_trail(uow: Any, dispute_id: str) -> list[Any]:
     return audit.trail(uow.session, dispute_id)
 
 
-@console.get("/evidence/<int:evidence_id>/file")
+@console.get("/evidence/<int(max=2147483647):evidence_id>/file")
 @login_required
 def evidence_file(evidence_id: int) -> Any:
     row = arbitration().read(lambda u: u.session.get(Evidence, evidence_id))
