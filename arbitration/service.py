@@ -80,8 +80,9 @@ class Arbitration(Service):
     def staff(self, staff_id: str | None) -> Staff | None:
         return self.read(lambda u: staff.get_staff(u, staff_id))
 
-    def claim(self, dispute_id: str, who: Staff, address: str) -> Any:
-        return self.write(lambda u: rulings.claim(u, dispute_id, who, address))
+    def claim(self, dispute_id: str, who: Staff, address: str, **expect: Any) -> Any:
+        """`expected_version=`, `take_over_from=`: see `rulings.claim`."""
+        return self.write(lambda u: rulings.claim(u, dispute_id, who, address, **expect))
 
     def assign(self, dispute_id: str, who: Staff, assignee_id: str | None, address: str) -> Any:
         def command(u: UnitOfWork) -> Any:
@@ -103,18 +104,38 @@ class Arbitration(Service):
         to_buyer: int,
         rationale: str,
         address: str,
+        expected_version: int | None = None,
     ) -> Any:
         return self.write(
             lambda u: rulings.rule(
-                u, dispute_id, who, to_provider, to_buyer, rationale, address, self.settings
+                u,
+                dispute_id,
+                who,
+                to_provider,
+                to_buyer,
+                rationale,
+                address,
+                self.settings,
+                expected_version,
             )
         )
 
-    def approve(self, ruling_id: str, who: Staff, address: str) -> Any:
-        return self.write(lambda u: rulings.approve(u, ruling_id, who, address))
+    def approve(
+        self, ruling_id: str, who: Staff, address: str, expected_version: int | None = None
+    ) -> Any:
+        return self.write(lambda u: rulings.approve(u, ruling_id, who, address, expected_version))
 
-    def decline(self, ruling_id: str, who: Staff, note: str, address: str) -> Any:
-        return self.write(lambda u: rulings.decline(u, ruling_id, who, note, address))
+    def decline(
+        self,
+        ruling_id: str,
+        who: Staff,
+        note: str,
+        address: str,
+        expected_version: int | None = None,
+    ) -> Any:
+        return self.write(
+            lambda u: rulings.decline(u, ruling_id, who, note, address, expected_version)
+        )
 
     def sweep(self, now: datetime | None = None) -> list[deadlines.Lapsed]:
         return deadlines.sweep(self.database, self.settings, now or self.clock.now())

@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
-from arbitration.disputes import PENDING, load, party_role
+from arbitration.disputes import ACCEPTED, APPLIED, DECLINED, PENDING, load, party_role
 from arbitration.models import (
     OPEN_STATUSES,
     STATUSES,
+    UNDER_REVIEW,
     Dispute,
     Evidence,
     Offer,
@@ -58,6 +59,8 @@ class QueuePage:
     rows: list[Dispute]
     next_cursor: str | None
     assignees: dict[str, str] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
+    """Contract titles by contract id, for the rows' first line."""
 
 
 def encode_cursor(row: Dispute) -> str:
@@ -99,7 +102,16 @@ def queue(
     rows = list(uow.session.scalars(query.order_by(Dispute.due_at, Dispute.id).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return QueuePage(rows, encode_cursor(rows[-1]) if more else None, staff_names(uow))
+    cursor = encode_cursor(rows[-1]) if more else None
+    return QueuePage(rows, cursor, staff_names(uow), contract_titles(uow, rows))
+
+
+def contract_titles(uow: UnitOfWork, rows: list[Dispute]) -> dict[str, str]:
+    ids = {d.contract_id for d in rows}
+    if not ids:
+        return {}
+    found = uow.session.execute(select(Contract.id, Contract.title).where(Contract.id.in_(ids)))
+    return {cid: title for cid, title in found}
 
 
 def staff_names(uow: UnitOfWork) -> dict[str, str]:
@@ -164,6 +176,10 @@ class Case:
     rulings: list[Ruling]
     pending: Ruling | None
     staff: dict[str, str]
+    sent_back: Ruling | None = None
+    """The last ruling a senior sent back, while the case waits for a new one."""
+    outcome: Ruling | Offer | None = None
+    """What decided a closed case: the applied ruling or the accepted offer."""
 
 
 def _rows(uow: UnitOfWork, model: Any, dispute_id: str) -> list[Any]:
@@ -181,7 +197,8 @@ def case(uow: UnitOfWork, dispute_id: str, staff_view: bool = True) -> Case:
     evidence = _rows(uow, Evidence, dispute.id)
     offers = _rows(uow, Offer, dispute.id)
     rulings = _rows(uow, Ruling, dispute.id)
-    events: list[Event] = history(uow, dispute.milestone_id)
+    # A ruling's `rule` event tells what its ruling entry tells: show the ruling once.
+    events = [e for e in history(uow, dispute.milestone_id) if "ruling_id" not in event_data(e)]
     timeline = [Entry(e.created_at, "event", e.actor_id, e.actor_role, e) for e in events]
     timeline += [
         Entry(s.created_at, "note" if s.staff_only else "statement", s.author_id, s.author_role, s)
@@ -205,7 +222,16 @@ def case(uow: UnitOfWork, dispute_id: str, staff_view: bool = True) -> Case:
         rulings=rulings,
         pending=next((r for r in rulings if r.status == PENDING), None),
         staff=staff_names(uow) if staff_view else {},
+        sent_back=_sent_back(dispute, rulings),
+        outcome=next((x for x in (*rulings, *offers) if x.status in (APPLIED, ACCEPTED)), None),
     )
+
+
+def _sent_back(dispute: Dispute, rulings: list[Ruling]) -> Ruling | None:
+    if dispute.status != UNDER_REVIEW:
+        return None
+    declined = [r for r in rulings if r.status == DECLINED]
+    return max(declined, key=lambda r: r.decided_at or r.created_at, default=None)
 
 
 def party_view(

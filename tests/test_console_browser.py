@@ -40,7 +40,7 @@ def server(sqlite_database, clock, tmp_path) -> Iterator[tuple[str, object]]:
             "AUTO_UPGRADE": False,
             "SECRET_KEY": "browser-test",
             "EVIDENCE_DIR": str(tmp_path / "evidence"),
-            "TWO_PERSON_THRESHOLD": 50_000,
+            "TWO_PERSON_THRESHOLDS": "USD=500.00",
             "SESSION_COOKIE_SECURE": False,  # plain HTTP on 127.0.0.1
         },
         clock,

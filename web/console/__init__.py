@@ -1,7 +1,7 @@
 """The staff reviewer console: server-rendered pages at /console.
 
 `init_console(app, database, clock)` reads the arbitration settings from the app
-config (TRANCHE_EVIDENCE_DIR, TRANCHE_TWO_PERSON_THRESHOLD, TRANCHE_SECRET_KEY,
+config (TRANCHE_EVIDENCE_DIR, TRANCHE_TWO_PERSON_THRESHOLDS, TRANCHE_SECRET_KEY,
 TRANCHE_SESSION_COOKIE_SECURE...) and registers the blueprint. Pages live in
 `views`, sign-in and CSRF in `auth`, the state diagram in `diagram`.
 """
@@ -15,19 +15,19 @@ from pathlib import Path
 from flask import Flask
 
 from arbitration.service import Arbitration
-from arbitration.settings import Settings
+from arbitration.settings import DEFAULT_THRESHOLDS, Settings, parse_thresholds
 from engine.clock import Clock
 from engine.db import Database
 
 
 def init_console(app: Flask, database: Database, clock: Clock | None = None) -> Arbitration:
-    from web.console import filters
+    from web.console import filters, ruling_views  # noqa: F401  (its routes join the blueprint)
     from web.console.views import console
 
     config = app.config
     for key, value in {
         "EVIDENCE_DIR": "evidence",
-        "TWO_PERSON_THRESHOLD": 100_000,
+        "TWO_PERSON_THRESHOLDS": DEFAULT_THRESHOLDS,
         "MAX_EVIDENCE_BYTES": 10 * 1024 * 1024,
         "CONSOLE_SESSION_HOURS": 10,
     }.items():
@@ -38,7 +38,7 @@ def init_console(app: Flask, database: Database, clock: Clock | None = None) -> 
         config["SECRET_KEY"] = secrets.token_hex(32)
     settings = Settings(
         evidence_dir=Path(config["EVIDENCE_DIR"]),
-        two_person_threshold=int(config["TWO_PERSON_THRESHOLD"]),
+        two_person_thresholds=parse_thresholds(str(config["TWO_PERSON_THRESHOLDS"])),
         max_evidence_bytes=int(config["MAX_EVIDENCE_BYTES"]),
     )
     arbitration = Arbitration(database, clock, settings)

@@ -7,6 +7,7 @@ A refusal from the domain becomes a message on the page it came from, never a 50
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Any
 
 from flask import (
@@ -26,7 +27,6 @@ from werkzeug.exceptions import HTTPException
 
 from arbitration import audit
 from arbitration import views as read
-from arbitration.disputes import load
 from arbitration.errors import LoginRefusedError, LoginThrottledError
 from arbitration.models import STATUSES, Evidence
 from arbitration.staff import all_staff
@@ -44,6 +44,7 @@ from web.console.auth import (
     sign_in,
 )
 from web.console.diagram import exits, state_diagram
+from web.console.filters import money_input
 
 console = Blueprint("console", __name__, template_folder="templates", static_folder="static")
 PAGE_SIZE = 50
@@ -171,6 +172,7 @@ def queue() -> Any:
         ages=AGES,
         staff_list=arbitration().read(all_staff),
         now=_now(),
+        sla_days=arbitration().settings.review_sla.days,
     )
 
 
@@ -181,7 +183,15 @@ def search() -> Any:
     rows = arbitration().read(lambda u: read.search(u, term)) if term else []
     if len(rows) == 1:
         return _back(rows[0].id)
-    return render_template("console/search.html", term=term, rows=rows, now=_now())
+    return render_template(
+        "console/search.html",
+        term=term,
+        rows=rows,
+        titles=arbitration().read(lambda u: read.contract_titles(u, rows)),
+        names=arbitration().read(read.staff_names),
+        now=_now(),
+        sla_days=arbitration().settings.review_sla.days,
+    )
 
 
 @console.get("/approvals")
@@ -189,34 +199,64 @@ def search() -> Any:
 def approvals() -> Any:
     rows = arbitration().read(read.pending_rulings)
     names = arbitration().read(read.staff_names)
-    return render_template("console/approvals.html", rows=rows, names=names, now=_now())
+    titles = arbitration().read(lambda u: read.contract_titles(u, [d for _, d in rows]))
+    return render_template(
+        "console/approvals.html", rows=rows, names=names, titles=titles, now=_now()
+    )
 
 
 # the case -----------------------------------------------------------------------------
-@console.get("/disputes/<dispute_id>")
-@login_required
-def case(dispute_id: str) -> Any:
+@dataclass(frozen=True, slots=True)
+class RulingForm:
+    """What the staff member typed in the ruling form, kept through any refusal."""
+
+    to_provider: str = ""
+    to_buyer: str = ""
+    rationale: str = ""
+    error: str | None = None
+
+
+def render_case(
+    dispute_id: str,
+    form: RulingForm | None = None,
+    status: int = 200,
+    confirm: Any = None,
+) -> Any:
+    """The case page; `form` refills the ruling form (and shows its error beside it)."""
     try:
         found = arbitration().read(lambda u: read.case(u, dispute_id))
     except NotFoundError:
         abort(404, description=f"There is no dispute {dispute_id!r}.")
-    trail = arbitration().read(lambda u: read_trail(u, dispute_id))
-    return render_template(
+    trail = arbitration().read(lambda u: audit.trail(u.session, dispute_id))
+    sent_back = found.sent_back
+    if form is None and sent_back is not None and found.pending is None:
+        cur = found.dispute.currency
+        form = RulingForm(
+            money_input(sent_back.to_provider, cur),
+            money_input(sent_back.to_buyer, cur),
+            sent_back.rationale,
+        )
+    page = render_template(
         "console/case.html",
         case=found,
         d=found.dispute,
+        form=form or RulingForm(),
+        confirm=confirm,
         diagram=state_diagram(found.policy, found.milestone.state),
         exits=exits(found.policy, found.milestone.state),
         trail=trail,
         staff_list=arbitration().read(all_staff),
         event_data=read.event_data,
         now=_now(),
-        threshold=arbitration().settings.two_person_threshold,
+        threshold=arbitration().settings.threshold(found.dispute.currency),
     )
+    return page, status
 
 
-def read_trail(uow: Any, dispute_id: str) -> list[Any]:
-    return audit.trail(uow.session, dispute_id)
+@console.get("/disputes/<dispute_id>")
+@login_required
+def case(dispute_id: str) -> Any:
+    return render_case(dispute_id)
 
 
 @console.get("/evidence/<int:evidence_id>/file")
@@ -240,12 +280,30 @@ def evidence_file(evidence_id: int) -> Any:
     return response
 
 
+def form_version() -> int | None:
+    """The case version the page showed; a form without one is refused as stale."""
+    text = request.form.get("version", "")
+    if not text.isdigit():
+        raise ValidationError(
+            "This form is out of date (it names no case version); reload the page.",
+            field="version",
+        )
+    return int(text)
+
+
 @console.post("/disputes/<dispute_id>/claim")
 @login_required
 def claim(dispute_id: str) -> Any:
+    owner = request.form.get("take_over_from") or None
     return _attempt(
-        lambda: arbitration().claim(dispute_id, g.staff, client_address()),
-        "The case is yours.",
+        lambda: arbitration().claim(
+            dispute_id,
+            g.staff,
+            client_address(),
+            expected_version=form_version(),
+            take_over_from=owner,
+        ),
+        "You took over the case." if owner else "The case is yours.",
         dispute_id,
     )
 
@@ -269,50 +327,5 @@ def note(dispute_id: str) -> Any:
             dispute_id, g.staff, request.form.get("body", ""), client_address()
         ),
         "Note added (staff only).",
-        dispute_id,
-    )
-
-
-@console.post("/disputes/<dispute_id>/rule")
-@login_required
-def rule(dispute_id: str) -> Any:
-    def act() -> None:
-        currency = arbitration().read(lambda u: load(u, dispute_id).currency)  # never the form's
-        to_provider = Money.parse(request.form.get("to_provider", ""), currency).minor
-        to_buyer = Money.parse(request.form.get("to_buyer", ""), currency).minor
-        ruling = arbitration().rule(
-            dispute_id,
-            g.staff,
-            to_provider,
-            to_buyer,
-            request.form.get("rationale", ""),
-            client_address(),
-        )
-        if ruling.status == "pending":
-            flash("The ruling awaits a senior's approval (two-person rule).", "ok")
-
-    return _attempt(act, "Ruling recorded.", dispute_id)
-
-
-@console.post("/rulings/<ruling_id>/approve")
-@senior_required
-def approve(ruling_id: str) -> Any:
-    dispute_id = request.form.get("dispute_id", "")
-    return _attempt(
-        lambda: arbitration().approve(ruling_id, g.staff, client_address()),
-        "Ruling approved; the money has moved.",
-        dispute_id,
-    )
-
-
-@console.post("/rulings/<ruling_id>/decline")
-@senior_required
-def decline(ruling_id: str) -> Any:
-    dispute_id = request.form.get("dispute_id", "")
-    return _attempt(
-        lambda: arbitration().decline(
-            ruling_id, g.staff, request.form.get("note", ""), client_address()
-        ),
-        "Ruling sent back to review.",
         dispute_id,
     )
