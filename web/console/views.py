@@ -205,6 +205,15 @@ def approvals() -> Any:
     )
 
 
+@console.get("/audit")
+@login_required
+def audit_trail() -> Any:
+    """The latest staff actions across all cases: who did what, when, from where."""
+    rows = arbitration().read(lambda u: audit.trail(u.session))
+    names = arbitration().read(read.staff_names)
+    return render_template("console/audit.html", rows=rows, names=names, now=_now())
+
+
 # the case -----------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class RulingForm:
