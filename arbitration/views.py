@@ -30,6 +30,7 @@ from engine.actors import Actor
 from engine.errors import ValidationError
 from engine.milestones import MilestoneView, history, milestone_policy, view_milestone
 from engine.models import Contract, Event, Milestone
+from engine.money import check_currency
 from engine.summary import Summary, contract_summary
 from engine.uow import UnitOfWork
 from policies.document import Policy
@@ -44,10 +45,17 @@ class QueueFilter:
     min_amount: int | None = None
     max_amount: int | None = None
     older_than_days: int | None = None
+    currency: str | None = None
+    """Amounts are minor units of this currency, and only its disputes are listed: an
+    amount filter never compares across currencies."""
 
     def __post_init__(self) -> None:
         if self.status not in ("open", "all", *STATUSES):
             raise ValidationError(f"unknown status {self.status!r}", field="status")
+        if self.currency is not None:
+            check_currency(self.currency)
+        elif self.min_amount is not None or self.max_amount is not None:
+            raise ValidationError("an amount filter needs a currency", field="currency")
         for name in ("min_amount", "max_amount", "older_than_days"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 0):
@@ -87,6 +95,8 @@ def queue(
         query = query.where(Dispute.assignee_id.is_(None))
     elif filters.assignee:
         query = query.where(Dispute.assignee_id == filters.assignee)
+    if filters.currency is not None:
+        query = query.where(Dispute.currency == filters.currency)
     if filters.min_amount is not None:
         query = query.where(Dispute.amount >= filters.min_amount)
     if filters.max_amount is not None:
@@ -116,29 +126,6 @@ def contract_titles(uow: UnitOfWork, rows: list[Dispute]) -> dict[str, str]:
 
 def staff_names(uow: UnitOfWork) -> dict[str, str]:
     return {s.id: s.email for s in uow.session.scalars(select(Staff))}
-
-
-def search(uow: UnitOfWork, term: str, limit: int = 50) -> list[Dispute]:
-    """Disputes by their id, or their contract's, milestone's or a party's id (exact)."""
-    term = (term or "").strip()
-    if not term:
-        return []
-    return list(
-        uow.session.scalars(
-            select(Dispute)
-            .where(
-                or_(
-                    Dispute.id == term,
-                    Dispute.contract_id == term,
-                    Dispute.milestone_id == term,
-                    Dispute.buyer_id == term,
-                    Dispute.provider_id == term,
-                )
-            )
-            .order_by(Dispute.created_at.desc())
-            .limit(limit)
-        )
-    )
 
 
 def pending_rulings(uow: UnitOfWork) -> list[tuple[Ruling, Dispute]]:

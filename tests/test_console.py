@@ -134,10 +134,40 @@ def test_the_queue_lists_open_disputes_nearest_deadline_first(app, staff, disput
     page = client.get("/console/").get_data(as_text=True)
     assert dispute.id in page
     assert dispute.id not in client.get("/console/?status=settled").get_data(as_text=True)
-    assert dispute.id not in client.get("/console/?min=600").get_data(as_text=True)
-    assert "is not an amount" in client.get("/console/?min=abc").get_data(as_text=True)
+    assert dispute.id not in client.get("/console/?min=600&currency=USD").get_data(as_text=True)
+    assert dispute.id in client.get("/console/?min=500&currency=usd").get_data(as_text=True)
+    assert dispute.id not in client.get("/console/?currency=EUR").get_data(as_text=True)
+    page = client.get("/console/?min=600").get_data(as_text=True)
+    assert "Choose the currency of the amounts at stake." in page
+    assert "is not an amount in USD" in client.get("/console/?min=abc&currency=USD").get_data(
+        as_text=True
+    )
     found = client.get(f"/console/search?q={dispute.contract_id}")
     assert found.headers["Location"].endswith(f"/console/disputes/{dispute.id}")
+
+
+def test_queue_rows_name_the_contract_and_parties_and_explain_due(app, staff, contract, arb):
+    from web.api.views_milestones import NO_REASON
+
+    tranche = app.extensions["tranche"]
+    arb.open(funded(tranche, contract, amount=10_000), BUYER, NO_REASON)  # what the API stores
+    client = sign_in(app.test_client(), "rita@example.com")
+    page = client.get("/console/").get_data(as_text=True)
+    assert ">Test work</a>" in page
+    assert 'buyer-1 <span class="muted">(buyer)</span> · provider-1' in page
+    assert 'id="due-legend"' in page
+    assert "review target of 3 days" in page
+    assert "`note`" not in page
+    assert "The opener gave no reason." in page
+
+
+def test_search_finds_words_of_the_title_and_the_start_of_ids(app, staff, dispute, arb):
+    client = sign_in(app.test_client(), "rita@example.com")
+    found = client.get("/console/search?q=test+wor")
+    assert found.headers["Location"].endswith(f"/console/disputes/{dispute.id}")
+    found = client.get(f"/console/search?q={dispute.id[:12]}")
+    assert found.headers["Location"].endswith(f"/console/disputes/{dispute.id}")
+    assert "0 disputes" in client.get("/console/search?q=croissant").get_data(as_text=True)
 
 
 def test_evidence_files_are_served_as_downloads_in_a_sandbox(app, staff, dispute, arb):

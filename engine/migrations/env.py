@@ -5,6 +5,7 @@ import importlib
 from alembic import context
 
 import arbitration.models  # noqa: F401  (its tables join Base.metadata)
+from arbitration.search import modelled
 from engine.models import Base
 
 config = context.config
@@ -20,7 +21,9 @@ def run_migrations() -> None:
 
         engine = make_engine(config.get_main_option("sqlalchemy.url"))
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata)
+        context.configure(
+            connection=connection, target_metadata=target_metadata, include_name=modelled
+        )
         with context.begin_transaction():
             context.run_migrations()
 

@@ -29,6 +29,7 @@ from arbitration import audit
 from arbitration import views as read
 from arbitration.errors import LoginRefusedError, LoginThrottledError
 from arbitration.models import STATUSES, Evidence
+from arbitration.search import search as find
 from arbitration.staff import all_staff
 from engine.errors import NotFoundError, TrancheError, ValidationError
 from engine.money import Money
@@ -128,14 +129,16 @@ def logout() -> Any:
 
 
 # queue and search ---------------------------------------------------------------------
-def _amount_arg(name: str) -> int | None:
-    text = request.args.get(name, "").strip()
+def _amount_arg(name: str, currency: str | None) -> int | None:
+    text = request.args.get(name, "").strip()[:40]
     if not text:
         return None
+    if currency is None:
+        raise ValidationError("Choose the currency of the amounts at stake.", field="currency")
     try:
-        return Money.parse(text, "USD").minor  # two decimals, the common case
+        return Money.parse(text, currency).minor
     except TrancheError:
-        raise ValidationError(f"{text!r} is not an amount", field=name) from None
+        raise ValidationError(f"{text!r} is not an amount in {currency}", field=name) from None
 
 
 def _filters() -> read.QueueFilter:
@@ -143,12 +146,14 @@ def _filters() -> read.QueueFilter:
     if assignee == "me":
         assignee = g.staff.id
     age = request.args.get("age", "")
+    currency = request.args.get("currency", "").strip().upper()[:3] or None
     return read.QueueFilter(
         status=request.args.get("status", "open") or "open",
         assignee=assignee or None,
-        min_amount=_amount_arg("min"),
-        max_amount=_amount_arg("max"),
+        min_amount=_amount_arg("min", currency),
+        max_amount=_amount_arg("max", currency),
         older_than_days=int(age) if age.isdigit() else None,
+        currency=currency,
     )
 
 
@@ -173,6 +178,9 @@ def queue() -> Any:
         staff_list=arbitration().read(all_staff),
         now=_now(),
         sla_days=arbitration().settings.review_sla.days,
+        currencies=sorted(
+            {*arbitration().settings.two_person_thresholds, *[args.get("currency", "")]} - {""}
+        ),
     )
 
 
@@ -180,7 +188,7 @@ def queue() -> Any:
 @login_required
 def search() -> Any:
     term = request.args.get("q", "").strip()[:200]
-    rows = arbitration().read(lambda u: read.search(u, term)) if term else []
+    rows = arbitration().read(lambda u: find(u, term)) if term else []
     if len(rows) == 1:
         return _back(rows[0].id)
     return render_template(
