@@ -179,7 +179,7 @@ def queue() -> Any:
         now=_now(),
         sla_days=arbitration().settings.review_sla.days,
         currencies=sorted(
-            {*arbitration().settings.two_person_thresholds, *[args.get("currency", "")]} - {""}
+            {*arbitration().settings.two_person_thresholds, filters.currency} - {None}
         ),
     )
 
