@@ -247,3 +247,38 @@ def test_the_quick_splits_work_without_javascript(app, arb, staff, contract):
     assert "100.00 USD to provider-1 (5.00 USD fee, nets 95.00 USD), 150.00 USD to buyer-1" in (
         blank_buyer.get_data(as_text=True)
     )
+
+
+def test_the_case_page_tells_each_thing_once_and_puts_the_form_first(app, arb, staff, contract):
+    from console_browser import tiny_png
+
+    from arbitration.evidence import Upload
+    from conftest import PROVIDER
+
+    dispute, rita, page = claimed(app, contract, staff, 25_000)
+    arb.statement(dispute.id, PROVIDER, "Long story. " * 100)
+    arb.evidence(dispute.id, PROVIDER, upload=Upload("home.png", "image/png", tiny_png()))
+    html = rita.get(page).get_data(as_text=True)
+    assert html.count("Half of the pages are missing.") == 1  # the claim, not again as an event
+    assert html.index('id="ruling"') < html.index("Timeline")
+    long = html[html.index('<details class="long-text">') :]
+    assert "Show all (1199 characters)" in long[: long.index("</summary>")]
+    assert re.search(
+        r'<img class="thumb" src="/console/evidence/\d+/file" alt="Evidence image', html
+    )
+
+    shown = preview(rita, page, to_provider="250.00", to_buyer="0.00", rationale="All there.")
+    rita.post(
+        f"{page}/rule",
+        data={
+            "csrf_token": field(shown.get_data(as_text=True), "csrf_token"),
+            "token": field(shown.get_data(as_text=True), "token"),
+        },
+    )
+    decided = rita.get(page).get_data(as_text=True)
+    head = decided[decided.index('id="outcome-head"') : decided.index("The claim")]
+    assert "Ruled:</strong>" in head
+    assert "250.00 USD to the provider, 0.00 USD to the buyer." in head
+    timeline = decided[decided.index("Timeline") : decided.index("Milestone state")]
+    assert "<strong>rule</strong>" not in timeline  # the ruling is not told again as an event
+    assert decided.count("Ruling: 250.00 USD to the provider") == 1
