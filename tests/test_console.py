@@ -13,6 +13,7 @@ from web.app import create_app
 CONSOLE_GETS = [
     "/console/",
     "/console/approvals",
+    "/console/audit",
     "/console/search?q=x",
     "/console/disputes/dp_x",
     "/console/evidence/1/file",

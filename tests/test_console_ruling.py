@@ -204,6 +204,8 @@ def test_approval_is_previewed_then_confirmed_by_another_senior(app, arb, staff,
     assert case_of(arb, dispute.id).dispute.status == RULED
     summary = app.extensions["tranche"].summary(dispute.contract_id)
     assert (summary.fees, summary.refunded) == (1_500, 20_000)
+    missing = post_form(sam, "/console/rulings/rl_nope/approve/preview", page)
+    assert missing.status_code == 404
 
 
 def test_a_sent_back_ruling_refills_its_authors_form_under_the_seniors_reason(

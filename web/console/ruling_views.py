@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from flask import flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 
 from arbitration.changes import check_version
 from arbitration.disputes import load
 from arbitration.models import Ruling
 from arbitration.preview import Preview, preview_ruling
-from engine.errors import ConflictError, NotFoundError, TrancheError, ValidationError
+from engine.errors import ConflictError, TrancheError, ValidationError
 from engine.ledger import escrow_balance
 from engine.money import Money
 from engine.uow import UnitOfWork
@@ -151,17 +151,14 @@ def rule(dispute_id: str) -> Any:
 def _ruling(ruling_id: str) -> Ruling:
     found = arbitration().read(lambda u: u.session.get(Ruling, ruling_id))
     if found is None:
-        raise NotFoundError(f"There is no ruling {ruling_id!r}.")
+        abort(404, description=f"There is no ruling {ruling_id!r}.")
     return found
 
 
 @console.post("/rulings/<ruling_id>/approve/preview")
 @senior_required
 def approve_preview(ruling_id: str) -> Any:
-    try:
-        ruling = _ruling(ruling_id)
-    except NotFoundError as exc:
-        return render_case(request.form.get("dispute_id", ""), RulingForm(error=exc.message), 404)
+    ruling = _ruling(ruling_id)
     try:
         version = form_version()
         settings = arbitration().settings
@@ -190,10 +187,7 @@ def approve_preview(ruling_id: str) -> Any:
 @console.post("/rulings/<ruling_id>/approve")
 @senior_required
 def approve(ruling_id: str) -> Any:
-    try:
-        ruling = _ruling(ruling_id)
-    except NotFoundError as exc:
-        return render_case(request.form.get("dispute_id", ""), RulingForm(error=exc.message), 404)
+    ruling = _ruling(ruling_id)
     try:
         signed = confirm.unsign(request.form.get("token", ""), APPROVE, g.staff.id)
         shown = (signed["ruling"], signed["to_provider"], signed["to_buyer"])
@@ -211,10 +205,7 @@ def approve(ruling_id: str) -> Any:
 @console.post("/rulings/<ruling_id>/decline")
 @senior_required
 def decline(ruling_id: str) -> Any:
-    try:
-        ruling = _ruling(ruling_id)
-    except NotFoundError as exc:
-        return render_case(request.form.get("dispute_id", ""), RulingForm(error=exc.message), 404)
+    ruling = _ruling(ruling_id)
     try:
         arbitration().decline(
             ruling_id,
