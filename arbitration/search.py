@@ -71,6 +71,7 @@ def search(uow: UnitOfWork, term: str, limit: int = 50) -> list[Dispute]:
             Dispute.provider_id,
         )
     ]
-    conditions.append(Dispute.id.in_(_full_text(uow.session.bind.dialect.name, found)))
+    dialect = "postgresql" if uow.database.is_postgres else "sqlite"
+    conditions.append(Dispute.id.in_(_full_text(dialect, found)))
     query = select(Dispute).where(or_(*conditions)).order_by(Dispute.created_at.desc())
     return list(uow.session.scalars(query.limit(limit)))
