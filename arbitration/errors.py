@@ -23,6 +23,16 @@ class DisputeNotFoundError(NotFoundError):
     code = "not_found"
 
 
+class StaleCaseError(ConflictError):
+    """The case changed since the staff member's page was loaded: nothing was done.
+
+    Carries the version the page showed, the current one, and `change`, what happened
+    last (who, what, when), so the page can say "taken by sam@example.com at 10:02".
+    """
+
+    code = "stale_case"
+
+
 class EvidenceRejectedError(ValidationError):
     """A file is too large, empty, or not one of the accepted types (checked by content)."""
 

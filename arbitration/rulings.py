@@ -1,13 +1,16 @@
 """What staff do in a case: claim and assign it, note, rule, and approve or decline rulings.
 
-Two-person rule: a ruling on more than `Settings.two_person_threshold` of escrow
+Two-person rule: a ruling on more than `Settings.threshold(currency)` of escrow
 waits as `pending` until a senior who is not its author approves it; only then
-does the policy's `rule` event move the money. Every action is audited.
+does the policy's `rule` event move the money. Every action is audited. A command
+given `expected_version` (the version of the case the staff member's page showed)
+is refused with what changed since, if the case moved on (`changes.check_version`).
 """
 
 from __future__ import annotations
 
 from arbitration import audit
+from arbitration.changes import check_version, last_change
 from arbitration.disputes import (
     APPLIED,
     DECLINED,
@@ -22,6 +25,7 @@ from arbitration.errors import (
     DisputeNotFoundError,
     SelfApprovalError,
     StaffForbiddenError,
+    StaleCaseError,
 )
 from arbitration.models import Ruling, Staff, Statement
 from arbitration.settings import Settings
@@ -35,15 +39,33 @@ from engine.service.uow import UnitOfWork
 from engine.store.models import Dispute, new_id
 
 
-def claim(uow: UnitOfWork, dispute_id: str, staff: Staff, address: str) -> Dispute:
-    """Take an unassigned case (or keep one's own); seniors may take any case."""
+def claim(
+    uow: UnitOfWork,
+    dispute_id: str,
+    staff: Staff,
+    address: str,
+    expected_version: int | None = None,
+    take_over_from: str | None = None,
+) -> Dispute:
+    """Take an unassigned case (or keep one's own); a senior takes over another's case only
+    by naming its current owner (`take_over_from`), so a stale page never takes it silently."""
     dispute = load(uow, dispute_id, lock=True)
     require_open(dispute)
-    if dispute.assignee_id not in (None, staff.id) and staff.role != SENIOR:
-        raise StaffForbiddenError(
-            "this case is assigned to someone else; a senior can reassign it",
-            dispute_id=dispute.id,
-        )
+    check_version(uow, dispute, expected_version)
+    owner = dispute.assignee_id
+    if owner not in (None, staff.id):
+        if staff.role != SENIOR:
+            raise StaffForbiddenError(
+                "this case is assigned to someone else; a senior can reassign it",
+                dispute_id=dispute.id,
+            )
+        if take_over_from != owner:
+            raise StaleCaseError(
+                f"This case is {last_change(uow, dispute)}; take it over explicitly.",
+                dispute_id=dispute.id,
+                current_assignee=owner,
+                current_version=dispute.version,
+            )
     return _assign(uow, dispute, staff, staff, address)
 
 
@@ -107,10 +129,12 @@ def rule(
     rationale: str,
     address: str,
     settings: Settings,
+    expected_version: int | None = None,
 ) -> Ruling:
     """Decide the split; applied now, or pending a second approval above the threshold."""
     dispute = load(uow, dispute_id, lock=True)
     require_open(dispute)
+    check_version(uow, dispute, expected_version)
     if dispute.status == PENDING_APPROVAL:
         raise DisputeClosedError(
             "a ruling on this case already awaits approval", dispute_id=dispute.id
@@ -134,7 +158,7 @@ def rule(
         created_at=now,
     )
     uow.session.add(ruling)
-    needs_second = escrow > settings.two_person_threshold
+    needs_second = settings.needs_second(escrow, dispute.currency)
     audit.record(
         uow.session,
         staff.id,
@@ -155,7 +179,9 @@ def rule(
     return ruling
 
 
-def _pending(uow: UnitOfWork, ruling_id: str, staff: Staff) -> tuple[Ruling, Dispute]:
+def _pending(
+    uow: UnitOfWork, ruling_id: str, staff: Staff, expected_version: int | None
+) -> tuple[Ruling, Dispute]:
     if staff.role != SENIOR:
         raise StaffForbiddenError("only seniors approve or decline rulings", role=staff.role)
     ruling = uow.session.get(Ruling, ruling_id) if isinstance(ruling_id, str) else None
@@ -165,14 +191,21 @@ def _pending(uow: UnitOfWork, ruling_id: str, staff: Staff) -> tuple[Ruling, Dis
         raise SelfApprovalError("nobody approves or declines their own ruling", ruling_id=ruling.id)
     dispute = load(uow, ruling.dispute_id, lock=True)
     uow.session.refresh(ruling)  # read again under the case's lock: a rival may have decided
+    check_version(uow, dispute, expected_version)
     if ruling.status != PENDING:
         raise DisputeClosedError(f"ruling {ruling.id} is {ruling.status}", status=ruling.status)
     return ruling, dispute
 
 
-def approve(uow: UnitOfWork, ruling_id: str, staff: Staff, address: str) -> Ruling:
+def approve(
+    uow: UnitOfWork,
+    ruling_id: str,
+    staff: Staff,
+    address: str,
+    expected_version: int | None = None,
+) -> Ruling:
     """The second pair of eyes: the ruling takes effect and the money moves."""
-    ruling, dispute = _pending(uow, ruling_id, staff)
+    ruling, dispute = _pending(uow, ruling_id, staff, expected_version)
     audit.record(
         uow.session, staff.id, "approve", address, uow.clock.now(), dispute.id, ruling=ruling.id
     )
@@ -180,9 +213,16 @@ def approve(uow: UnitOfWork, ruling_id: str, staff: Staff, address: str) -> Ruli
     return ruling
 
 
-def decline(uow: UnitOfWork, ruling_id: str, staff: Staff, note: str, address: str) -> Ruling:
+def decline(
+    uow: UnitOfWork,
+    ruling_id: str,
+    staff: Staff,
+    note: str,
+    address: str,
+    expected_version: int | None = None,
+) -> Ruling:
     """Send a pending ruling back; the case returns to review."""
-    ruling, dispute = _pending(uow, ruling_id, staff)
+    ruling, dispute = _pending(uow, ruling_id, staff, expected_version)
     now = uow.clock.now()
     ruling.status, ruling.decided_by, ruling.decided_at = DECLINED, staff.id, now
     ruling.decision_note = text_field(note, "note", 5_000)

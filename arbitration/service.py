@@ -105,8 +105,11 @@ class Arbitration(Service):
     def set_role(self, email: str, role: str) -> Staff:
         return self.write(lambda u: staff.set_role(u, email, role))
 
-    def claim(self, dispute_id: str, who: Staff, address: str) -> Any:
-        return self.write(lambda u: rulings.claim(u, dispute_id, staff.acting(u, who), address))
+    def claim(self, dispute_id: str, who: Staff, address: str, **expect: Any) -> Any:
+        """`expected_version=`, `take_over_from=`: see `rulings.claim`."""
+        return self.write(
+            lambda u: rulings.claim(u, dispute_id, staff.acting(u, who), address, **expect)
+        )
 
     def assign(self, dispute_id: str, who: Staff, assignee_id: str | None, address: str) -> Any:
         def command(u: UnitOfWork) -> Any:
@@ -131,6 +134,7 @@ class Arbitration(Service):
         to_buyer: int,
         rationale: str,
         address: str,
+        expected_version: int | None = None,
     ) -> Any:
         return self.write(
             lambda u: rulings.rule(
@@ -142,15 +146,29 @@ class Arbitration(Service):
                 rationale,
                 address,
                 self.settings,
+                expected_version,
             )
         )
 
-    def approve(self, ruling_id: str, who: Staff, address: str) -> Any:
-        return self.write(lambda u: rulings.approve(u, ruling_id, staff.acting(u, who), address))
-
-    def decline(self, ruling_id: str, who: Staff, note: str, address: str) -> Any:
+    def approve(
+        self, ruling_id: str, who: Staff, address: str, expected_version: int | None = None
+    ) -> Any:
         return self.write(
-            lambda u: rulings.decline(u, ruling_id, staff.acting(u, who), note, address)
+            lambda u: rulings.approve(u, ruling_id, staff.acting(u, who), address, expected_version)
+        )
+
+    def decline(
+        self,
+        ruling_id: str,
+        who: Staff,
+        note: str,
+        address: str,
+        expected_version: int | None = None,
+    ) -> Any:
+        return self.write(
+            lambda u: rulings.decline(
+                u, ruling_id, staff.acting(u, who), note, address, expected_version
+            )
         )
 
     def sweep(self, now: datetime | None = None) -> list[deadlines.Lapsed]:

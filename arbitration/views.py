@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
-from arbitration.disputes import PENDING, load, party_role
+from arbitration.disputes import ACCEPTED, APPLIED, DECLINED, PENDING, load, party_role
 from arbitration.models import STATUSES, Evidence, Offer, Ruling, Staff, Statement
 from engine.domain.actors import Actor
-from engine.domain.decision import OPEN_STATUSES
+from engine.domain.decision import OPEN_STATUSES, UNDER_REVIEW
 from engine.domain.errors import ValidationError
-from engine.domain.money import MAX_AMOUNT
+from engine.domain.money import MAX_AMOUNT, check_currency
 from engine.domain.summary import Summary
 from engine.service.milestones import MilestoneView, history, milestone_policy, view_milestone
 from engine.service.uow import UnitOfWork
@@ -39,10 +39,17 @@ class QueueFilter:
     min_amount: int | None = None
     max_amount: int | None = None
     older_than_days: int | None = None
+    currency: str | None = None
+    """Amounts are minor units of this currency, and only its disputes are listed: an
+    amount filter never compares across currencies."""
 
     def __post_init__(self) -> None:
         if self.status not in ("open", "all", *STATUSES):
             raise ValidationError(f"unknown status {self.status!r}", field="status")
+        if self.currency is not None:
+            check_currency(self.currency)
+        elif self.min_amount is not None or self.max_amount is not None:
+            raise ValidationError("an amount filter needs a currency", field="currency")
         for name, most in LIMITS.items():
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or not 0 <= value <= most):
@@ -54,6 +61,8 @@ class QueuePage:
     rows: list[Dispute]
     next_cursor: str | None
     assignees: dict[str, str] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
+    """Contract titles by contract id, for the rows' first line."""
 
 
 def encode_cursor(row: Dispute) -> str:
@@ -82,6 +91,8 @@ def queue(
         query = query.where(Dispute.assignee_id.is_(None))
     elif filters.assignee:
         query = query.where(Dispute.assignee_id == filters.assignee)
+    if filters.currency is not None:
+        query = query.where(Dispute.currency == filters.currency)
     if filters.min_amount is not None:
         query = query.where(Dispute.amount >= filters.min_amount)
     if filters.max_amount is not None:
@@ -97,34 +108,20 @@ def queue(
     rows = list(uow.session.scalars(query.order_by(Dispute.due_at, Dispute.id).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return QueuePage(rows, encode_cursor(rows[-1]) if more else None, staff_names(uow))
+    cursor = encode_cursor(rows[-1]) if more else None
+    return QueuePage(rows, cursor, staff_names(uow), contract_titles(uow, rows))
+
+
+def contract_titles(uow: UnitOfWork, rows: list[Dispute]) -> dict[str, str]:
+    ids = {d.contract_id for d in rows}
+    if not ids:
+        return {}
+    found = uow.session.execute(select(Contract.id, Contract.title).where(Contract.id.in_(ids)))
+    return {cid: title for cid, title in found}
 
 
 def staff_names(uow: UnitOfWork) -> dict[str, str]:
     return {s.id: s.email for s in uow.session.scalars(select(Staff))}
-
-
-def search(uow: UnitOfWork, term: str, limit: int = 50) -> list[Dispute]:
-    """Disputes by their id, or their contract's, milestone's or a party's id (exact)."""
-    term = (term or "").strip()
-    if not term:
-        return []
-    return list(
-        uow.session.scalars(
-            select(Dispute)
-            .where(
-                or_(
-                    Dispute.id == term,
-                    Dispute.contract_id == term,
-                    Dispute.milestone_id == term,
-                    Dispute.buyer_id == term,
-                    Dispute.provider_id == term,
-                )
-            )
-            .order_by(Dispute.created_at.desc())
-            .limit(limit)
-        )
-    )
 
 
 def pending_rulings(uow: UnitOfWork) -> list[tuple[Ruling, Dispute]]:
@@ -162,6 +159,10 @@ class Case:
     rulings: list[Ruling]
     pending: Ruling | None
     staff: dict[str, str]
+    sent_back: Ruling | None = None
+    """The last ruling a senior sent back, while the case waits for a new one."""
+    outcome: Ruling | Offer | None = None
+    """What decided a closed case: the applied ruling or the accepted offer."""
 
 
 def _rows(uow: UnitOfWork, model: Any, dispute_id: str) -> list[Any]:
@@ -179,7 +180,8 @@ def case(uow: UnitOfWork, dispute_id: str, staff_view: bool = True) -> Case:
     evidence = _rows(uow, Evidence, dispute.id)
     offers = _rows(uow, Offer, dispute.id)
     rulings = _rows(uow, Ruling, dispute.id)
-    events: list[Event] = history(uow, dispute.milestone_id)
+    # A ruling's `rule` event tells what its ruling entry tells: show the ruling once.
+    events = [e for e in history(uow, dispute.milestone_id) if "ruling_id" not in event_data(e)]
     timeline = [Entry(e.created_at, "event", e.actor_id, e.actor_role, e) for e in events]
     timeline += [
         Entry(s.created_at, "note" if s.staff_only else "statement", s.author_id, s.author_role, s)
@@ -203,7 +205,16 @@ def case(uow: UnitOfWork, dispute_id: str, staff_view: bool = True) -> Case:
         rulings=rulings,
         pending=next((r for r in rulings if r.status == PENDING), None),
         staff=staff_names(uow) if staff_view else {},
+        sent_back=_sent_back(dispute, rulings),
+        outcome=next((x for x in (*rulings, *offers) if x.status in (APPLIED, ACCEPTED)), None),
     )
+
+
+def _sent_back(dispute: Dispute, rulings: list[Ruling]) -> Ruling | None:
+    if dispute.status != UNDER_REVIEW:
+        return None
+    declined = [r for r in rulings if r.status == DECLINED]
+    return max(declined, key=lambda r: r.decided_at or r.created_at, default=None)
 
 
 def party_view(

@@ -13,7 +13,9 @@ PASSWORD = "correct horse battery staple"
 
 def arbitration_for(tranche, tmp_path: Path, threshold: int = 100_000) -> Arbitration:
     settings = Settings(
-        evidence_dir=tmp_path / "evidence", two_person_threshold=threshold, max_evidence_bytes=4096
+        evidence_dir=tmp_path / "evidence",
+        two_person_thresholds={"USD": threshold},
+        max_evidence_bytes=4096,
     )
     return Arbitration(tranche.database, tranche.clock, settings)
 

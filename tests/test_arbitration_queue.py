@@ -45,8 +45,11 @@ def test_filters_by_amount_assignee_age_and_status(tranche, contract, arb, clock
     def ids(**kw):
         return [d.id for d in arb.read(lambda u: views.queue(u, QueueFilter(**kw)).rows)]
 
-    assert ids(min_amount=10_000) == [big.id]
-    assert ids(max_amount=10_000) == [small.id]
+    assert ids(min_amount=10_000, currency="USD") == [big.id]
+    assert ids(max_amount=10_000, currency="USD") == [small.id]
+    assert ids(currency="EUR") == []
+    with pytest.raises(ValidationError, match="needs a currency"):
+        QueueFilter(min_amount=10_000)
     assert ids(assignee=staff.id) == [big.id]
     assert ids(assignee=views.UNASSIGNED) == [small.id]
     assert ids(older_than_days=7) == [small.id]

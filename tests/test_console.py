@@ -5,7 +5,6 @@ import re
 import pytest
 from arb_helpers import PASSWORD, funded
 
-from arbitration import views
 from arbitration.evidence import Upload
 from conftest import BUYER, PROVIDER
 from web.api.auth import create_key
@@ -14,6 +13,7 @@ from web.app import create_app
 CONSOLE_GETS = [
     "/console/",
     "/console/approvals",
+    "/console/audit",
     "/console/search?q=x",
     "/console/disputes/dp_x",
     "/console/evidence/1/file",
@@ -28,7 +28,7 @@ def app(database, clock, tmp_path):
             "AUTO_UPGRADE": False,
             "SECRET_KEY": "test",
             "EVIDENCE_DIR": str(tmp_path / "evidence"),
-            "TWO_PERSON_THRESHOLD": 20_000,
+            "TWO_PERSON_THRESHOLDS": "USD=200.00",
             "SESSION_COOKIE_SECURE": False,
         },
         clock,
@@ -202,61 +202,40 @@ def test_the_queue_lists_open_disputes_nearest_deadline_first(app, staff, disput
     page = client.get("/console/").get_data(as_text=True)
     assert dispute.id in page
     assert dispute.id not in client.get("/console/?status=settled").get_data(as_text=True)
-    assert dispute.id not in client.get("/console/?min=600").get_data(as_text=True)
-    assert "is not an amount" in client.get("/console/?min=abc").get_data(as_text=True)
+    assert dispute.id not in client.get("/console/?min=600&currency=USD").get_data(as_text=True)
+    assert dispute.id in client.get("/console/?min=500&currency=usd").get_data(as_text=True)
+    assert dispute.id not in client.get("/console/?currency=EUR").get_data(as_text=True)
+    page = client.get("/console/?min=600").get_data(as_text=True)
+    assert "Choose the currency of the amounts at stake." in page
+    assert "is not an amount in USD" in client.get("/console/?min=abc&currency=USD").get_data(
+        as_text=True
+    )
     found = client.get(f"/console/search?q={dispute.contract_id}")
     assert found.headers["Location"].endswith(f"/console/disputes/{dispute.id}")
 
 
-def test_reviewers_rule_and_only_another_senior_approves(app, staff, dispute, arb):
-    rita = sign_in(app.test_client(), "rita@example.com")
-    case = f"/console/disputes/{dispute.id}"
-    rita.post(f"{case}/claim", data={"csrf_token": token(rita, case)})
-    response = rita.post(
-        f"{case}/rule",
-        data={
-            "csrf_token": token(rita, case),
-            "to_provider": "300.00",
-            "to_buyer": "199.99",
-            "rationale": "Most pages delivered.",
-        },
-        follow_redirects=True,
-    )
-    assert "must sum exactly" in response.get_data(as_text=True)
-    rita.post(
-        f"{case}/rule",
-        data={
-            "csrf_token": token(rita, case),
-            "to_provider": "300.00",
-            "to_buyer": "200.00",
-            "rationale": "Most pages delivered.",
-        },
-    )
-    ruling = arb.read(lambda u: views.case(u, dispute.id)).pending
-    assert ruling is not None
-    approve = f"/console/rulings/{ruling.id}/approve"
-    assert (
-        rita.post(
-            approve, data={"csrf_token": token(rita, case), "dispute_id": dispute.id}
-        ).status_code
-        == 403
-    )
-    assert (
-        rita.post(
-            f"{case}/assign", data={"csrf_token": token(rita, case), "assignee": ""}
-        ).status_code
-        == 403
-    )
-    sam = sign_in(app.test_client(), "sam@example.com")
-    page = sam.post(
-        approve,
-        data={"csrf_token": token(sam, case), "dispute_id": dispute.id},
-        follow_redirects=True,
-    ).get_data(as_text=True)
-    assert "Ruling approved" in page
-    summary = app.extensions["tranche"].summary(dispute.contract_id)
-    assert (summary.paid_to_date, summary.refunded) == (30_000, 20_000)
-    assert "300.00 USD" in page
+def test_queue_rows_name_the_contract_and_parties_and_explain_due(app, staff, contract, arb):
+    from web.api.views_milestones import NO_REASON
+
+    tranche = app.extensions["tranche"]
+    arb.open(funded(tranche, contract, amount=10_000), BUYER, NO_REASON)  # what the API stores
+    client = sign_in(app.test_client(), "rita@example.com")
+    page = client.get("/console/").get_data(as_text=True)
+    assert ">Test work</a>" in page
+    assert 'buyer-1 <span class="muted">(buyer)</span> · provider-1' in page
+    assert 'id="due-legend"' in page
+    assert "review target of 3 days" in page
+    assert "`note`" not in page
+    assert "The opener gave no reason." in page
+
+
+def test_search_finds_words_of_the_title_and_the_start_of_ids(app, staff, dispute, arb):
+    client = sign_in(app.test_client(), "rita@example.com")
+    found = client.get("/console/search?q=test+wor")
+    assert found.headers["Location"].endswith(f"/console/disputes/{dispute.id}")
+    found = client.get(f"/console/search?q={dispute.id[:12]}")
+    assert found.headers["Location"].endswith(f"/console/disputes/{dispute.id}")
+    assert "0 disputes" in client.get("/console/search?q=croissant").get_data(as_text=True)
 
 
 def test_evidence_files_are_served_as_downloads_in_a_sandbox(app, staff, dispute, arb):

@@ -2,6 +2,7 @@
 
 import pytest
 from arb_helpers import PASSWORD, funded
+from console_helpers import post_form
 from test_console import sign_in, token
 
 from conftest import BUYER
@@ -36,9 +37,10 @@ def rita(app):
         ("age=99999999999", "age"),
         ("age=%C2%B2", "age"),
         ("age=-3", "age"),
-        ("min=99999999999999999999999", "min"),
-        ("min=" + "9" * 5_000, "min"),
-        ("max=1e5", "max"),
+        ("currency=USD&min=99999999999999999999999", "min"),
+        ("min=10", "currency"),
+        ("currency=USD&min=" + "9" * 5_000, "min"),
+        ("currency=USD&max=1e5", "max"),
         ("status=nonsense", "status"),
         ("after=x&_method=PUT", "after"),
         ("after=2026-01-01T00:00:00%7C" + "x" * 300, "after"),
@@ -53,7 +55,7 @@ def test_a_bad_queue_parameter_is_a_clear_400_page(rita, query, field):
 
 
 def test_a_good_queue_parameter_still_filters(rita):
-    response = rita.get("/console/?age=7&min=10.50&max=2000&status=all&assignee=me")
+    response = rita.get("/console/?age=7&currency=USD&min=10.50&max=2000&status=all&assignee=me")
     assert response.status_code == 200
 
 
@@ -92,13 +94,15 @@ def test_a_ruling_of_endless_digits_is_a_message_on_the_case(app, rita, contract
     milestone_id = funded(app.extensions["tranche"], contract)
     case = app.extensions["arbitration"].open(milestone_id, BUYER, "Missing pages.")
     page = f"/console/disputes/{case.id}"
-    response = rita.post(
-        f"{page}/rule",
-        data={"to_provider": "9" * 5_000, "to_buyer": "0", "rationale": "x" * 20}
-        | {"csrf_token": token(rita, page)},
-        follow_redirects=True,
+    response = post_form(
+        rita,
+        f"{page}/rule/preview",
+        page,
+        to_provider="9" * 5_000,
+        to_buyer="0",
+        rationale="x" * 20,
     )
-    assert response.status_code == 200
+    assert response.status_code == 422  # the case page again, the form kept, the reason shown
     assert "more than any amount may be" in response.get_data(as_text=True)
 
 

@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from arbitration.search import modelled
 from conftest import BUYER, PROVIDER
 from engine.domain.decision import EventArgs
 from engine.store.db import Database
@@ -18,7 +19,8 @@ from engine.store.models import Base
 
 def test_models_and_migrations_agree(database):
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_server_default": True})
+        opts = {"compare_server_default": True, "include_name": modelled}
+        context = MigrationContext.configure(connection, opts=opts)
         assert compare_metadata(context, Base.metadata) == []
 
 

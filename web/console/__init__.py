@@ -1,7 +1,7 @@
 """The staff reviewer console: server-rendered pages at /console.
 
 `init_console(app, database, clock)` reads the arbitration settings from the app
-config (TRANCHE_EVIDENCE_DIR, TRANCHE_TWO_PERSON_THRESHOLD, TRANCHE_SECRET_KEY,
+config (TRANCHE_EVIDENCE_DIR, TRANCHE_TWO_PERSON_THRESHOLDS, TRANCHE_SECRET_KEY,
 TRANCHE_SESSION_COOKIE_SECURE...) and registers the blueprint. Pages live in
 `views`, sign-in and CSRF in `auth`, the state diagram in `diagram`.
 """
@@ -16,7 +16,13 @@ from pathlib import Path
 from flask import Flask
 
 from arbitration.service import Arbitration
-from arbitration.settings import EVIDENCE_PER_DISPUTE, EVIDENCE_PER_TENANT, Settings
+from arbitration.settings import (
+    DEFAULT_THRESHOLDS,
+    EVIDENCE_PER_DISPUTE,
+    EVIDENCE_PER_TENANT,
+    Settings,
+    parse_thresholds,
+)
 from engine.domain.clock import Clock
 from engine.store.db import Database
 
@@ -39,13 +45,13 @@ def refuse_a_key_per_worker() -> None:
 
 
 def init_console(app: Flask, database: Database, clock: Clock | None = None) -> Arbitration:
-    from web.console import filters
+    from web.console import filters, ruling_views  # noqa: F401  (its routes join the blueprint)
     from web.console.views import console
 
     config = app.config
     for key, value in {
         "EVIDENCE_DIR": "evidence",
-        "TWO_PERSON_THRESHOLD": 100_000,
+        "TWO_PERSON_THRESHOLDS": DEFAULT_THRESHOLDS,
         "MAX_EVIDENCE_BYTES": 10 * 1024 * 1024,
         "EVIDENCE_PER_DISPUTE": EVIDENCE_PER_DISPUTE,
         "EVIDENCE_PER_TENANT": EVIDENCE_PER_TENANT,
@@ -59,7 +65,7 @@ def init_console(app: Flask, database: Database, clock: Clock | None = None) -> 
         config["SECRET_KEY"] = secrets.token_hex(32)
     settings = Settings(
         evidence_dir=Path(config["EVIDENCE_DIR"]),
-        two_person_threshold=int(config["TWO_PERSON_THRESHOLD"]),
+        two_person_thresholds=parse_thresholds(str(config["TWO_PERSON_THRESHOLDS"])),
         max_evidence_bytes=int(config["MAX_EVIDENCE_BYTES"]),
         evidence_per_dispute=_pair(config["EVIDENCE_PER_DISPUTE"]),
         evidence_per_tenant=_pair(config["EVIDENCE_PER_TENANT"]),

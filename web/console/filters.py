@@ -1,4 +1,5 @@
-"""Jinja filters: money in the currency's own decimals, moments as UTC and as 'in 3 days'."""
+"""Jinja filters: money in the currency's own decimals, moments as UTC and as 'in 3 days',
+and party text in staff's words."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from datetime import datetime
 from flask import Flask
 
 from engine.domain.clock import as_utc
+from engine.domain.decision import AWAITING_RESPONSE
 from engine.domain.money import Money
+from engine.store.models import Dispute
+from web.api.views_milestones import NO_REASON
 
 
 def money(minor: int | None, currency: str) -> str:
@@ -43,8 +47,19 @@ def relative(moment: datetime | None, now: datetime) -> str:
     return f"in {text}" if seconds >= 0 else f"{text} ago"
 
 
+def reason_text(reason: str) -> str:
+    """A party's reason as staff should read it: never the API's hint to developers."""
+    return "The opener gave no reason." if reason == NO_REASON else reason
+
+
+def due_reason(dispute: Dispute) -> str:
+    if dispute.status == AWAITING_RESPONSE:
+        return "The other party's answer deadline"
+    return "Review target"
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(
         money=money, money_input=money_input, utc=utc, exponent=lambda c: Money(0, c).exponent
     )
-    app.jinja_env.globals.update(relative=relative)
+    app.jinja_env.globals.update(relative=relative, reason_text=reason_text, due_reason=due_reason)

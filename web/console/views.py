@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,9 +29,9 @@ from werkzeug.exceptions import HTTPException
 
 from arbitration import audit
 from arbitration import views as read
-from arbitration.disputes import load
 from arbitration.errors import LoginRefusedError, LoginThrottledError
 from arbitration.models import STATUSES, Evidence
+from arbitration.search import search as find
 from arbitration.staff import all_staff
 from engine.domain.errors import NotFoundError, TrancheError, ValidationError
 from engine.domain.money import Money
@@ -48,6 +49,7 @@ from web.console.auth import (
     sign_out,
 )
 from web.console.diagram import exits, state_diagram
+from web.console.filters import money_input
 
 console = Blueprint("console", __name__, template_folder="templates", static_folder="static")
 PAGE_SIZE = 50
@@ -143,14 +145,16 @@ PARAMS = {"min_amount": "min", "max_amount": "max", "older_than_days": "age"}
 DAYS = re.compile("[0-9]{1,5}")
 
 
-def _amount_arg(name: str) -> int | None:
-    text = request.args.get(name, "").strip()
+def _amount_arg(name: str, currency: str | None) -> int | None:
+    text = request.args.get(name, "").strip()[:40]
     if not text:
         return None
+    if currency is None:
+        raise ValidationError("Choose the currency of the amounts at stake.", field="currency")
     try:
-        return Money.parse(text, "USD").minor  # two decimals, the common case
+        return Money.parse(text, currency).minor
     except TrancheError:
-        raise ValidationError(f"{text[:40]!r} is not an amount", field=name) from None
+        raise ValidationError(f"{text!r} is not an amount in {currency}", field=name) from None
 
 
 def _filters() -> read.QueueFilter:
@@ -165,12 +169,14 @@ def _filters() -> read.QueueFilter:
         after = request.args.get("after") or None
         if after is not None:
             read.decode_cursor(after)
+        currency = request.args.get("currency", "").strip().upper()[:3] or None
         return read.QueueFilter(
             status=request.args.get("status", "open") or "open",
             assignee=(g.staff.id if assignee == "me" else assignee) or None,
-            min_amount=_amount_arg("min"),
-            max_amount=_amount_arg("max"),
+            min_amount=_amount_arg("min", currency),
+            max_amount=_amount_arg("max", currency),
             older_than_days=int(age) if age else None,
+            currency=currency,
         )
     except ValidationError as exc:
         field = str(exc.fields.get("field", "?"))
@@ -193,6 +199,10 @@ def queue() -> Any:
         ages=AGES,
         staff_list=arbitration().read(all_staff),
         now=_now(),
+        sla_days=arbitration().settings.review_sla.days,
+        currencies=sorted(
+            {*arbitration().settings.two_person_thresholds, filters.currency} - {None}
+        ),
     )
 
 
@@ -200,10 +210,18 @@ def queue() -> Any:
 @login_required
 def search() -> Any:
     term = request.args.get("q", "").strip()[:200]
-    rows = arbitration().read(lambda u: read.search(u, term)) if term else []
+    rows = arbitration().read(lambda u: find(u, term)) if term else []
     if len(rows) == 1:
         return _back(rows[0].id)
-    return render_template("console/search.html", term=term, rows=rows, now=_now())
+    return render_template(
+        "console/search.html",
+        term=term,
+        rows=rows,
+        titles=arbitration().read(lambda u: read.contract_titles(u, rows)),
+        names=arbitration().read(read.staff_names),
+        now=_now(),
+        sla_days=arbitration().settings.review_sla.days,
+    )
 
 
 @console.get("/approvals")
@@ -211,34 +229,73 @@ def search() -> Any:
 def approvals() -> Any:
     rows = arbitration().read(read.pending_rulings)
     names = arbitration().read(read.staff_names)
-    return render_template("console/approvals.html", rows=rows, names=names, now=_now())
+    titles = arbitration().read(lambda u: read.contract_titles(u, [d for _, d in rows]))
+    return render_template(
+        "console/approvals.html", rows=rows, names=names, titles=titles, now=_now()
+    )
+
+
+@console.get("/audit")
+@login_required
+def audit_trail() -> Any:
+    """The latest staff actions across all cases: who did what, when, from where."""
+    rows = arbitration().read(lambda u: audit.trail(u.session))
+    names = arbitration().read(read.staff_names)
+    return render_template("console/audit.html", rows=rows, names=names, now=_now())
 
 
 # the case -----------------------------------------------------------------------------
-@console.get("/disputes/<dispute_id>")
-@login_required
-def case(dispute_id: str) -> Any:
+@dataclass(frozen=True, slots=True)
+class RulingForm:
+    """What the staff member typed in the ruling form, kept through any refusal."""
+
+    to_provider: str = ""
+    to_buyer: str = ""
+    rationale: str = ""
+    error: str | None = None
+
+
+def render_case(
+    dispute_id: str,
+    form: RulingForm | None = None,
+    status: int = 200,
+    confirm: Any = None,
+) -> Any:
+    """The case page; `form` refills the ruling form (and shows its error beside it)."""
     try:
         found = arbitration().read(lambda u: read.case(u, dispute_id))
     except NotFoundError:
         abort(404, description=f"There is no dispute {dispute_id!r}.")
-    trail = arbitration().read(lambda u: read_trail(u, dispute_id))
-    return render_template(
+    trail = arbitration().read(lambda u: audit.trail(u.session, dispute_id))
+    sent_back = found.sent_back
+    if form is None and sent_back is not None and found.pending is None:
+        cur = found.dispute.currency
+        form = RulingForm(
+            money_input(sent_back.to_provider, cur),
+            money_input(sent_back.to_buyer, cur),
+            sent_back.rationale,
+        )
+    page = render_template(
         "console/case.html",
         case=found,
         d=found.dispute,
+        form=form or RulingForm(),
+        confirm=confirm,
         diagram=state_diagram(found.policy, found.milestone.state),
         exits=exits(found.policy, found.milestone.state),
         trail=trail,
         staff_list=arbitration().read(all_staff),
         event_data=read.event_data,
         now=_now(),
-        threshold=arbitration().settings.two_person_threshold,
+        threshold=arbitration().settings.threshold(found.dispute.currency),
     )
+    return page, status
 
 
-def read_trail(uow: Any, dispute_id: str) -> list[Any]:
-    return audit.trail(uow.session, dispute_id)
+@console.get("/disputes/<dispute_id>")
+@login_required
+def case(dispute_id: str) -> Any:
+    return render_case(dispute_id)
 
 
 @console.get("/evidence/<int(max=2147483647):evidence_id>/file")
@@ -262,12 +319,30 @@ def evidence_file(evidence_id: int) -> Any:
     return response
 
 
+def form_version() -> int | None:
+    """The case version the page showed; a form without one is refused as stale."""
+    text = request.form.get("version", "")
+    if not text.isdigit():
+        raise ValidationError(
+            "This form is out of date (it names no case version); reload the page.",
+            field="version",
+        )
+    return int(text)
+
+
 @console.post("/disputes/<dispute_id>/claim")
 @login_required
 def claim(dispute_id: str) -> Any:
+    owner = request.form.get("take_over_from") or None
     return _attempt(
-        lambda: arbitration().claim(dispute_id, g.staff, client_address()),
-        "The case is yours.",
+        lambda: arbitration().claim(
+            dispute_id,
+            g.staff,
+            client_address(),
+            expected_version=form_version(),
+            take_over_from=owner,
+        ),
+        "You took over the case." if owner else "The case is yours.",
         dispute_id,
     )
 
@@ -291,50 +366,5 @@ def note(dispute_id: str) -> Any:
             dispute_id, g.staff, request.form.get("body", ""), client_address()
         ),
         "Note added (staff only).",
-        dispute_id,
-    )
-
-
-@console.post("/disputes/<dispute_id>/rule")
-@login_required
-def rule(dispute_id: str) -> Any:
-    def act() -> None:
-        currency = arbitration().read(lambda u: load(u, dispute_id).currency)  # never the form's
-        to_provider = Money.parse(request.form.get("to_provider", ""), currency).minor
-        to_buyer = Money.parse(request.form.get("to_buyer", ""), currency).minor
-        ruling = arbitration().rule(
-            dispute_id,
-            g.staff,
-            to_provider,
-            to_buyer,
-            request.form.get("rationale", ""),
-            client_address(),
-        )
-        if ruling.status == "pending":
-            flash("The ruling awaits a senior's approval (two-person rule).", "ok")
-
-    return _attempt(act, "Ruling recorded.", dispute_id)
-
-
-@console.post("/rulings/<ruling_id>/approve")
-@senior_required
-def approve(ruling_id: str) -> Any:
-    dispute_id = request.form.get("dispute_id", "")
-    return _attempt(
-        lambda: arbitration().approve(ruling_id, g.staff, client_address()),
-        "Ruling approved; the money has moved.",
-        dispute_id,
-    )
-
-
-@console.post("/rulings/<ruling_id>/decline")
-@senior_required
-def decline(ruling_id: str) -> Any:
-    dispute_id = request.form.get("dispute_id", "")
-    return _attempt(
-        lambda: arbitration().decline(
-            ruling_id, g.staff, request.form.get("note", ""), client_address()
-        ),
-        "Ruling sent back to review.",
         dispute_id,
     )

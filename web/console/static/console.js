@@ -1,5 +1,7 @@
-// Ruling form: a live check that the two amounts sum exactly to the escrow.
-// Amounts are handled as integer minor units, never floats.
+// Ruling form: a live check that the two amounts sum exactly to the escrow, and quick splits.
+// Amounts are handled as integer minor units, never floats. Everything here is a convenience:
+// the form works without JavaScript (the server fills a blank side and the quick splits).
+// Keys: j/k move through the case rows, / jumps to search.
 (function () {
   "use strict";
   function toMinor(text, exponent) {
@@ -29,13 +31,15 @@
     var provider = form.querySelector("[name=to_provider]");
     var buyer = form.querySelector("[name=to_buyer]");
     var out = form.querySelector(".sum-check");
-    var submit = form.querySelector("button[type=submit]");
+    var submit = form.querySelector("button[name=review]");
     function check() {
       var p = toMinor(provider.value, exponent), b = toMinor(buyer.value, exponent);
       var ok = false;
-      if (provider.value === "" && buyer.value === "") {
-        out.textContent = "Enter how the " + format(escrow, exponent, currency) + " in escrow is divided.";
+      if (provider.value === "" || buyer.value === "") {
+        out.textContent = "Enter how the " + format(escrow, exponent, currency) +
+          " in escrow is divided; a blank side gets the rest.";
         out.className = "sum-check";
+        ok = true;
       } else if (p === null || b === null) {
         out.textContent = "Amounts are decimals with at most " + exponent + " decimals.";
         out.className = "sum-check bad";
@@ -60,7 +64,8 @@
     provider.addEventListener("input", function () { provider.dataset.touched = "yes"; fill(provider, buyer); check(); });
     buyer.addEventListener("input", function () { buyer.dataset.touched = "yes"; fill(buyer, provider); check(); });
     form.querySelectorAll("[data-share]").forEach(function (button) {
-      button.addEventListener("click", function () {
+      button.addEventListener("click", function (event) {
+        event.preventDefault();
         var p = Math.floor((escrow * parseInt(button.dataset.share, 10)) / 100);
         provider.value = plain(p, exponent); buyer.value = plain(escrow - p, exponent);
         check();
@@ -68,7 +73,33 @@
     });
     check();
   }
+  function typing(target) {
+    return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  }
+  function keys() {
+    var rows = Array.prototype.slice.call(document.querySelectorAll("tr.case-row"));
+    var current = -1;
+    function select(index) {
+      if (!rows.length) return;
+      current = Math.max(0, Math.min(rows.length - 1, index));
+      rows.forEach(function (row, i) { row.classList.toggle("current", i === current); });
+      var link = rows[current].querySelector("a.case-link");
+      if (link) link.focus();
+    }
+    document.addEventListener("keydown", function (event) {
+      if (event.altKey || event.ctrlKey || event.metaKey || typing(event.target)) return;
+      if (event.key === "/") {
+        var search = document.getElementById("search");
+        if (search) { event.preventDefault(); search.focus(); search.select(); }
+      } else if (event.key === "j") {
+        select(current + 1);
+      } else if (event.key === "k") {
+        select(current - 1);
+      }
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form.ruling-form").forEach(wire);
+    keys();
   });
 })();
