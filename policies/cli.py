@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from engine.db import Database
-from engine.errors import PolicyError
+from engine.errors import PolicyError, UnsafePolicyError
 from engine.policy_store import get_policy, publish
 from engine.rules import EFFECTS, GUARDS
 from policies.checker import CheckResult, check_policy
@@ -77,13 +77,13 @@ def policy_publish(ctx: click.Context, file: str) -> None:
     if loaded is None:
         click.echo("\n".join(p["text"] for p in found), err=True)
         sys.exit(1)
-    result = check_policy(loaded)
-    if not result.ok:
-        click.echo(render_text(result), err=True)
+    try:
+        with _database(ctx).session() as session, session.begin():
+            new = publish(session, loaded)  # runs the checker: nothing unsafe is stored
+    except UnsafePolicyError as exc:
+        click.echo(render_text(exc.result), err=True)
         click.echo(f"not published: {loaded.name} v{loaded.version} is unsafe", err=True)
         sys.exit(1)
-    with _database(ctx).session() as session, session.begin():
-        new = publish(session, loaded)
     what = "published" if new else "already published with the same content:"
     click.echo(f"{what} {loaded.name} v{loaded.version} ({loaded.digest[:12]})")
 

@@ -1,0 +1,204 @@
+"""No stranded money, even against a hostile counterparty: a two-player game.
+
+From every configuration holding escrow, each party P must be able to force a final
+state or a staff ruling whatever its opponent O does. The game is played on the
+configuration graph under these fairness assumptions (README, "What the checker
+proves"):
+
+- a party acts only through the policy's transitions, at any moment it likes; O wins
+  every race, so O may chain moves instantly (withdraw a dispute and open a new one)
+  before P can answer;
+- time passes only while someone waits. P can act in any configuration where O waits,
+  and O must wait somewhere again and again: it cannot act infinitely often in no time;
+- a timer fires when its state was entered and nobody acted for its whole period; a
+  state left and entered again starts its deadlines afresh (the engine resumes them on a
+  return to `previous`: counting that as a restart only makes the proof stricter);
+- staff rule a dispute that stays open past its answer period, and only in a dispute
+  that passes due process (see consent.hearing_fault);
+- giving the money away is no way out: P's own steps that pay O do not count, and a
+  deadline that pays O is a loss for P (it means P's objection was worthless); accepting
+  O's settlement offer needs O to offer, so it is O's choice, not P's.
+
+Positions are (configuration, turn): O to act (instantly, or wait), P to act while O
+waits (or wait too), and O again once both waited (leave, or let a fair move happen:
+a timer or a ruling, O choosing which, or nothing at all if the state has none). O wins
+a play that never reaches a final state or a ruling and in which O waits infinitely
+often: a Büchi objective, solved by the standard nested fixpoint
+νZ. μY. CPre_O(Y) ∪ (Waits ∩ CPre_O(Z)), each μ an attractor computed backwards in
+time linear in the game. O's winning strategy is read off the attractors.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from policies.checker.consent import hearing_fault, other, paid_away, rules
+from policies.model import SYSTEM, Config, Edge, Graph
+
+WIN = -1
+"""A final state or a staff ruling: P's goal, a position with no successor."""
+O_TURN, P_TURN, WAITED = range(3)
+
+
+@dataclass(frozen=True, slots=True)
+class Trap:
+    """Where P loses: the losing configuration, O's instant moves to where it waits, the cycle."""
+
+    start: Config
+    approach: tuple[Edge, ...]
+    rest: Config
+    cycle: tuple[str, ...]
+    options: tuple[str, ...]
+    """P's moves where O waits; every one of them is answered."""
+
+
+class Game:
+    def __init__(self, graph: Graph, party: str) -> None:
+        self.graph, self.party, self.foe = graph, party, other(party)
+        finals = {s.name for s in graph.policy.states if s.final}
+        self.configs = list(graph.edges)
+        self.index = {c: i for i, c in enumerate(self.configs)}
+        self.done = {c for c in self.configs if c.state in finals or c.escrow == 0}
+        size = 3 * len(self.configs)
+        self.lose = size
+        self.succ: list[dict[int, Edge | None]] = [{} for _ in range(size + 1)]
+        self.succ[self.lose][self.lose] = None
+        for config in self.configs:
+            self._moves(config)
+
+    def pos(self, config: Config | None, turn: int = O_TURN) -> int:
+        if config is None or config in self.done:
+            return WIN
+        return 3 * self.index[config] + turn
+
+    def _moves(self, config: Config) -> None:
+        o, p, w = (self.pos(config, t) for t in (O_TURN, P_TURN, WAITED))
+        if o == WIN:
+            return
+        fair: dict[int, Edge | None] = {}
+        heard = hearing_fault(self.graph, config) is None
+        for e in self.graph.edges[config]:
+            if e.target is None:
+                continue
+            actor, offer_by = e.step.actor, dict(e.step.args).get("offer_by")
+            if actor == self.foe:
+                self.succ[o].setdefault(self.pos(e.target), e)
+                # A step that stays in the state leaves its deadlines running (engine/timers).
+                self.succ[w].setdefault(self.pos(e.target, O_TURN if e.leaves else WAITED), e)
+            elif actor == self.party:
+                if offer_by != self.foe and not paid_away(e, self.party):
+                    self.succ[p].setdefault(self.pos(e.target), e)
+            elif actor == SYSTEM:
+                lost = e.target in self.done and paid_away(e, self.party)
+                fair.setdefault(self.lose if lost else self.pos(e.target), e)
+            elif heard and rules(e):
+                fair.setdefault(WIN, e)
+        self.succ[o][p] = None
+        self.succ[p][w] = None
+        for target, e in (fair or {self.lose: None}).items():
+            self.succ[w].setdefault(target, e)
+
+    def _foe_owns(self, position: int) -> bool:
+        return position == self.lose or position % 3 != P_TURN
+
+    def solve(self) -> tuple[set[int], dict[int, int]]:
+        """O's winning positions and O's strategy on them."""
+        pred: list[list[int]] = [[] for _ in self.succ]
+        for source, targets in enumerate(self.succ):
+            for target in targets:
+                if target != WIN:
+                    pred[target].append(source)
+        waits = [q for q in range(len(self.succ)) if not self._foe_owns(q)] + [self.lose]
+        zone = set(range(len(self.succ)))
+        while True:
+            goal = {q for q in waits if q in zone and self._cpre(q, zone)}
+            attracted, choice = self._attract(goal, pred)
+            if attracted == zone:
+                return zone, choice
+            zone = attracted
+
+    def _cpre(self, q: int, zone: set[int]) -> bool:
+        if self._foe_owns(q):
+            return any(t in zone for t in self.succ[q])
+        return all(t in zone for t in self.succ[q])
+
+    def _attract(self, goal: set[int], pred: list[list[int]]) -> tuple[set[int], dict[int, int]]:
+        attracted = set(goal)
+        choice = {q: next(t for t in self.succ[q] if t in goal) for q in goal if self._foe_owns(q)}
+        left = {q: len(self.succ[q]) for q in range(len(self.succ)) if not self._foe_owns(q)}
+        queue = deque(goal)
+        while queue:
+            target = queue.popleft()
+            for source in pred[target]:
+                if source in attracted:
+                    continue
+                if self._foe_owns(source):
+                    choice[source] = target
+                else:
+                    left[source] -= 1
+                    if left[source]:
+                        continue
+                attracted.add(source)
+                queue.append(source)
+        return attracted, choice
+
+    def traps(self) -> list[Trap]:
+        """The first configuration holding escrow (breadth-first) from which P loses."""
+        zone, choice = self.solve()
+        for config in self.configs:  # breadth-first order
+            if config.escrow > 0 and self.pos(config) in zone:
+                return [self._trap(config, choice)]
+        return []
+
+    def _trap(self, start: Config, choice: dict[int, int]) -> Trap:
+        said, edges, rest = self._walk(self.pos(start), choice, None)
+        assert rest is not None
+        approach = edges[: edges.index(None)] if None in edges else edges
+        options = tuple(
+            f"{e.step} (answer: {'; '.join(self._walk(target, choice, rest)[0])})"
+            for target, e in self.succ[self.pos(rest, P_TURN)].items()
+            if e is not None
+        )
+        return Trap(start, tuple(e for e in approach if e), rest, tuple(said), options)
+
+    def _walk(
+        self, position: int, choice: dict[int, int], back: Config | None
+    ) -> tuple[list[str], list[Edge | None], Config | None]:
+        """Follow O's strategy while P waits: what happens, O's steps (None where O first
+        waits) and the first configuration where O waits. Ends on a repetition, on the
+        loss, or (with `back`) on returning to that configuration."""
+        said: list[str] = []
+        edges: list[Edge | None] = []
+        seen: set[int] = set()
+        rest: Config | None = None
+        while position not in seen:
+            seen.add(position)
+            if position == self.lose:
+                break
+            config, turn = self.configs[position // 3], position % 3
+            if back is not None and config == back and said:
+                return [*said, f"back in {back.state!r}"], edges, rest
+            if turn == P_TURN:
+                position = self.pos(config, WAITED)
+                continue
+            nxt = choice[position]
+            edge = self.succ[position][nxt]
+            if nxt == self.pos(config, P_TURN):
+                said.append(f"the {self.foe} waits in {config.state!r}")
+                edges.append(None)
+                rest = rest or config
+            elif nxt == self.lose and edge is None:
+                said.append(f"nothing ever moves the milestone out of {config.state!r}")
+            elif nxt == self.lose and edge is not None:
+                said.append(f"{edge.step} fires and pays the {self.foe}")
+            elif edge is not None and edge.step.actor == self.foe:
+                late = turn == WAITED and edge.leaves
+                said.append(f"{edge.step}" + (" before its deadlines run out" if late else ""))
+                edges.append(edge)
+            elif edge is not None:
+                said.append(f"{edge.step} fires")
+            position = nxt
+        else:
+            said.append("and so on")
+        return said, edges, rest
