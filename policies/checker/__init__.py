@@ -29,7 +29,7 @@ import time
 from policies.checker import consent
 from policies.checker.game import Game
 from policies.checker.postpone import postponements
-from policies.checker.results import PROPERTIES, CheckResult, TraceLine, Violation, trace
+from policies.checker.results import PROPERTIES, CheckResult, TraceLine, Violation, line, trace
 from policies.document import PREVIOUS, SAME, Policy
 from policies.model import SYSTEM, Config, Edge, Graph, explore
 
@@ -111,8 +111,7 @@ class _Checker:
             message = (
                 f"from {trap.start.describe()} the {foe} can keep the escrow in "
                 f"{trap.rest.state!r} forever: the {party} has no way to a final state or a "
-                f"staff ruling whatever the {foe} does ({answered}); the {foe}'s strategy: "
-                f"{'; '.join(trap.cycle)}"
+                f"staff ruling whatever the {foe} does ({answered})"
             )
             self.found[("stranded", party)] = Violation(
                 "no_stranded_money",
@@ -120,6 +119,7 @@ class _Checker:
                 trap.rest.state,
                 trace(self.graph, trap.start, *trap.approach),
                 trap.cycle,
+                tuple(line(e) for e in trap.loop),
             )
 
     def _static(self) -> None:

@@ -49,6 +49,8 @@ class Trap:
     approach: tuple[Edge, ...]
     rest: Config
     cycle: tuple[str, ...]
+    loop: tuple[Edge, ...]
+    """The steps of O's strategy after it first waits, until it repeats itself."""
     options: tuple[str, ...]
     """P's moves where O waits; every one of them is answered."""
 
@@ -154,13 +156,14 @@ class Game:
     def _trap(self, start: Config, choice: dict[int, int]) -> Trap:
         said, edges, rest = self._walk(self.pos(start), choice, None)
         assert rest is not None
-        approach = edges[: edges.index(None)] if None in edges else edges
+        cut = edges.index(None) if None in edges else len(edges)
+        approach, loop = edges[:cut], [e for e in edges[cut:] if e is not None]
         options = tuple(
             f"{e.step} (answer: {'; '.join(self._walk(target, choice, rest)[0])})"
             for target, e in self.succ[self.pos(rest, P_TURN)].items()
             if e is not None
         )
-        return Trap(start, tuple(e for e in approach if e), rest, tuple(said), options)
+        return Trap(start, tuple(e for e in approach if e), rest, tuple(said), tuple(loop), options)
 
     def _walk(
         self, position: int, choice: dict[int, int], back: Config | None
@@ -198,6 +201,7 @@ class Game:
                 edges.append(edge)
             elif edge is not None:
                 said.append(f"{edge.step} fires")
+                edges.append(edge)
             position = nxt
         else:
             said.append("and so on")

@@ -72,6 +72,8 @@ class Violation:
     state: str | None = None
     trace: tuple[TraceLine, ...] = ()
     strategy: tuple[str, ...] = ()
+    loop: tuple[TraceLine, ...] = ()
+    """The steps the opponent then repeats (with the timers they let fire), after `trace`."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +82,7 @@ class Violation:
             "state": self.state,
             "counterexample": [t.as_dict() for t in self.trace],
             "strategy": list(self.strategy),
+            "loop": [t.as_dict() for t in self.loop],
         }
 
 
