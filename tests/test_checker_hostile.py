@@ -62,7 +62,6 @@ def test_reopening_a_withdrawn_dispute_forever_holds_the_money_hostage() -> None
         assert steps(violation.trace) == [FUND, (foe, "dispute")]
         assert steps(violation.loop) == [(foe, "withdraw"), (foe, "dispute")]
         assert violation.strategy == (
-            f"{foe} dispute",
             f"the {foe} waits in 'disputed'",
             f"{foe} withdraw before its deadlines run out",
             f"{foe} dispute",

@@ -109,7 +109,6 @@ def test_state_holding_escrow_with_no_exit_for_the_provider_is_refused() -> None
     assert violation.state == "on_hold"
     assert "the provider has no way to a final state or a staff ruling" in violation.message
     assert violation.strategy == (
-        "buyer pause",
         "the buyer waits in 'on_hold'",
         "nothing ever moves the milestone out of 'on_hold'",
     )

@@ -102,10 +102,13 @@ class _Checker:
 
     def _stranded(self, party: str) -> None:
         foe = consent.other(party)
-        for trap in Game(self.graph, party).traps():
+        game = Game(self.graph, party)
+        for trap in game.traps():
             answered = (
                 f"each move the {party} has there is answered: {', '.join(trap.options)}"
                 if trap.options
+                else f"the {party} can do nothing there but give the escrow away"
+                if trap.rest in game.conceding
                 else f"the {party} can do nothing there"
             )
             message = (

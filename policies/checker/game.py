@@ -49,6 +49,7 @@ class Trap:
     approach: tuple[Edge, ...]
     rest: Config
     cycle: tuple[str, ...]
+    """O's strategy from `rest` on, in words."""
     loop: tuple[Edge, ...]
     """The steps of O's strategy after it first waits, until it repeats itself."""
     options: tuple[str, ...]
@@ -66,6 +67,8 @@ class Game:
         self.lose = size
         self.succ: list[dict[int, Edge | None]] = [{} for _ in range(size + 1)]
         self.succ[self.lose][self.lose] = None
+        self.conceding: set[Config] = set()
+        """Where P could pay O: no way out, but worth saying so."""
         for config in self.configs:
             self._moves(config)
 
@@ -88,8 +91,10 @@ class Game:
                 self.succ[o].setdefault(self.pos(e.target), e)
                 # A step that stays in the state leaves its deadlines running (engine/timers).
                 self.succ[w].setdefault(self.pos(e.target, O_TURN if e.leaves else WAITED), e)
-            elif actor == self.party:
-                if offer_by != self.foe and not paid_away(e, self.party):
+            elif actor == self.party and offer_by != self.foe:
+                if paid_away(e, self.party):
+                    self.conceding.add(config)
+                else:
                     self.succ[p].setdefault(self.pos(e.target), e)
             elif actor == SYSTEM:
                 lost = e.target in self.done and paid_away(e, self.party)
@@ -163,7 +168,8 @@ class Game:
             for target, e in self.succ[self.pos(rest, P_TURN)].items()
             if e is not None
         )
-        return Trap(start, tuple(e for e in approach if e), rest, tuple(said), tuple(loop), options)
+        steps = tuple(e for e in approach if e)
+        return Trap(start, steps, rest, tuple(said[len(steps) :]), tuple(loop), options)
 
     def _walk(
         self, position: int, choice: dict[int, int], back: Config | None
