@@ -16,7 +16,7 @@ from engine.errors import PolicyError, UnsafePolicyError
 from engine.policy_store import get_policy, publish
 from engine.rules import EFFECTS, GUARDS
 from policies.checker import CheckResult, check_policy
-from policies.diagram import FORMATS, policy_diagram
+from policies.diagram import FORMATS, policy_diagram, render
 from policies.diff import diff_policies
 from policies.document import Policy
 from policies.loader import load_policy_file
@@ -47,8 +47,16 @@ def _load(path: str) -> tuple[Policy | None, list[dict]]:
 @policy.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def policy_check(files: tuple[str, ...], as_json: bool) -> None:
+@click.option(
+    "--draw",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the diagram (.svg, .png or .dot) with the counterexamples marked in red.",
+)
+def policy_check(files: tuple[str, ...], as_json: bool, draw: str | None) -> None:
     """Validate policy files, then prove their safety; exit 1 on any problem."""
+    if draw is not None and (len(files) != 1 or Path(draw).suffix[1:] not in FORMATS):
+        raise click.UsageError("--draw takes one policy file and a .svg, .png or .dot path")
     results: list[CheckResult] = []
     problems: list[dict] = []
     for path in files:
@@ -62,6 +70,14 @@ def policy_check(files: tuple[str, ...], as_json: bool) -> None:
         results.append(result)
         if not as_json:
             click.echo(render_text(result), err=not result.ok)
+        if draw is not None:
+            marked = {
+                (t.source, t.step.event, t.target)
+                for v in result.violations
+                for t in (*v.trace, *v.loop)
+                if t.target is not None
+            }
+            Path(draw).write_bytes(render(loaded, format=Path(draw).suffix[1:], marked=marked))
     if as_json:
         click.echo(render_json(results, problems))
     if problems or not all(r.ok for r in results):

@@ -72,6 +72,23 @@ def test_check_json_lists_properties_and_counterexamples() -> None:
     assert violation["counterexample"][-1]["movements"] == [{"kind": "refund", "amount": 10000}]
 
 
+def test_check_draws_the_counterexample_on_the_diagram(tmp_path: Path) -> None:
+    loop = Path(__file__).parent / "policies" / "dispute-withdraw-loop.yaml"
+    out = tmp_path / "loop.dot"
+    result = CliRunner().invoke(main, ["policy", "check", str(loop), "--draw", str(out)])
+    assert result.exit_code == 1
+    marked = {
+        line.split(" [")[0].strip() for line in out.read_text().splitlines() if "#d32f2f" in line
+    }
+    assert marked == {
+        '"proposed" -> "funded"',
+        '"funded" -> "disputed"',
+        '"disputed" -> "funded"',
+    }
+    bad = CliRunner().invoke(main, ["policy", "check", str(loop), "--draw", "x.gif"])
+    assert bad.exit_code == 2
+
+
 def test_check_reports_schema_errors_with_file_and_line_first(tmp_path: Path) -> None:
     bad = _version(
         tmp_path,

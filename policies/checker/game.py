@@ -103,8 +103,8 @@ class Game:
                 fair.setdefault(WIN, e)
         self.succ[o][p] = None
         self.succ[p][w] = None
-        for target, e in (fair or {self.lose: None}).items():
-            self.succ[w].setdefault(target, e)
+        for target, how in (fair or {self.lose: None}).items():
+            self.succ[w].setdefault(target, how)
 
     def _foe_owns(self, position: int) -> bool:
         return position == self.lose or position % 3 != P_TURN
