@@ -34,12 +34,13 @@ PATHS = {
     "submitted": [("fund", BUYER, {}), ("submit", PROVIDER, {})],
     "refund_requested": [("fund", BUYER, {}), ("request_refund", BUYER, {})],
     "disputed": [("fund", BUYER, {}), ("dispute", BUYER, {})],
+    "escalated": [("fund", BUYER, {}), ("dispute", BUYER, {}), ("escalate", PROVIDER, {})],
     "approved": [("fund", BUYER, {}), ("approve", BUYER, {})],
     "refunded": [("fund", BUYER, {}), ("refund", PROVIDER, {})],
     "settled": [("fund", BUYER, {}), ("dispute", BUYER, {}), ("rule", STAFF, SPLIT)],
     "cancelled": [("cancel", BUYER, {})],
 }
-OPENER = {"disputed": "buyer"}
+OPENER = {"disputed": "buyer", "escalated": "provider"}
 PREVIOUS_STATE = {"disputed": "funded"}
 ESCROW = {"proposed": 0, "cancelled": 0, "approved": 0, "refunded": 0, "settled": 0}
 

@@ -57,6 +57,12 @@ class Trap:
 
 
 class Game:
+    """The game of one party P (whose escrow is at stake) against its opponent O.
+
+    Position 3*i + turn is configuration i with O to act, P to act, or both having
+    waited; `lose` is O waiting forever (or a deadline paying O); WIN is P's goal.
+    """
+
     def __init__(self, graph: Graph, party: str) -> None:
         self.graph, self.party, self.foe = graph, party, other(party)
         finals = {s.name for s in graph.policy.states if s.final}
@@ -78,6 +84,7 @@ class Game:
         return 3 * self.index[config] + turn
 
     def _moves(self, config: Config) -> None:
+        """The successors of the configuration's three positions."""
         o, p, w = (self.pos(config, t) for t in (O_TURN, P_TURN, WAITED))
         if o == WIN:
             return
