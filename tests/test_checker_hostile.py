@@ -134,3 +134,47 @@ def test_version_1_of_the_bundled_policy_is_refused_for_the_dispute_loop() -> No
     result = check_policy(load_policy_text(text))
     assert {v.property for v in result.violations} == {"no_stranded_money"}
     assert {v.state for v in result.violations} == {"disputed"}
+
+
+def _only_the_buyer_disputes_a_delivery(withdraw_to: str) -> CheckResult:
+    text = (BUNDLED / "fixed-price.yaml").read_text()
+    text = text.replace(
+        "  - event: dispute\n    from: [funded, submitted, refund_requested]\n",
+        "  - event: dispute\n    from: [submitted]\n    to: disputed\n    actors: [buyer]\n"
+        "    notify: [buyer, provider]\n"
+        "  - event: dispute\n    from: [funded, refund_requested]\n",
+    )
+    text = text.replace(
+        "    from: [disputed]\n    to: previous\n", f"    from: [disputed]\n    to: {withdraw_to}\n"
+    )
+    return check_policy(load_policy_text(text))
+
+
+def test_a_withdrawal_that_resumes_the_review_period_postpones_nothing() -> None:
+    """The provider cannot dispute a delivery here: it relies on the review period, which a
+    dispute pauses and its withdrawal resumes (engine/timers.py), so waiting wins."""
+    result = _only_the_buyer_disputes_a_delivery("previous")
+    assert result.violations == []
+
+
+def test_a_withdrawal_that_restarts_the_review_period_postpones_it_forever() -> None:
+    """Once a note (`postponement`), now a violation: the buyer restarts the 14 days at will."""
+    result = _only_the_buyer_disputes_a_delivery("submitted")
+    assert {v.property for v in result.violations} == {"no_stranded_money"}
+    (violation,) = result.violations
+    assert violation.state == "submitted"
+    assert violation.strategy == (
+        "the buyer waits in 'submitted'",
+        "buyer dispute before its deadlines run out",
+        "buyer withdraw",
+        "and so on",
+    )
+    assert steps(violation.loop) == [("buyer", "dispute"), ("buyer", "withdraw")]
+
+
+def test_the_library_policy_that_restarts_the_review_period_is_refused() -> None:
+    result = check("review-restarted")
+    (violation,) = result.violations
+    assert violation.property == "no_stranded_money"
+    assert steps(violation.loop) == [("buyer", "dispute"), ("buyer", "withdraw")]
+    assert "the provider can do nothing there but give the escrow away" in violation.message

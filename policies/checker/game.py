@@ -11,8 +11,9 @@ proves"):
 - time passes only while someone waits. P can act in any configuration where O waits,
   and O must wait somewhere again and again: it cannot act infinitely often in no time;
 - a timer fires when its state was entered and nobody acted for its whole period; a
-  state left and entered again starts its deadlines afresh (the engine resumes them on a
-  return to `previous`: counting that as a restart only makes the proof stricter);
+  state left and entered again starts its deadlines afresh, except on a return to
+  `previous`, which resumes them (engine/timers.py), and a step that stays in the state
+  leaves them running;
 - staff rule a dispute that stays open past its answer period, and only in a dispute
   that passes due process (see consent.hearing_fault);
 - giving the money away is no way out: P's own steps that pay O do not count, and a
@@ -34,11 +35,13 @@ from collections import deque
 from dataclasses import dataclass
 
 from policies.checker.consent import hearing_fault, other, paid_away, rules
+from policies.document import PREVIOUS
 from policies.model import SYSTEM, Config, Edge, Graph
 
 WIN = -1
 """A final state or a staff ruling: P's goal, a position with no successor."""
 O_TURN, P_TURN, WAITED = range(3)
+Key = tuple[Config, int, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,62 +62,87 @@ class Trap:
 class Game:
     """The game of one party P (whose escrow is at stake) against its opponent O.
 
-    Position 3*i + turn is configuration i with O to act, P to act, or both having
-    waited; `lose` is O waiting forever (or a deadline paying O); WIN is P's goal.
+    A position is (configuration, turn, paused): turn is O to act, P to act while O
+    waits, or both having waited (the state's deadlines running); `paused` names the
+    state whose running deadlines O interrupted by stepping out, which a return to
+    `previous` resumes (engine/timers.py) instead of restarting. Position 0 is O
+    waiting forever (or a deadline paying O); WIN is P's goal.
     """
 
     def __init__(self, graph: Graph, party: str) -> None:
         self.graph, self.party, self.foe = graph, party, other(party)
         finals = {s.name for s in graph.policy.states if s.final}
+        self.timed = {t.state for t in graph.policy.timers}
         self.configs = list(graph.edges)
-        self.index = {c: i for i, c in enumerate(self.configs)}
         self.done = {c for c in self.configs if c.state in finals or c.escrow == 0}
-        size = 3 * len(self.configs)
-        self.lose = size
-        self.succ: list[dict[int, Edge | None]] = [{} for _ in range(size + 1)]
-        self.succ[self.lose][self.lose] = None
         self.conceding: set[Config] = set()
         """Where P could pay O: no way out, but worth saying so."""
+        self.lose = 0
+        self.keys: list[Key | None] = [None]
+        self.ids: dict[Key, int] = {}
+        self.succ: list[dict[int, Edge | None]] = [{self.lose: None}]
+        self.todo: list[Key] = []
         for config in self.configs:
-            self._moves(config)
+            self.pos(config)
+        while self.todo:
+            self._expand(self.todo.pop())
 
-    def pos(self, config: Config | None, turn: int = O_TURN) -> int:
-        if config is None or config in self.done:
+    def pos(self, config: Config, turn: int = O_TURN, paused: str | None = None) -> int:
+        if config in self.done:
             return WIN
-        return 3 * self.index[config] + turn
+        key = (config, turn, paused)
+        if key not in self.ids:
+            self.ids[key] = len(self.keys)
+            self.keys.append(key)
+            self.succ.append({})
+            self.todo.append(key)
+        return self.ids[key]
 
-    def _moves(self, config: Config) -> None:
-        """The successors of the configuration's three positions."""
-        o, p, w = (self.pos(config, t) for t in (O_TURN, P_TURN, WAITED))
-        if o == WIN:
-            return
+    def _after(self, e: Edge, paused: str | None, waited: bool) -> int:
+        """Where a step leads; `waited`: it interrupts running deadlines of its source."""
+        target = e.target
+        assert target is not None
+        if target.state == paused:
+            if e.spec is not None and e.spec.target == PREVIOUS:
+                return self.pos(target, WAITED)  # the deadlines resume, P having waited
+            paused = None  # entered afresh: the deadlines start again
+        if waited and not e.leaves:
+            return self.pos(target, WAITED, paused)  # a step within the state: still running
+        if waited and e.source.state in self.timed:
+            paused = e.source.state
+        return self.pos(target, O_TURN, paused)
+
+    def _expand(self, key: Key) -> None:
+        """The successors of one position."""
+        config, turn, paused = key
+        here = self.succ[self.ids[key]]
         fair: dict[int, Edge | None] = {}
         heard = hearing_fault(self.graph, config) is None
         for e in self.graph.edges[config]:
             if e.target is None:
                 continue
             actor, offer_by = e.step.actor, dict(e.step.args).get("offer_by")
-            if actor == self.foe:
-                self.succ[o].setdefault(self.pos(e.target), e)
-                # A step that stays in the state leaves its deadlines running (engine/timers).
-                self.succ[w].setdefault(self.pos(e.target, O_TURN if e.leaves else WAITED), e)
-            elif actor == self.party and offer_by != self.foe:
+            if actor == self.foe and turn != P_TURN:
+                here.setdefault(self._after(e, paused, turn == WAITED), e)
+            elif actor == self.party and offer_by != self.foe and turn == P_TURN:
                 if paid_away(e, self.party):
                     self.conceding.add(config)
                 else:
-                    self.succ[p].setdefault(self.pos(e.target), e)
-            elif actor == SYSTEM:
+                    here.setdefault(self._after(e, paused, False), e)
+            elif actor == SYSTEM and turn == WAITED:
                 lost = e.target in self.done and paid_away(e, self.party)
-                fair.setdefault(self.lose if lost else self.pos(e.target), e)
-            elif heard and rules(e):
+                fair.setdefault(self.lose if lost else self._after(e, paused, False), e)
+            elif heard and rules(e) and turn == WAITED:
                 fair.setdefault(WIN, e)
-        self.succ[o][p] = None
-        self.succ[p][w] = None
-        for target, how in (fair or {self.lose: None}).items():
-            self.succ[w].setdefault(target, how)
+        if turn == WAITED:
+            for target, how in (fair or {self.lose: None}).items():
+                here.setdefault(target, how)
+        else:
+            here[self.pos(config, turn + 1, paused)] = None  # wait
 
     def _foe_owns(self, position: int) -> bool:
-        return position == self.lose or position % 3 != P_TURN
+        key = self.keys[position]
+        return key is None or key[1] != P_TURN
 
     def solve(self) -> tuple[set[int], dict[int, int]]:
         """O's winning positions and O's strategy on them."""
@@ -166,56 +194,63 @@ class Game:
         return []
 
     def _trap(self, start: Config, choice: dict[int, int]) -> Trap:
-        said, edges, rest = self._walk(self.pos(start), choice, None)
-        assert rest is not None
+        said, edges, resting = self._walk(self.pos(start), choice, None)
+        assert resting is not None
+        rest = self._config(resting)
         cut = edges.index(None) if None in edges else len(edges)
         approach, loop = edges[:cut], [e for e in edges[cut:] if e is not None]
         options = tuple(
             f"{e.step} (answer: {'; '.join(self._walk(target, choice, rest)[0])})"
-            for target, e in self.succ[self.pos(rest, P_TURN)].items()
+            for target, e in self.succ[resting].items()
             if e is not None
         )
         steps = tuple(e for e in approach if e)
         return Trap(start, steps, rest, tuple(said[len(steps) :]), tuple(loop), options)
 
+    def _config(self, position: int) -> Config:
+        key = self.keys[position]
+        assert key is not None
+        return key[0]
+
     def _walk(
         self, position: int, choice: dict[int, int], back: Config | None
-    ) -> tuple[list[str], list[Edge | None], Config | None]:
+    ) -> tuple[list[str], list[Edge | None], int | None]:
         """Follow O's strategy while P waits: what happens, O's steps (None where O first
-        waits) and the first configuration where O waits. Ends on a repetition, on the
-        loss, or (with `back`) on returning to that configuration."""
+        waits) and the position where O first waits. Ends on a repetition, on the loss,
+        or (with `back`) on returning to that configuration."""
         said: list[str] = []
         edges: list[Edge | None] = []
         seen: set[int] = set()
-        rest: Config | None = None
+        resting: int | None = None
         while position not in seen:
             seen.add(position)
-            if position == self.lose:
+            key = self.keys[position]
+            if key is None:  # the loss
                 break
-            config, turn = self.configs[position // 3], position % 3
+            config, turn, _ = key
             if back is not None and config == back and said:
-                return [*said, f"back in {back.state!r}"], edges, rest
+                return [*said, f"back in {back.state!r}"], edges, resting
             if turn == P_TURN:
-                position = self.pos(config, WAITED)
+                position = next(t for t, e in self.succ[position].items() if e is None)
                 continue
             nxt = choice[position]
             edge = self.succ[position][nxt]
-            if nxt == self.pos(config, P_TURN):
+            if edge is None and nxt != self.lose:
                 said.append(f"the {self.foe} waits in {config.state!r}")
                 edges.append(None)
-                rest = rest or config
-            elif nxt == self.lose and edge is None:
+                resting = resting or nxt
+            elif edge is None:
                 said.append(f"nothing ever moves the milestone out of {config.state!r}")
-            elif nxt == self.lose and edge is not None:
+            elif nxt == self.lose:
                 said.append(f"{edge.step} fires and pays the {self.foe}")
-            elif edge is not None and edge.step.actor == self.foe:
+            elif edge.step.actor == self.foe:
                 late = turn == WAITED and edge.leaves
                 said.append(f"{edge.step}" + (" before its deadlines run out" if late else ""))
                 edges.append(edge)
-            elif edge is not None:
+            else:
                 said.append(f"{edge.step} fires")
                 edges.append(edge)
             position = nxt
         else:
             said.append("and so on")
-        return said, edges, rest
+        return said, edges, resting
