@@ -11,12 +11,12 @@ from pathlib import Path
 
 import click
 
-from engine.domain.errors import PolicyError
+from engine.domain.errors import PolicyError, UnsafePolicyError
 from engine.rules import EFFECTS, GUARDS
 from engine.store.db import Database
 from engine.store.policy_store import get_policy, publish
 from policies.checker import CheckResult, check_policy
-from policies.diagram import FORMATS, policy_diagram
+from policies.diagram import FORMATS, policy_diagram, render
 from policies.diff import diff_policies
 from policies.document import Policy
 from policies.loader import load_policy_file
@@ -47,12 +47,20 @@ def _load(path: str) -> tuple[Policy | None, list[dict]]:
 @policy.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def policy_check(files: tuple[str, ...], as_json: bool) -> None:
+@click.option(
+    "--draw",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the diagram (.svg, .png or .dot) with the counterexamples marked in red.",
+)
+def policy_check(files: tuple[str, ...], as_json: bool, draw: str | None) -> None:
     """Validate policy files, then prove their safety; exit 1 on any problem.
 
     The report goes to stdout (so `> report.txt` keeps it); a failure also says so
     in one line on stderr.
     """
+    if draw is not None and (len(files) != 1 or Path(draw).suffix[1:] not in FORMATS):
+        raise click.UsageError("--draw takes one policy file and a .svg, .png or .dot path")
     results: list[CheckResult] = []
     problems: list[dict] = []
     for path in files:
@@ -66,6 +74,14 @@ def policy_check(files: tuple[str, ...], as_json: bool) -> None:
         results.append(result)
         if not as_json:
             click.echo(render_text(result))
+        if draw is not None:
+            marked = {
+                (t.source, t.step.event, t.target)
+                for v in result.violations
+                for t in (*v.trace, *v.loop)
+                if t.target is not None
+            }
+            Path(draw).write_bytes(render(loaded, format=Path(draw).suffix[1:], marked=marked))
     if as_json:
         click.echo(render_json(results, problems))
     failures = [f"{r.policy} v{r.version} is UNSAFE" for r in results if not r.ok]
@@ -85,13 +101,13 @@ def policy_publish(ctx: click.Context, file: str) -> None:
     if loaded is None:
         click.echo("\n".join(p["text"] for p in found), err=True)
         sys.exit(1)
-    result = check_policy(loaded)
-    if not result.ok:
-        click.echo(render_text(result), err=True)
+    try:
+        with _database(ctx).session() as session, session.begin():
+            new = publish(session, loaded)  # runs the checker: nothing unsafe is stored
+    except UnsafePolicyError as exc:
+        click.echo(render_text(exc.result), err=True)
         click.echo(f"not published: {loaded.name} v{loaded.version} is unsafe", err=True)
         sys.exit(1)
-    with _database(ctx).session() as session, session.begin():
-        new = publish(session, loaded)
     what = "published" if new else "already published with the same content:"
     click.echo(f"{what} {loaded.name} v{loaded.version} ({loaded.digest[:12]})")
 

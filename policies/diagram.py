@@ -1,7 +1,8 @@
 """Draw a policy as a state diagram (DOT text, or SVG/PNG through Graphviz's `dot`).
 
 `render(policy, current_state=None, format="svg")` is the one entry point for the
-CLI, the API and the console: it marks a milestone's current state when given.
+CLI, the API and the console: it marks a milestone's current state when given, and
+the steps of a counterexample (`marked`, as (from, event, to)) in red.
 `policy_diagram` (GET /v1/policies/{name}/{version}/diagram) and `milestone_diagram`
 (a case page) wrap it around the database; `MEDIA_TYPES` gives each format's type.
 The DOT text is generated here (no extra dependency); only SVG and PNG need the
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Collection
 
 from sqlalchemy.orm import Session
 
@@ -37,8 +39,15 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def to_dot(policy: Policy, current_state: str | None = None) -> str:
-    """The policy as Graphviz DOT; `current_state` is filled and drawn bold."""
+MARK = 'color="#d32f2f", fontcolor="#d32f2f", penwidth=2.5'
+
+
+def to_dot(
+    policy: Policy,
+    current_state: str | None = None,
+    marked: Collection[tuple[str, str, str]] = (),
+) -> str:
+    """The policy as Graphviz DOT; `current_state` is filled and drawn bold, `marked` red."""
     names = [s.name for s in policy.states]
     if current_state is not None and current_state not in names:
         raise ValidationError(
@@ -75,6 +84,8 @@ def to_dot(policy: Policy, current_state: str | None = None) -> str:
         after = timed.get((source, spec.event))
         text += [f"after {after}"] if after else []
         style = ", style=dashed" if "system" in spec.actors else ""
+        if (source, spec.event, arrow.target) in marked:
+            style += f", {MARK}"
         lines.append(
             f"  {_quote(source)} -> {_quote(arrow.target)} [label={_quote(chr(10).join(text))}"
             f"{style}];"
@@ -83,13 +94,18 @@ def to_dot(policy: Policy, current_state: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(policy: Policy, current_state: str | None = None, format: str = "svg") -> bytes:
-    """The drawing in `format` (svg, png or dot), marking `current_state` if given."""
+def render(
+    policy: Policy,
+    current_state: str | None = None,
+    format: str = "svg",
+    marked: Collection[tuple[str, str, str]] = (),
+) -> bytes:
+    """The drawing in `format` (svg, png or dot), marking `current_state` and `marked`."""
     if format not in FORMATS:
         raise ValidationError(
             f"format must be one of {', '.join(FORMATS)}, not {format!r}", field="format"
         )
-    dot = to_dot(policy, current_state)
+    dot = to_dot(policy, current_state, marked)
     if format == "dot":
         return dot.encode()
     program = shutil.which("dot")

@@ -4,7 +4,8 @@ A *configuration* is what the engine's rules can see of a milestone: its state,
 its escrow (none, part or all of the milestone amount), the revisions counter
 (saturating at the policy's limit), and, only where the policy can tell them
 apart, the state before this one (for `previous` targets), the role that entered
-it (for `opener` / `other_party`) and whether that entry notified the provider.
+it (for `opener` / `other_party`, and in states where staff may move money, for due
+process) and which parties that entry notified (in states with timers or staff moves).
 
 A *step* is one event sent by one actor with representative arguments: amounts
 of none, part and all of the escrow, and the splits 0/all, all/0 and part/part
@@ -56,7 +57,8 @@ class Config:
     revisions: int = 0
     previous: str | None = None
     opener: str | None = None
-    notified: bool = False
+    notified: tuple[str, ...] = ()
+    """The parties the entering transition notified (tracked where deadlines or staff act)."""
 
     def describe(self) -> str:
         return f"{self.state} (escrow {level(self.escrow)})"
@@ -108,6 +110,10 @@ class Edge:
     @property
     def refunds(self) -> int:
         return sum(m.amount for m in self.movements if m.kind == REFUND)
+
+    @property
+    def releases(self) -> int:
+        return sum(m.amount for m in self.movements if m.kind == RELEASE)
 
     @property
     def leaves(self) -> bool:
@@ -162,6 +168,9 @@ class Explorer:
         self.uses_previous = any(s.target == PREVIOUS for s in specs)
         self.uses_opener = any({"opener", "other_party"} & set(s.actors) for s in specs)
         self.timed = {t.state for t in policy.timers}
+        self.staffed = {src for s in specs if "staff" in s.actors for src in s.sources}
+        self.watched = self.timed | self.staffed
+        """States whose entry matters: who entered them and whom the entry notified."""
         self.finals = {s.name for s in policy.states if s.final}
         self.defined = {s.name for s in policy.states}
         self.by_state: dict[str, dict[str, list[TransitionSpec]]] = {}
@@ -302,8 +311,10 @@ class Explorer:
             escrow=escrow,
             revisions=revisions,
             previous=config.state if self.uses_previous else None,
-            opener=step.actor if self.uses_opener else None,
-            notified=target in self.timed and "provider" in spec.notify,
+            opener=step.actor if self.uses_opener or target in self.staffed else None,
+            notified=tuple(p for p in PARTIES if p in spec.notify)
+            if target in self.watched
+            else (),
         )
 
 

@@ -39,6 +39,9 @@ def render_text(result: CheckResult) -> str:
             if violation.trace:
                 lines.append("         shortest counterexample:")
                 lines += [trace_line(i, t) for i, t in enumerate(violation.trace, 1)]
+            if violation.strategy:
+                lines.append("         the other party's strategy from there:")
+                lines += [f"{'':9}- {move}" for move in violation.strategy]
     for warning in result.warnings:
         lines.append(f"  note {warning.message}")
         lines += [trace_line(i, t) for i, t in enumerate(warning.trace, 1)]

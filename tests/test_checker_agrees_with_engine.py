@@ -5,10 +5,15 @@ reaches under a policy, its shortest path replayed on the engine (SQLite) reache
 same. Amounts are replayed by their meaning (part or all of the escrow *then*), since
 the checker represents "part of the escrow" by one amount. If the model drifted from
 the engine, the checker's proofs would be about some other machine.
+
+Every counterexample of the unsafe library (tests/policies/) replays too, with the
+opponent's strategy repeated twice: the engine takes each step to the same state and
+escrow, and moves the same kinds of money.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,11 +21,18 @@ import pytest
 from conftest import BUYER, PROVIDER
 from engine.domain.actors import Actor
 from engine.domain.decision import EventArgs
+from engine.domain.errors import ForbiddenEventError
+from engine.machine import case_states
+from engine.rules import HOLD, REFUND, RELEASE
 from engine.service.tranche import Tranche
+from engine.store.models import PolicyVersion
+from policies.checker import TraceLine, check_policy
 from policies.loader import load_policy_file
-from policies.model import AMOUNT, explore, level
+from policies.model import AMOUNT, PART, explore, level
 
 ACTORS = {"buyer": BUYER, "provider": PROVIDER, "staff": Actor.staff("staff-1")}
+UNSAFE = sorted((Path(__file__).parent / "policies").glob("*.yaml"))
+ABSTRACT = {"none": 0, "part": PART, "all": AMOUNT}
 
 
 def _real(value, abstract: int, escrow: int):
@@ -61,3 +73,64 @@ def test_every_shortest_path_replays_on_the_engine(sqlite_database, clock, name:
             level(config.escrow),
             config.revisions,
         ), graph.path(config)
+
+
+def _store_unchecked(database, policy) -> None:
+    """Store a version the way one stored before the checker guarded publishing."""
+    with database.session() as session, session.begin():
+        session.add(
+            PolicyVersion(
+                name=policy.name,
+                version=policy.version,
+                digest=policy.digest,
+                document=policy.text,
+                published_at=datetime.now(UTC),
+            )
+        )
+
+
+def _moved(summary) -> tuple[int, int, int]:
+    return summary.funded, summary.released, summary.refunded
+
+
+def _replay(tranche: Tranche, milestone_id: str, line: TraceLine) -> None:
+    before = tranche.milestone(milestone_id).summary
+    args = {k: _real(v, ABSTRACT[line.escrow_before], before.in_escrow) for k, v in line.step.args}
+    actor = ACTORS.get(line.step.actor) or Actor.system()
+    tranche.fire(milestone_id, line.step.event, actor, EventArgs(**args))
+    view = tranche.milestone(milestone_id)
+    assert (view.state, level(view.summary.in_escrow)) == (line.target, line.escrow_after), line
+    deltas = zip(_moved(view.summary), _moved(before), strict=True)
+    kinds = {kind for kind, (a, b) in zip((HOLD, RELEASE, REFUND), deltas, strict=True) if a > b}
+    assert kinds == {kind for kind, _ in line.movements}, line
+
+
+@pytest.mark.parametrize("path", UNSAFE, ids=lambda p: p.stem)
+def test_every_counterexample_of_the_unsafe_library_replays(sqlite_database, clock, path) -> None:
+    policy = load_policy_file(path)
+    result = check_policy(policy)
+    assert not result.ok
+    _store_unchecked(sqlite_database, policy)
+    tranche = Tranche(sqlite_database, clock)
+    stories = [v.trace + v.loop * 2 for v in result.violations if v.trace]
+    contract = tranche.create_contract(
+        buyer_id=BUYER.id,
+        provider_id=PROVIDER.id,
+        currency="USD",
+        agreed_amount=AMOUNT * len(stories),
+        title="Counterexamples",
+        policy=policy.name,
+    )
+    cases = case_states(policy)
+    for story in stories:
+        milestone = tranche.add_milestone(contract.id, title=path.stem, amount=AMOUNT)
+        for line in story:
+            if line.step.actor == "staff" and line.movements:
+                # Staff rule once the respondent's answer period ran out (the checker's
+                # fairness assumption); outside any dispute the engine refuses them too.
+                clock.advance(policy.dispute_response or timedelta(0))
+                if line.source not in cases:
+                    with pytest.raises(ForbiddenEventError, match="only in an open dispute"):
+                        _replay(tranche, milestone.id, line)
+                    break
+            _replay(tranche, milestone.id, line)

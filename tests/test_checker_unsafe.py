@@ -80,8 +80,13 @@ def test_refund_deadline_the_provider_cannot_object_to_is_refused() -> None:
     """Notified is not enough: the provider must be able to leave without refunding."""
     text = variant(replace=("    from: [funded, refund_requested]\n", "    from: [funded]\n"))
     text = text.replace("from: [funded, submitted, refund_requested]", "from: [funded, submitted]")
-    violation = only(check_policy(load_policy_text(text)), "no_unilateral_refund")
+    result = check_policy(load_policy_text(text))
+    (violation,) = result.of("no_unilateral_refund")
     assert steps(violation)[-1] == ("system", "refund_deadline_passed")
+    # The same hole, seen by the game: a deadline that pays the buyer is no way out.
+    (stranded,) = result.of("no_stranded_money")
+    assert stranded.strategy[-1] == "system refund_deadline_passed fires and pays the buyer"
+    assert {v.property for v in result.violations} == {"no_unilateral_refund", "no_stranded_money"}
 
 
 def test_state_holding_escrow_with_no_exit_for_the_provider_is_refused() -> None:
@@ -102,7 +107,11 @@ def test_state_holding_escrow_with_no_exit_for_the_provider_is_refused() -> None
     )
     violation = only(check_policy(policy), "no_stranded_money")
     assert violation.state == "on_hold"
-    assert "the provider alone can never reach a final state" in violation.message
+    assert "the provider has no way to a final state or a staff ruling" in violation.message
+    assert violation.strategy == (
+        "the buyer waits in 'on_hold'",
+        "nothing ever moves the milestone out of 'on_hold'",
+    )
     assert steps(violation) == [FUND, ("buyer", "pause")]
 
 
@@ -245,9 +254,13 @@ def test_timer_that_cannot_fire_leaves_its_state_without_exit() -> None:
 
 def test_bundled_example_of_an_unsafe_file() -> None:
     path = Path(__file__).parent / "policies" / "buyer-cancels-after-delivery.yaml"
-    policy = load_policy_text(path.read_text(), str(path))
-    violation = only(check_policy(policy), "no_unilateral_refund")
+    result = check_policy(load_policy_text(path.read_text(), str(path)))
+    (violation,) = result.of("no_unilateral_refund")
     assert steps(violation) == [FUND, SUBMIT, ("buyer", "cancel")]
+    # And a provider who never delivers keeps the buyer's money: paying is no way out.
+    (stranded,) = result.of("no_stranded_money")
+    assert stranded.state == "funded"
+    assert "the buyer has no way to a final state or a staff ruling" in stranded.message
 
 
 def test_fee_larger_than_the_payment_is_refused() -> None:
@@ -263,19 +276,21 @@ def test_dispute_only_a_settlement_can_end_strands_the_money() -> None:
     """Accepting an offer needs the other party's offer: it is no way out for one party alone."""
     text = variant()
     for target in ("approved", "refunded", "settled"):
-        rule = f"  - event: rule\n    from: [disputed]\n    to: {target}\n    actors: [staff]\n"
+        rule = (
+            f"  - event: rule\n    from: [disputed, escalated]\n    to: {target}\n"
+            "    actors: [staff]\n"
+        )
         start = text.index(rule)
         text = text[:start] + text[text.index("    effects: [split]\n", start) + 21 :]
     assert "event: rule" not in text
     result = check_policy(load_policy_text(text))
     stranded = result.of("no_stranded_money")
-    # Whoever opened the dispute can withdraw it; the other party is stuck until an offer.
-    assert [(v.state, steps(v)) for v in stranded] == [
-        ("disputed", [FUND, ("provider", "dispute")]),
-        ("disputed", [FUND, ("buyer", "dispute")]),
-    ]
-    assert "the buyer alone can never reach a final state" in stranded[0].message
-    assert "the provider alone can never reach a final state" in stranded[1].message
+    # Either party may simply wait once funded: a dispute, escalated or not, ends only by
+    # an offer the waiting party never makes.
+    assert [(v.state, steps(v)) for v in stranded] == [("funded", [FUND]), ("funded", [FUND])]
+    assert "buyer dispute (answer: the provider waits in 'disputed'" in stranded[0].message
+    assert "the buyer has no way to a final state or a staff ruling" in stranded[0].message
+    assert "the provider has no way to a final state or a staff ruling" in stranded[1].message
 
 
 def test_system_transition_without_a_timer_is_a_dead_rule() -> None:

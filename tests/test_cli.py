@@ -25,7 +25,7 @@ def invoke(*args: str):
 def test_policy_check_passes_the_bundled_policy():
     result = invoke("policy", "check", str(ROOT / "policies" / "fixed-price.yaml"))
     assert result.exit_code == 0
-    assert "fixed-price.yaml: fixed-price v1: SAFE" in result.output
+    assert "fixed-price.yaml: fixed-price v2: SAFE" in result.output
     assert "note" not in result.output
 
 

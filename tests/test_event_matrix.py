@@ -35,6 +35,7 @@ PATHS = {
     "submitted": [("fund", BUYER, {}), ("submit", PROVIDER, {})],
     "refund_requested": [("fund", BUYER, {}), ("request_refund", BUYER, {})],
     "disputed": [("fund", BUYER, {}), ("dispute", BUYER, {})],
+    "escalated": [("fund", BUYER, {}), ("dispute", BUYER, {}), ("escalate", PROVIDER, {})],
     "approved": [("fund", BUYER, {}), ("approve", BUYER, {})],
     "refunded": [("fund", BUYER, {}), ("refund", PROVIDER, {})],
     "settled": [("fund", BUYER, {}), ("dispute", BUYER, {}), ("rule", STAFF, SPLIT)],
@@ -43,7 +44,7 @@ PATHS = {
 LATER = START + timedelta(days=8)
 """Staff rule only once the respondent was heard: rulings (and the event under test) come
 after the dispute's 7-day answer period."""
-OPENER = {"disputed": "buyer"}
+OPENER = {"disputed": "buyer", "escalated": "provider"}
 PREVIOUS_STATE = {"disputed": "funded"}
 ESCROW = {"proposed": 0, "cancelled": 0, "approved": 0, "refunded": 0, "settled": 0}
 

@@ -77,7 +77,6 @@ MAX_AMOUNT = 10**15
 REVISION_LIMIT = 3
 REVIEW_PERIOD, REFUND_DEADLINE = timedelta(days=14), timedelta(days=7)
 ANSWER_PERIOD = timedelta(days=7)  # the other party's time to answer a dispute
-TENANT = "stateful"
 FINAL = {"approved", "refunded", "settled", "cancelled"}
 # The states with a timer: its event, its period, and where it leads.
 TIMERS = {
@@ -110,7 +109,11 @@ TABLE: dict[tuple[str, str], tuple[set[str], str]] = {
     ("disputed", "accept_offer"): ({"buyer", "provider"}, SPLIT),
     ("disputed", "rule"): ({"staff"}, SPLIT),
     ("disputed", "withdraw"): ({"buyer", "provider"}, PREVIOUS),
+    ("disputed", "escalate"): ({"buyer", "provider"}, "escalated"),
+    ("escalated", "accept_offer"): ({"buyer", "provider"}, SPLIT),
+    ("escalated", "rule"): ({"staff"}, SPLIT),
 }
+DISPUTED = {"disputed", "escalated"}  # the states a dispute case stays open in
 EVENTS = sorted({event for _, event in TABLE} | {"review_period_elapsed", "bogus"})
 VIA = st.sampled_from(["facade", "facade", "http"])
 """The HTTP API carries a party's events with an amount (never a split, never staff's)."""
@@ -251,6 +254,8 @@ def predict(m: MilestoneModel, event: str, role: str, args: EventArgs, now: date
         return Expected(m.revisions < REVISION_LIMIT, target, why="revision limit")
     if event == "withdraw":
         return Expected(role == m.opener, m.previous or "", why="only the opener withdraws")
+    if event == "escalate":
+        return Expected(role != m.opener, target, why="only the respondent escalates")
     if event == "dispute" and (args.to_provider, args.to_buyer) != (None, None):
         tp, tb = args.to_provider, args.to_buyer
         ok = is_whole(tp) and is_whole(tb) and tp >= 0 and tb >= 0 and tp + tb == m.escrow
@@ -272,6 +277,7 @@ class EscrowStory(RuleBasedStateMachine):
     database: ClassVar[Database]
     clock: ClassVar[FixedClock]
     http: ClassVar[Client]
+    tenant: ClassVar[str]  # the HTTP client's key's tenant: contracts are made in it
     arbitration: ClassVar[Arbitration]
     clock_at: ClassVar[datetime] = START
 
@@ -300,7 +306,7 @@ class EscrowStory(RuleBasedStateMachine):
             currency="USD",
             agreed_amount=AGREED,
             title="Stateful story",
-            tenant=TENANT,
+            tenant=self.tenant,
         )
         self.contract_id = contract.id
         for i, amount in enumerate(amounts):
@@ -391,6 +397,7 @@ class EscrowStory(RuleBasedStateMachine):
         if m.state in TIMERS and m.due is not None:
             m.interrupted[TIMERS[m.state][0]] = max(m.due - self.clock.now(), timedelta(0))
         m.previous, m.opener, m.state, m.due = m.state, role, target, None
+        # The respondent's escalation answers the case: no default outcome after that.
         m.respond_by = self.clock.now() + ANSWER_PERIOD if event == "dispute" else None
         if target in TIMERS:
             timer, period, _ = TIMERS[target]
@@ -463,7 +470,7 @@ class EscrowStory(RuleBasedStateMachine):
             self.fire(m, event, actor, args, via)
             self.every_invariant_holds()
 
-    @precondition(lambda self: any(m.state == "disputed" for m in self.milestones))
+    @precondition(lambda self: any(m.state in DISPUTED for m in self.milestones))
     @rule(
         index=st.integers(0, 3),
         by=st.sampled_from(["staff", "buyer", "provider"]),
@@ -472,7 +479,7 @@ class EscrowStory(RuleBasedStateMachine):
     )
     def dispute_is_resolved(self, index, by, split, fraction):
         """Staff rules, or a party accepts the other's offer: a split, right or wrong."""
-        disputed = [m for m in self.milestones if m.state == "disputed"]
+        disputed = [m for m in self.milestones if m.state in DISPUTED]
         m = disputed[index % len(disputed)]
         tp, tb = resolve_split(split, m.escrow, fraction)
         offer_by = "provider" if by == "buyer" else "buyer"
@@ -639,7 +646,7 @@ class EscrowStory(RuleBasedStateMachine):
         }
         assert len(open_cases) == len({c.milestone_id for c in open_cases})
         for m in self.milestones:
-            assert (live[m.id] is not None) == (m.state == "disputed"), (m.state, live[m.id])
+            assert (live[m.id] is not None) == (m.state in DISPUTED), (m.state, live[m.id])
 
     def check_ledger(self, now: Snapshot) -> None:
         """Invariants 1 and 2: integer amounts, balanced entries, history never rewritten."""
@@ -748,7 +755,8 @@ def test_invariants_hold_after_every_step(sqlite_template: Path, tmp_path: Path)
     database = EscrowStory.database = Database(f"sqlite:///{path}")
     clock = EscrowStory.clock = FixedClock(START)
     app = create_app({"DATABASE_URL": database.url, "AUTO_UPGRADE": False}, clock)
-    EscrowStory.http = Client(app, create_key(database, "stateful story", TENANT)[1])
+    key, plain = create_key(database, "stateful story")
+    EscrowStory.http, EscrowStory.tenant = Client(app, plain), key.tenant
     settings_ = Settings(evidence_dir=tmp_path / "evidence")
     EscrowStory.arbitration = Arbitration(database, clock, settings_)
     try:

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from conftest import BUYER, PROVIDER
 from engine.domain.actors import Actor
-from engine.domain.decision import AWAITING_RESPONSE, WITHDRAWN, EventArgs
+from engine.domain.decision import AWAITING_RESPONSE, UNDER_REVIEW, WITHDRAWN, EventArgs
 from engine.domain.errors import CaseNotLiveError, RespondentNotHeardError
 from engine.service.uow import UnitOfWork
 from engine.store.models import Dispute, Milestone
@@ -109,3 +109,17 @@ def test_a_closed_case_can_never_be_ruled(tranche, contract, tmp_path, clock):
             EventArgs(to_provider=0, to_buyer=25_000, case_id=old.id),
         )
     assert tranche.milestone(milestone_id).state == "disputed"
+
+
+def test_the_respondents_escalation_answers_the_case(tranche, contract, tmp_path, clock):
+    """Escalating is the respondent's act in the case: silence can no longer decide it."""
+    arbitration = arbitration_for(tranche, tmp_path)
+    milestone_id = funded(tranche, contract)
+    case = arbitration.open(milestone_id, BUYER, "Not what we agreed.")
+    tranche.fire(milestone_id, "escalate", PROVIDER)
+    (row,) = _cases(tranche.database, milestone_id)
+    assert (row.status, row.responded_at) == (UNDER_REVIEW, clock.now())
+    assert _live(tranche.database, milestone_id) == case.id  # still the live case
+    clock.advance(timedelta(days=8))
+    assert arbitration.sweep() == []
+    assert tranche.milestone(milestone_id).state == "escalated"

@@ -31,7 +31,7 @@ def cli(tmp_path: Path):
 
 
 def _version(tmp_path: Path, version: int, *replace: tuple[str, str]) -> Path:
-    text = FIXED_PRICE.read_text().replace("version: 1", f"version: {version}")
+    text = FIXED_PRICE.read_text().replace("\nversion: 2\n", f"\nversion: {version}\n")
     for old, new in replace:
         assert old in text
         text = text.replace(old, new)
@@ -51,8 +51,8 @@ def test_check_refuses_an_unsafe_policy_with_its_counterexample() -> None:
     """The report is the output (`> report.txt` keeps it); stderr says in one line why 1."""
     result = CliRunner().invoke(main, ["policy", "check", str(FIXED_PRICE), str(UNSAFE)])
     assert result.exit_code == 1
-    assert "fixed-price v1: SAFE" in result.stdout
-    assert "buyer-cancels v1: UNSAFE (1 problem)" in result.stdout
+    assert "fixed-price v2: SAFE" in result.stdout
+    assert "buyer-cancels v1: UNSAFE (2 problems)" in result.stdout
     assert "FAIL no unilateral refund after funding" in result.stdout
     assert "3. buyer cancel: submitted -> refunded, escrow all -> none" in result.stdout
     assert result.stderr == "policy check failed: buyer-cancels v1 is UNSAFE\n"
@@ -66,13 +66,30 @@ def test_check_json_lists_properties_and_counterexamples() -> None:
     assert safe["ok"] is True
     assert unsafe["ok"] is False
     assert unsafe["properties"]["no_unilateral_refund"]["ok"] is False
-    (violation,) = unsafe["violations"]
+    (violation,) = [v for v in unsafe["violations"] if v["property"] == "no_unilateral_refund"]
     assert [(s["actor"], s["event"]) for s in violation["counterexample"]] == [
         ("buyer", "fund"),
         ("provider", "submit"),
         ("buyer", "cancel"),
     ]
     assert violation["counterexample"][-1]["movements"] == [{"kind": "refund", "amount": 10000}]
+
+
+def test_check_draws_the_counterexample_on_the_diagram(tmp_path: Path) -> None:
+    loop = Path(__file__).parent / "policies" / "dispute-withdraw-loop.yaml"
+    out = tmp_path / "loop.dot"
+    result = CliRunner().invoke(main, ["policy", "check", str(loop), "--draw", str(out)])
+    assert result.exit_code == 1
+    marked = {
+        line.split(" [")[0].strip() for line in out.read_text().splitlines() if "#d32f2f" in line
+    }
+    assert marked == {
+        '"proposed" -> "funded"',
+        '"funded" -> "disputed"',
+        '"disputed" -> "funded"',
+    }
+    bad = CliRunner().invoke(main, ["policy", "check", str(loop), "--draw", "x.gif"])
+    assert bad.exit_code == 2
 
 
 def test_check_reports_schema_errors_with_file_and_line_first(tmp_path: Path) -> None:
@@ -96,15 +113,15 @@ def test_check_reports_schema_errors_with_file_and_line_first(tmp_path: Path) ->
 
 
 def test_publish_stores_a_checked_version_once(cli, tmp_path: Path) -> None:
-    v2 = _version(tmp_path, 2, ("after: 14d", "after: 10d"))
-    first = cli("policy", "publish", str(v2))
+    v3 = _version(tmp_path, 3, ("after: 14d", "after: 10d"))
+    first = cli("policy", "publish", str(v3))
     assert first.exit_code == 0, first.output
-    assert "published fixed-price v2" in first.output
-    again = cli("policy", "publish", str(v2))
+    assert "published fixed-price v3" in first.output
+    again = cli("policy", "publish", str(v3))
     assert again.exit_code == 0
     assert "already published with the same content" in again.output
 
-    changed = _version(tmp_path, 2, ("after: 14d", "after: 9d"))
+    changed = _version(tmp_path, 3, ("after: 14d", "after: 9d"))
     refused = cli("policy", "publish", str(changed))
     assert refused.exit_code == 1
     assert "already published with different content" in str(refused.exception)
@@ -118,18 +135,18 @@ def test_publish_refuses_an_unsafe_policy(cli) -> None:
 
 
 def test_diff_names_what_changed(cli, tmp_path: Path) -> None:
-    v2 = _version(
+    v3 = _version(
         tmp_path,
-        2,
+        3,
         ("after: 14d", "after: 10d"),
         ("platform_fee_bps: 500", "platform_fee_bps: 400"),
         ("    guards: [within_revision_limit]\n", ""),
     )
-    assert cli("policy", "publish", str(v2)).exit_code == 0
-    result = cli("policy", "diff", "fixed-price", "1", "2")
+    assert cli("policy", "publish", str(v3)).exit_code == 0
+    result = cli("policy", "diff", "fixed-price", "2", "3")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        "fixed-price: v1 -> v2",
+        "fixed-price: v2 -> v3",
         "  ~ platform fee: 500 bps -> 400 bps",
         "  ~ transition request_changes: submitted -> funded: guards "
         "['within_revision_limit'] -> []",
@@ -142,10 +159,10 @@ def test_diff_names_what_changed(cli, tmp_path: Path) -> None:
 def test_draw_writes_dot_and_svg(cli, tmp_path: Path) -> None:
     dot = cli("policy", "draw", "fixed-price", "--format", "dot", "--state", "submitted")
     assert dot.exit_code == 0, dot.output
-    assert dot.output.startswith('digraph "fixed-price v1"')
+    assert dot.output.startswith('digraph "fixed-price v2"')
     assert '"submitted" [style="rounded,filled,bold"' in dot.output
 
     out = tmp_path / "fp.svg"
-    svg = cli("policy", "draw", "fixed-price", "--version", "1", "-o", str(out))
+    svg = cli("policy", "draw", "fixed-price", "--version", "2", "-o", str(out))
     assert svg.exit_code == 0, svg.output
     assert b"<svg" in out.read_bytes()

@@ -67,7 +67,7 @@ def test_diff_of_identical_versions_is_empty() -> None:
 
 
 def test_diff_shows_added_and_removed_states_transitions_and_timers() -> None:
-    text = FIXED_PRICE.text.replace("version: 1", "version: 2")
+    text = FIXED_PRICE.text.replace("\nversion: 2\n", "\nversion: 3\n")
     text = text.replace("revision_limit: 3", "revision_limit: 2")
     text = text.replace(
         "  - state: refund_requested\n    after: 7d\n",
@@ -113,7 +113,7 @@ def test_milestone_diagram_marks_its_current_state(tranche, milestone) -> None:
         assert '"funded" [style="rounded,filled,bold"' in dot
         with pytest.raises(NotFoundError):
             milestone_diagram(uow, milestone.id, format="dot", tenant="someone-else")
-        assert policy_diagram(uow.session, "fixed-price", 1, "dot").startswith(b"digraph")
+        assert policy_diagram(uow.session, "fixed-price", 2, "dot").startswith(b"digraph")
         assert b"<svg" in policy_diagram(uow.session, "express")
         with pytest.raises(NotFoundError):
             policy_diagram(uow.session, "fixed-price", 9, "dot")

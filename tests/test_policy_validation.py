@@ -35,13 +35,14 @@ def test_every_bundled_policy_loads():
 
 def test_the_default_policy_expresses_the_design_table():
     policy = load_policy_file(FIXED)
-    assert policy.key == ("fixed-price", 1)
+    assert policy.key == ("fixed-price", 2)
     assert {s.name for s in policy.states} == {
         "proposed",
         "funded",
         "submitted",
         "refund_requested",
         "disputed",
+        "escalated",
         "approved",
         "refunded",
         "settled",
@@ -115,18 +116,18 @@ def test_yaml_syntax_error_names_the_line():
             "  platform_fee_bps: 12000",
             "parameters.platform_fee_bps: Must be greater than or equal to 0 and less than",
         ),
-        ("version: 1", "version: 1.5", "version: Not a valid integer"),
+        ("version: 2", "version: 2.5", "version: Not a valid integer"),
         (
             "  - name: cancelled\n",
             "  - name: funded\n",
-            "states[8].name: state 'funded' is defined twice",
+            "states[9].name: state 'funded' is defined twice",
         ),
         (
             "  - name: proposed\n    initial: true",
             "  - name: proposed\n    initial: false",
             "states: exactly one state must be initial, found 0",
         ),
-        ("  - name: cancelled\n", "  - name: same\n", "states[8].name: 'same' is a reserved word"),
+        ("  - name: cancelled\n", "  - name: same\n", "states[9].name: 'same' is a reserved word"),
         (
             "  - event: cancel\n",
             "  - event: send\n",
@@ -169,9 +170,9 @@ def test_missing_required_keys_and_unknown_keys():
 
 
 def test_a_key_given_twice_is_refused():
-    text = GOOD.replace("version: 1\n", "version: 1\nversion: 2\n", 1)
+    text = GOOD.replace("version: 2\n", "version: 2\nversion: 3\n", 1)
     found = problems_of(text)
-    assert f"bad.yaml:{line_of(text, 'version: 2')}: version: key given twice" in found
+    assert f"bad.yaml:{line_of(text, 'version: 3')}: version: key given twice" in found
 
 
 def test_a_document_that_is_not_a_mapping_is_refused():

@@ -144,6 +144,8 @@ class Decision:
     timers: TimerChanges | None
     opens: CaseOpening | None
     closes: CaseClosing | None
+    answers: str | None
+    """The live case this event answers: the respondent acted in it (escalated, say)."""
     notify: tuple[str, ...]
 
     @property
@@ -222,6 +224,9 @@ def decide(
             resume=spec.target == PREVIOUS,
         )
     opens, closes = _case_changes(policy, snapshot, spec, role, args, target, now)
+    answers = None
+    if case is not None and closes is None and role in PARTIES and role != case.opener_role:
+        answers = case.id if case.status == AWAITING_RESPONSE else None
     return Decision(
         event=event,
         role=role,
@@ -234,6 +239,7 @@ def decide(
         timers=timers,
         opens=opens,
         closes=closes,
+        answers=answers,
         notify=spec.notify,
     )
 

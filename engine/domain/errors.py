@@ -127,3 +127,19 @@ class PolicyError(TrancheError):
     def __init__(self, message: str, problems: list[Any] | None = None, **fields: Any) -> None:
         super().__init__(message, **fields)
         self.problems = problems or []
+
+
+class UnsafePolicyError(PolicyError):
+    """Invariant 10: no policy is published before the checker proved it safe.
+
+    `violations` are the checker's findings (property, message, state, counterexample,
+    the opponent's strategy), as plain data; `result` is the whole check.
+    """
+
+    code = "policy_unsafe"
+
+    def __init__(self, message: str, result: Any, **fields: Any) -> None:
+        violations = [v.as_dict() for v in result.violations]
+        super().__init__(message, violations=violations, **fields)
+        self.result = result
+        self.violations = violations

@@ -8,15 +8,23 @@ from functools import lru_cache
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.domain.errors import NotFoundError, PolicyError
+from engine.domain.errors import NotFoundError, PolicyError, UnsafePolicyError
 from engine.store.db import Database
 from engine.store.models import PolicyVersion
+from policies.checker import check_policy
 from policies.document import Policy
 from policies.loader import bundled_policy_files, load_policy_file, load_policy_text
 
 
 def publish(session: Session, policy: Policy) -> bool:
-    """Store a version; True if new. The same name and version with other content is refused."""
+    """Store a version once the checker proved it safe; True if new.
+
+    Every way to publish comes here (the CLI, the engine API, the bundled policies at
+    upgrade), so no version is stored before the proof. An unsafe policy is refused
+    with `UnsafePolicyError`, carrying the counterexamples; the same name and version
+    with other content is refused too. A version already stored with the same content
+    is left as it is: milestones live on it.
+    """
     row = session.get(PolicyVersion, (policy.name, policy.version))
     if row is not None:
         if row.digest != policy.digest:
@@ -27,6 +35,16 @@ def publish(session: Session, policy: Policy) -> bool:
                 version=policy.version,
             )
         return False
+    result = check_policy(policy)
+    if not result.ok:
+        first = result.violations[0]
+        raise UnsafePolicyError(
+            f"{policy.source}: {policy.name} version {policy.version} is unsafe and was not "
+            f"published ({len(result.violations)} problem(s)); first: {first.message}",
+            result,
+            name=policy.name,
+            version=policy.version,
+        )
     session.add(
         PolicyVersion(
             name=policy.name,

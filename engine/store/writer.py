@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from engine.domain.decision import Decision, EventArgs
+from engine.domain.decision import AWAITING_RESPONSE, UNDER_REVIEW, Decision, EventArgs
 from engine.service.uow import UnitOfWork
 from engine.store.events import append
 from engine.store.ledger import post_movement
@@ -62,6 +62,8 @@ def apply_decision(
         if decision.closes is not None:
             _close_case(uow, decision.closes.id, decision.closes.status, now)
             milestone.dispute_id = None
+        if decision.answers is not None:
+            _answer_case(uow, decision.answers, now)
         milestone.state = decision.target
         milestone.revisions = decision.revisions
         milestone.updated_at = now
@@ -152,6 +154,22 @@ def _close_case(uow: UnitOfWork, case_id: str, status: str, now: datetime) -> No
     )
     for listener in CASE_CLOSED:
         listener(uow, case_id, status, now)
+
+
+def _answer_case(uow: UnitOfWork, case_id: str, now: datetime) -> None:
+    """The respondent acted in the case: the answer is in, staff may rule from now on."""
+    uow.session.execute(
+        update(Dispute)
+        .where(Dispute.id == case_id, Dispute.status == AWAITING_RESPONSE)
+        .values(
+            status=UNDER_REVIEW,
+            responded_at=now,
+            due_at=now,
+            updated_at=now,
+            version=Dispute.version + 1,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 CaseClosed = Callable[[UnitOfWork, str, str, datetime], None]

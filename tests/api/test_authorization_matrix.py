@@ -28,11 +28,12 @@ PATHS = {
     "submitted": [("fund", BUYER), ("submit", PROVIDER)],
     "refund_requested": [("fund", BUYER), ("request_refund", BUYER)],
     "disputed": [("fund", BUYER), ("dispute", BUYER)],
+    "escalated": [("fund", BUYER), ("dispute", BUYER), ("escalate", PROVIDER)],
     "approved": [("fund", BUYER), ("approve", BUYER)],
     "refunded": [("fund", BUYER), ("refund", PROVIDER)],
     "cancelled": [("cancel", BUYER)],
 }
-OPENER = {"disputed": "buyer"}
+OPENER = {"disputed": "buyer", "escalated": "provider"}
 BACK_TO = {"disputed": "funded"}
 FINAL = {s.name for s in POLICY.states if s.final}
 ACTORS = {"buyer": BUYER, "provider": PROVIDER, "stranger": STRANGER}

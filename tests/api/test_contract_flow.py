@@ -12,7 +12,7 @@ def test_paid_milestone_over_http(client: Client) -> None:
     assert contract["summary"]["agreed"] == 100_000
     milestone = client.milestone(contract["id"])
     assert milestone["state"] == "proposed"
-    assert milestone["policy"] == {"name": "fixed-price", "version": 1}
+    assert milestone["policy"] == {"name": "fixed-price", "version": 2}
 
     seen = client.get(f"/v1/milestones/{milestone['id']}", actor=BUYER)
     assert seen.status_code == 200
@@ -110,10 +110,10 @@ def test_another_tenants_ids_answer_404(client: Client, other: Client) -> None:
 
 def test_policies(client: Client) -> None:
     listed = client.get("/v1/policies").json["data"]
-    assert {"name": "fixed-price", "version": 1} in [
+    assert {"name": "fixed-price", "version": 2} in [
         {"name": p["name"], "version": p["version"]} for p in listed
     ]
-    one = client.get("/v1/policies/fixed-price/1").json
+    one = client.get("/v1/policies/fixed-price/2").json
     assert "approved" in one["final_states"]
     assert client.get("/v1/policies/fixed-price/99").status_code == 404
 
