@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.fault_model import ContractModel, MilestoneModel, Step, plan
+from bench.fault_model import ContractModel, MilestoneModel, Plan, Step, plan
 
 TIMEOUT = 10.0
 """Seconds one attempt waits for its answer before it counts as lost and is retried."""
@@ -186,8 +186,9 @@ class Client:
         except Exception as exc:  # noqa: BLE001  (a client that broke down is a finding)
             self.api.tally.find(f"client {self.number} stopped: {exc!r}")
 
-    def contract(self, index: int) -> None:
-        lifecycles, steps = plan(self.rng, self.rng.randrange(1, 4))
+    def contract(self, index: int, planned: Plan | None = None) -> None:
+        """One contract through its plan (else a random one); its model joins `contracts`."""
+        lifecycles, steps = planned or plan(self.rng, self.rng.randrange(1, 4))
         buyer, provider = f"b{self.number}-{index}", f"p{self.number}-{index}"
         agreed = sum(amount for amount, _ in lifecycles) + 20_000
         body = {

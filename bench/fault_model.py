@@ -184,7 +184,11 @@ class ContractModel:
         }
 
 
-def plan(rng: random.Random, milestones: int) -> tuple[list[tuple[int, list[Step]]], list[Step]]:
+Plan = tuple[list[tuple[int, list[Step]]], list[Step]]
+"""A contract's plan: (amount, lifecycle) per milestone, and its contract-level steps."""
+
+
+def plan(rng: random.Random, milestones: int) -> Plan:
     """A contract's plan: (amount, lifecycle) per milestone, and its contract-level steps."""
     kinds = list(SCENARIOS)
     lifecycles = [
