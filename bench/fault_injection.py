@@ -8,8 +8,8 @@ They retry with the same Idempotency-Key on a connection error, a timeout or a 5
 Meanwhile a fault thread SIGKILLs a worker, or the master (then starts the server again
 on the same port), or on PostgreSQL terminates the server's database connections.
 Then, from the model of every 2xx answer: each contract's figures and each milestone's
-state and figures are exactly what was acknowledged; a sample of keys replays instead
-of acting; the feed holds every event exactly once, and each contract's events are the
+state and figures are exactly what was acknowledged; every acknowledged key is stored
+once, and a sample of them replays instead of acting; the feed holds every event exactly once, and each contract's events are the
 acknowledged ones, in order; `tranche audit verify` passes.
 
     .venv/bin/python bench/fault_injection.py [--minutes 10 | --seconds 20]
@@ -172,7 +172,11 @@ def check(api: Api, contracts: list[ContractModel], url: str, replays: int) -> l
     database = Database(url)
     with database.engine.connect() as connection:
         stored = set(connection.exec_driver_sql("SELECT id FROM events").scalars())
+        records = connection.exec_driver_sql("SELECT count(*) FROM api_idempotency").scalar()
     database.dispose()
+    keys = len({sent.key for sent in api.sent})
+    if records != keys:
+        found.append(f"{records} Idempotency-Keys stored, {keys} acknowledged")
     if stored != set(ids):
         found.append(f"{len(stored - set(ids))} events not in the feed, {len(set(ids) - stored)} "
                      "feed entries not events")  # fmt: skip
