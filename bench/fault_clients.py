@@ -112,10 +112,13 @@ class Api:
         while True:
             try:
                 answer = self.attempt(method, path, body, headers)
-                code = answer.body.get("code") if isinstance(answer.body, dict) else None
-                if answer.status < 500 and code != "conflict":
+                problem = answer.body if isinstance(answer.body, dict) else {}
+                if answer.status < 500 and problem.get("code") != "conflict":
                     return answer
-                self.tally.count("retried_answers", f"{answer.status} {code}")
+                because = f" ({problem['cause']})" if "cause" in problem else ""
+                self.tally.count(
+                    "retried_answers", f"{answer.status} {problem.get('code')}{because}"
+                )
                 failure = f"{answer.status} {str(answer.body)[:200]}"
             except (OSError, http.client.HTTPException) as exc:
                 failure = repr(exc)
@@ -178,10 +181,11 @@ class Client:
         self.number, self.api, self.rng = number, api, rng
         self.contracts: list[ContractModel] = []
 
-    def run(self, stop: threading.Event) -> None:
-        """Contracts one after another until `stop`; the one under way is finished."""
+    def run(self, stop: threading.Event, max_operations: int) -> None:
+        """Contracts one after another until `stop` or `max_operations` in all; the one under
+        way is finished."""
         try:
-            while not stop.is_set():
+            while not stop.is_set() and self.api.tally.operations < max_operations:
                 self.contract(len(self.contracts))
         except Exception as exc:  # noqa: BLE001  (a client that broke down is a finding)
             self.api.tally.find(f"client {self.number} stopped: {exc!r}")

@@ -9,11 +9,13 @@ Meanwhile a fault thread SIGKILLs a worker, or the master (then starts the serve
 on the same port), or on PostgreSQL terminates the server's database connections.
 Then, from the model of every 2xx answer: each contract's figures and each milestone's
 state and figures are exactly what was acknowledged; every acknowledged key is stored
-once, and a sample of them replays instead of acting; the feed holds every event exactly once, and each contract's events are the
-acknowledged ones, in order; `tranche audit verify` passes.
+once, and a sample of them replays instead of acting; the feed holds every event exactly
+once, and each contract's events are the acknowledged ones, in order; `tranche audit
+verify` passes.
 
     .venv/bin/python bench/fault_injection.py [--minutes 10 | --seconds 20]
-        [--clients 6] [--workers 2] [--fault-every 1.0] [--backends sqlite,postgres]
+        [--clients 6] [--workers 2] [--fault-every 1.0] [--max-operations 100000]
+        [--replays 500] [--seed N] [--backends sqlite,postgres]
 
 PostgreSQL: a throwaway database on BENCH_POSTGRES_URL (default the local server).
 Exits 1 listing the findings if a check fails; tests/test_fault_injection.py runs a
@@ -218,6 +220,7 @@ def run(
     fault_every: float = 1.0,
     replays: int = 100,
     seed: int | None = None,
+    max_operations: int = 100_000,
 ) -> Tally:
     """One round on the database at `url`: traffic and faults for `seconds`, then the checks.
     Every process started here is stopped by its pid before returning, also on failure."""
@@ -238,7 +241,10 @@ def run(
         try:
             api = Api(supervisor.server.port, key, tally)
             drivers = [Client(n, api, random.Random(seed + n)) for n in range(clients)]
-            threads = [threading.Thread(target=d.run, args=(stop,), daemon=True) for d in drivers]
+            threads = [
+                threading.Thread(target=d.run, args=(stop, max_operations), daemon=True)
+                for d in drivers
+            ]
             faults.start()
             for thread in threads:
                 thread.start()
@@ -288,12 +294,14 @@ def main() -> None:
     parser.add_argument("--fault-every", type=float, default=1.0)
     parser.add_argument("--replays", type=int, default=500)
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--max-operations", type=int, default=100_000)
     parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
     seconds = args.minutes * 60 if args.minutes else args.seconds
     options = dict(
         seconds=seconds, clients=args.clients, workers=args.workers,
         fault_every=args.fault_every, replays=args.replays, seed=args.seed,
+        max_operations=args.max_operations,
     )  # fmt: skip
     failed = False
     for backend in args.backends.split(","):
