@@ -38,6 +38,8 @@ class Tally:
     retries: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     retried_answers: Counter[str] = field(default_factory=Counter)
+    server_errors: Counter[str] = field(default_factory=Counter)
+    """5xx answers by request, to look for in the server's log."""
     findings: list[str] = field(default_factory=list)
     contracts: int = 0
     backends_terminated: int = 0
@@ -119,6 +121,8 @@ class Api:
                 self.tally.count(
                     "retried_answers", f"{answer.status} {problem.get('code')}{because}"
                 )
+                if answer.status >= 500:
+                    self.tally.count("server_errors", f"{answer.status} {method} {path}")
                 failure = f"{answer.status} {str(answer.body)[:200]}"
             except (OSError, http.client.HTTPException) as exc:
                 failure = repr(exc)

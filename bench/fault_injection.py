@@ -15,7 +15,7 @@ verify` passes.
 
     .venv/bin/python bench/fault_injection.py [--minutes 10 | --seconds 20]
         [--clients 6] [--workers 2] [--fault-every 1.0] [--max-operations 100000]
-        [--replays 500] [--seed N] [--backends sqlite,postgres]
+        [--replays 500] [--seed N] [--log gunicorn.log] [--backends sqlite,postgres]
 
 PostgreSQL: a throwaway database on BENCH_POSTGRES_URL (default the local server).
 Exits 1 listing the findings if a check fails; tests/test_fault_injection.py runs a
@@ -221,9 +221,11 @@ def run(
     replays: int = 100,
     seed: int | None = None,
     max_operations: int = 100_000,
+    log_path: str | None = None,
 ) -> Tally:
     """One round on the database at `url`: traffic and faults for `seconds`, then the checks.
-    Every process started here is stopped by its pid before returning, also on failure."""
+    Every process started here is stopped by its pid before returning, also on failure.
+    gunicorn's output (the server's tracebacks of any 500) goes to `log_path` if given."""
     seed = random.randrange(2**32) if seed is None else seed
     random.seed(seed)
     tally = Tally()
@@ -232,7 +234,7 @@ def run(
     _, key = create_key(database, "fault-injection")
     database.dispose()
     started = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "gunicorn.log", "w+") as log:
+    with tempfile.TemporaryDirectory() as tmp, open(log_path or Path(tmp) / "log", "w") as log:
         supervisor = Supervisor(url, workers, tmp, log)
         stop = threading.Event()
         faults = threading.Thread(
@@ -282,6 +284,8 @@ def report(label: str, tally: Tally) -> None:
     )
     for finding in tally.findings:
         print(f"    - {finding}")
+    for request, n in sorted(tally.server_errors.items()):
+        print(f"  {n} x {request}")
 
 
 def main() -> None:
@@ -295,13 +299,14 @@ def main() -> None:
     parser.add_argument("--replays", type=int, default=500)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--max-operations", type=int, default=100_000)
+    parser.add_argument("--log", help="keep gunicorn's output (tracebacks) in this file")
     parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
     seconds = args.minutes * 60 if args.minutes else args.seconds
     options = dict(
         seconds=seconds, clients=args.clients, workers=args.workers,
         fault_every=args.fault_every, replays=args.replays, seed=args.seed,
-        max_operations=args.max_operations,
+        max_operations=args.max_operations, log_path=args.log,
     )  # fmt: skip
     failed = False
     for backend in args.backends.split(","):
