@@ -40,6 +40,8 @@ class Tally:
     retried_answers: Counter[str] = field(default_factory=Counter)
     server_errors: Counter[str] = field(default_factory=Counter)
     """5xx answers by request, to look for in the server's log."""
+    steps: Counter[str] = field(default_factory=Counter)
+    """Steps driven, by kind: milestone events by name, disputes, races, payments."""
     findings: list[str] = field(default_factory=list)
     contracts: int = 0
     backends_terminated: int = 0
@@ -234,6 +236,8 @@ class Client:
         while queues:
             milestone, steps = self.rng.choice(queues)
             step = steps.pop(0)
+            label = " ".join(step) if milestone is None else step[0]
+            self.api.tally.count("steps", step[1] if label == "fire" else label)
             if milestone is None:
                 self.contract_step(model, step)
             else:

@@ -280,6 +280,7 @@ def report(label: str, tally: Tally) -> None:
         f"{tally.contracts} contracts, {tally.elapsed:.1f} s (seed {tally.seed})\n"
         f"  faults injected: {faults} ({tally.backends_terminated} PostgreSQL backends)\n"
         f"  answers retried: {retried}\n"
+        f"  steps: {', '.join(f'{n} {step}' for step, n in sorted(tally.steps.items()))}\n"
         f"  findings: {len(tally.findings)}"
     )
     for finding in tally.findings:
