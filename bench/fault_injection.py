@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -86,9 +87,8 @@ class Supervisor:
 
     def inject(self, kind: str, tally: Tally) -> None:
         if kind == WORKER:
-            pids = self.server.worker_pids()
-            if pids:
-                os.kill(random.choice(pids), signal.SIGKILL)
+            with suppress(ProcessLookupError, IndexError):  # none, or it just died anyway
+                os.kill(random.choice(self.server.worker_pids()), signal.SIGKILL)
         elif kind == MASTER:
             self.kill_server()
             self.server = Server(APP, self.env, self.workers, self.server.port, self.log)
@@ -110,7 +110,8 @@ class Supervisor:
         master.kill()
         master.wait()
         for pid in workers:
-            os.kill(pid, signal.SIGKILL)
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         while not all(gone(pid) for pid in workers):
             time.sleep(0.02)
 
