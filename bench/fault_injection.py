@@ -87,8 +87,11 @@ class Supervisor:
 
     def inject(self, kind: str, tally: Tally) -> None:
         if kind == WORKER:
-            with suppress(ProcessLookupError, IndexError):  # none, or it just died anyway
-                os.kill(random.choice(self.server.worker_pids()), signal.SIGKILL)
+            pids = self.server.worker_pids()
+            if not pids:  # all died of the last fault; the master has not forked anew yet
+                return
+            with suppress(ProcessLookupError):
+                os.kill(random.choice(pids), signal.SIGKILL)
         elif kind == MASTER:
             self.kill_server()
             self.server = Server(APP, self.env, self.workers, self.server.port, self.log)
@@ -101,6 +104,7 @@ class Supervisor:
                     (APPLICATION_NAME,),
                 ).fetchone()[0]
             tally.add("backends_terminated", terminated)
+        tally.count("faults", kind)
 
     def kill_server(self) -> None:
         """SIGKILL the master, then its workers: stopped first, it can fork no new one."""
@@ -129,7 +133,6 @@ class Supervisor:
             before = tally.acknowledged
             try:
                 self.inject(kind, tally)
-                tally.count("faults", kind)
             except Exception as exc:  # noqa: BLE001  (a fault that failed is a finding)
                 tally.find(f"injecting {kind}: {exc!r}")
             if not schedule:
