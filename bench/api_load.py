@@ -39,6 +39,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -55,8 +56,13 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, app: str, env: dict[str, str], workers: int) -> None:
-        self.port = free_port()
+    """gunicorn (sync workers) on 127.0.0.1, on a free port unless `port` is given."""
+
+    def __init__(
+        self, app: str, env: dict[str, str], workers: int, port: int = 0, log: IO | None = None
+    ) -> None:
+        """Started and answering on its port; `log` takes gunicorn's output (else ours)."""
+        self.port = port or free_port()
         command = [
             str(ROOT / ".venv/bin/gunicorn"),
             "-w",
@@ -67,7 +73,9 @@ class Server:
             "warning",
             app,
         ]
-        self.process = subprocess.Popen(command, env=os.environ | env, cwd=ROOT)
+        self.process = subprocess.Popen(
+            command, env=os.environ | env, cwd=ROOT, stdout=log, stderr=log
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -76,19 +84,23 @@ class Server:
                 return
             except OSError:
                 time.sleep(0.1)
+        self.process.kill()
+        self.process.wait()
         raise RuntimeError("gunicorn did not start")
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=30)
 
+    def worker_pids(self) -> list[int]:
+        """The master's workers right now (Linux /proc)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
     def cpu_seconds(self) -> float:
         """CPU time used so far by the gunicorn master and its workers (Linux /proc)."""
-        pids = [self.process.pid]
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        pids += [int(pid) for pid in children.read_text().split()]
         ticks = 0
-        for pid in pids:
+        for pid in [self.process.pid, *self.worker_pids()]:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             ticks += int(fields[11]) + int(fields[12])  # utime, stime
         return ticks / os.sysconf("SC_CLK_TCK")
