@@ -47,7 +47,7 @@ from bench.api_load import Server  # noqa: E402
 from bench.fault_clients import PATIENCE, Api, Client, Tally  # noqa: E402
 from bench.fault_model import ContractModel  # noqa: E402
 from bench.throwaway import postgres_url  # noqa: E402
-from engine.db import Database  # noqa: E402
+from engine.store.db import Database  # noqa: E402
 from web.api.auth import create_key  # noqa: E402
 
 APP = "web.app:create_app()"

@@ -10,7 +10,7 @@ import pytest
 from bench.fault_clients import Api, Client, Tally
 from bench.fault_injection import check
 from bench.fault_model import CONTRACT_STEPS, SCENARIOS
-from engine.actors import Actor
+from engine.domain.actors import Actor
 
 ONE_AT_A_TIME = [step for step in CONTRACT_STEPS if step != ("request", "pay twice")]
 """Contract-level steps without the race between two payers, whose outcome is not
