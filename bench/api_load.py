@@ -55,8 +55,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+SECRET_KEY = secrets.token_hex(32)
+
+
 class Server:
-    """gunicorn (sync workers) on 127.0.0.1, on a free port unless `port` is given."""
+    """gunicorn (sync workers) on 127.0.0.1, on a free port unless `port` is given.
+
+    Its workers share one console secret key (gunicorn refuses to start without one),
+    kept across a restart on the same port."""
 
     def __init__(
         self, app: str, env: dict[str, str], workers: int, port: int = 0, log: IO | None = None
@@ -73,6 +79,7 @@ class Server:
             "warning",
             app,
         ]
+        env = {"TRANCHE_SECRET_KEY": SECRET_KEY} | env
         self.process = subprocess.Popen(
             command, env=os.environ | env, cwd=ROOT, stdout=log, stderr=log
         )
@@ -280,7 +287,6 @@ def run_backend(url: str, label: str, args: argparse.Namespace) -> None:
     env = {
         "TRANCHE_DATABASE_URL": url,
         "TRANCHE_AUTO_UPGRADE": "false",
-        "TRANCHE_SECRET_KEY": secrets.token_hex(32),  # gunicorn refuses to start without one
     }
     print(
         f"{label}: {args.clients} clients, {args.readers} readers, "
