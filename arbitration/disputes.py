@@ -21,7 +21,7 @@ from arbitration.settings import Settings
 from engine.domain.actors import Actor
 from engine.domain.decision import AWAITING_RESPONSE, OPEN_STATUSES, UNDER_REVIEW, EventArgs
 from engine.domain.errors import NotAPartyError, ValidationError
-from engine.rules import DISPUTE, check_split
+from engine.domain.policy.vocabulary import DISPUTE, check_split
 from engine.service.milestones import fire_event
 from engine.service.uow import UnitOfWork
 from engine.store.models import Dispute, Milestone, new_id

@@ -16,7 +16,7 @@ from arbitration.disputes import load
 from arbitration.settings import Settings
 from engine.domain.decision import EventArgs, decide
 from engine.domain.ledger_legs import BUYER_REFUNDS, PLATFORM_FEES, PROVIDER_PAYABLE
-from engine.rules import check_split
+from engine.domain.policy.vocabulary import check_split
 from engine.service.milestones import milestone_policy, snapshot_of
 from engine.service.uow import UnitOfWork
 from engine.store.models import Milestone

@@ -33,7 +33,7 @@ from arbitration.staff import SENIOR
 from engine.domain.actors import Actor
 from engine.domain.decision import PENDING_APPROVAL, UNDER_REVIEW, EventArgs, require_heard
 from engine.domain.errors import ValidationError
-from engine.rules import check_split
+from engine.domain.policy.vocabulary import check_split
 from engine.service.milestones import fire_event, live_case
 from engine.service.uow import UnitOfWork
 from engine.store.models import Dispute, new_id

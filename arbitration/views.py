@@ -20,12 +20,12 @@ from engine.domain.actors import Actor
 from engine.domain.decision import OPEN_STATUSES, UNDER_REVIEW
 from engine.domain.errors import ValidationError
 from engine.domain.money import MAX_AMOUNT, check_currency
+from engine.domain.policy.document import Policy
 from engine.domain.summary import Summary
 from engine.service.milestones import MilestoneView, history, milestone_policy, view_milestone
 from engine.service.uow import UnitOfWork
 from engine.store.models import Contract, Dispute, Event, Milestone
 from engine.store.summaries import contract_summary
-from policies.document import Policy
 
 UNASSIGNED = "unassigned"
 LIMITS = {"min_amount": MAX_AMOUNT, "max_amount": MAX_AMOUNT, "older_than_days": 36_500}

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from policies.checker import check_policy  # noqa: E402
-from policies.loader import bundled_policy_files, load_policy_file  # noqa: E402
+from engine.domain.policy.checker import check_policy  # noqa: E402
+from engine.domain.policy.loader import bundled_policy_files, load_policy_file  # noqa: E402
 
 GOAL_SECONDS = 2.0
 

@@ -1,1 +1,4 @@
-"""Policies as data: YAML documents, their schema, and the loader that reports line numbers."""
+"""The bundled policy documents (YAML): what policy authors edit; nothing else lives here.
+
+Their language (schema, loader, vocabulary, machine, checker) is engine.domain.policy's.
+"""

@@ -22,13 +22,13 @@ from conftest import BUYER, PROVIDER
 from engine.domain.actors import Actor
 from engine.domain.decision import EventArgs
 from engine.domain.errors import ForbiddenEventError
-from engine.machine import case_states
-from engine.rules import HOLD, REFUND, RELEASE
+from engine.domain.policy.checker import TraceLine, check_policy
+from engine.domain.policy.explorer import AMOUNT, PART, explore, level
+from engine.domain.policy.loader import load_policy_file
+from engine.domain.policy.machine import case_states
+from engine.domain.policy.vocabulary import HOLD, REFUND, RELEASE
 from engine.service.tranche import Tranche
 from engine.store.models import PolicyVersion
-from policies.checker import TraceLine, check_policy
-from policies.loader import load_policy_file
-from policies.model import AMOUNT, PART, explore, level
 
 ACTORS = {"buyer": BUYER, "provider": PROVIDER, "staff": Actor.staff("staff-1")}
 UNSAFE = sorted((Path(__file__).parent / "policies").glob("*.yaml"))

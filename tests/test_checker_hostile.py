@@ -12,8 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from policies.checker import CheckResult, Violation, check_policy
-from policies.loader import BUNDLED, bundled_policy_files, load_policy_file, load_policy_text
+from engine.domain.policy.checker import CheckResult, Violation, check_policy
+from engine.domain.policy.loader import (
+    BUNDLED,
+    bundled_policy_files,
+    load_policy_file,
+    load_policy_text,
+)
 
 LIBRARY = Path(__file__).parent / "policies"
 FUND = ("buyer", "fund")

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from engine.domain.errors import PolicyError
-from engine.rules import EFFECTS, RELEASE, Effect, Movement
-from policies.checker import CheckResult, Violation, check_policy
-from policies.loader import BUNDLED, load_policy_text
+from engine.domain.policy.checker import CheckResult, Violation, check_policy
+from engine.domain.policy.loader import BUNDLED, load_policy_text
+from engine.domain.policy.vocabulary import EFFECTS, RELEASE, Effect, Movement
 
 FIXED_PRICE = (BUNDLED / "fixed-price.yaml").read_text()
 FUND = ("buyer", "fund")

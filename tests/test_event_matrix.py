@@ -17,11 +17,11 @@ from engine.domain.actors import Actor
 from engine.domain.clock import FixedClock
 from engine.domain.decision import EventArgs
 from engine.domain.errors import ForbiddenEventError, NotAPartyError, UnknownEventError
-from engine.rules import GUARDS, PARTIES, Facts
+from engine.domain.policy.document import PREVIOUS, SAME
+from engine.domain.policy.loader import load_policy_file
+from engine.domain.policy.vocabulary import GUARDS, PARTIES, Facts
 from engine.service.tranche import Tranche
 from engine.store.db import Database
-from policies.document import PREVIOUS, SAME
-from policies.loader import load_policy_file
 
 POLICY = load_policy_file(Path(__file__).resolve().parent.parent / "policies" / "fixed-price.yaml")
 STAFF = Actor.staff("staff-1")

@@ -10,7 +10,7 @@ from conftest import BUYER, PROVIDER
 from engine.domain.decision import EventArgs
 from engine.domain.errors import InsufficientEscrowError, LedgerError
 from engine.domain.ledger_legs import BUYER_FUNDING, ESCROW, Leg
-from engine.rules import REFUND, Movement
+from engine.domain.policy.vocabulary import REFUND, Movement
 from engine.store.ledger import escrow_balance, post, post_movement, reverse
 from engine.store.models import LedgerEntry, Milestone, Posting
 

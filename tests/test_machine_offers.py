@@ -9,9 +9,9 @@ from types import SimpleNamespace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.machine import Command, MilestoneMachine
-from engine.rules import Facts
-from policies.loader import load_policy_file
+from engine.domain.policy.loader import load_policy_file
+from engine.domain.policy.machine import Command, MilestoneMachine
+from engine.domain.policy.vocabulary import Facts
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = [

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import BUYER, PROVIDER
 from engine.domain.errors import ForbiddenEventError
-from engine.machine import _pooled
+from engine.domain.policy.machine import _pooled
 
 
 def test_final_state_keeps_the_pooled_instance_and_its_strictness(tranche, contract, milestone):

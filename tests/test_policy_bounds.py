@@ -8,12 +8,14 @@ constructors. The loader refuses each before it costs more than a read.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from click.testing import CliRunner
 from test_policy_validation import GOOD
 
 from engine.domain.errors import PolicyError
-from policies.loader import MAX_BYTES, MAX_DEPTH, load_policy_file, load_policy_text
+from engine.domain.policy.loader import MAX_BYTES, MAX_DEPTH, load_policy_file, load_policy_text
 from web.cli import main
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
@@ -53,7 +55,7 @@ def test_deep_nesting_is_refused_with_its_line(opening):
     [("9" * 5_000, "Exceeds the limit"), ("2026-13-45", "month must be in 1..12")],
 )
 def test_a_value_yaml_cannot_build_names_its_line(value, message):
-    text = GOOD.replace("version: 1", f"version: {value}", 1)
+    text = re.sub(r"^version: \d+$", f"version: {value}", GOOD, count=1, flags=re.M)
     (problem,) = refused(text)
     assert problem.startswith(f"bad.yaml:{text.splitlines().index(f'version: {value}') + 1}: ")
     assert message in problem

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from conftest import needs_graphviz
 from engine.domain.errors import NotFoundError
-from policies.loader import BUNDLED
+from engine.domain.policy.loader import BUNDLED
 from web.cli import main
 
 UNSAFE = Path(__file__).parent / "policies" / "buyer-cancels-after-delivery.yaml"

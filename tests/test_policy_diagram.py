@@ -6,10 +6,11 @@ import pytest
 
 from conftest import BUYER, needs_graphviz
 from engine.domain.errors import NotFoundError, ValidationError
-from policies import diagram
-from policies.diagram import DiagramError, milestone_diagram, policy_diagram, render, to_dot
-from policies.diff import diff_policies
-from policies.loader import BUNDLED, load_policy_file, load_policy_text
+from engine.domain.policy import diagram
+from engine.domain.policy.diagram import DiagramError, render, to_dot
+from engine.domain.policy.diff import diff_policies
+from engine.domain.policy.loader import BUNDLED, load_policy_file, load_policy_text
+from engine.service.drawings import milestone_diagram, policy_diagram
 
 FIXED_PRICE = load_policy_file(BUNDLED / "fixed-price.yaml")
 

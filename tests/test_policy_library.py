@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from conftest import BUYER, PROVIDER
-from engine.rules import HOLD, RELEASE, Facts, Movement, apply_effects
-from policies.checker import check_policy
-from policies.loader import bundled_policy_files, load_policy_file, load_policy_text
+from engine.domain.policy.checker import check_policy
+from engine.domain.policy.loader import bundled_policy_files, load_policy_file, load_policy_text
+from engine.domain.policy.vocabulary import HOLD, RELEASE, Facts, Movement, apply_effects
 
 
 @pytest.mark.parametrize("path", bundled_policy_files(), ids=lambda p: Path(p).stem)

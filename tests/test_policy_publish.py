@@ -13,10 +13,10 @@ import pytest
 
 import engine.store.policy_store as policy_store
 from engine.domain.errors import UnsafePolicyError
+from engine.domain.policy.loader import BUNDLED, load_policy_file
 from engine.store.db import Database
 from engine.store.models import PolicyVersion
 from engine.store.policy_store import publish
-from policies.loader import BUNDLED, load_policy_file
 
 LOOP = Path(__file__).parent / "policies" / "dispute-withdraw-loop.yaml"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from engine.domain.errors import PolicyError
-from policies.loader import bundled_policy_files, load_policy_file, load_policy_text
+from engine.domain.policy.loader import bundled_policy_files, load_policy_file, load_policy_text
 
 FIXED = Path(__file__).resolve().parent.parent / "policies" / "fixed-price.yaml"
 GOOD = FIXED.read_text()

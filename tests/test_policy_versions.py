@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from conftest import BUYER, PROVIDER
+from engine.domain.policy.checker import check_policy
+from engine.domain.policy.loader import BUNDLED, load_policy_text
 from engine.store.policy_store import publish
-from policies.checker import check_policy
-from policies.loader import BUNDLED, load_policy_text
 
 # Its own name: published versions outlive a test on PostgreSQL (that table is kept).
 TEXT = (BUNDLED / "fixed-price.yaml").read_text().replace("name: fixed-price", "name: versioned")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from arbitration.settings import Settings
 from engine.domain.money import MAX_AMOUNT
-from policies.loader import MAX_BYTES, MAX_DEPTH
+from engine.domain.policy.loader import MAX_BYTES, MAX_DEPTH
 from web.api.body import MAX_DEPTH as JSON_DEPTH
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()

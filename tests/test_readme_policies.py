@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from policies.checker import check_policy
-from policies.cli import policy, vocabulary_markdown
-from policies.loader import load_policy_text
+from engine.domain.policy.checker import check_policy
+from engine.domain.policy.loader import load_policy_text
+from web.policy_cli import policy, vocabulary_markdown
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

@@ -21,8 +21,8 @@ from engine.service.tranche import Tranche
 from engine.store.db import Database, database_url
 from engine.store.keyring import KeyringError
 from engine.store.sqlite_queue import is_plain_file
-from policies.cli import policy
 from web.api.auth import create_key
+from web.policy_cli import policy
 
 
 class IsoMoment(click.ParamType):

@@ -28,9 +28,16 @@ from engine.domain.errors import (
     RespondentNotHeardError,
 )
 from engine.domain.ledger_legs import Leg, legs_for
-from engine.machine import MilestoneMachine, case_states
-from engine.rules import DISPUTE, PARTIES, Facts, Movement, apply_effects, check_split
-from policies.document import PREVIOUS, Policy, TimerSpec, TransitionSpec
+from engine.domain.policy.document import PREVIOUS, Policy, TimerSpec, TransitionSpec
+from engine.domain.policy.machine import MilestoneMachine, case_states
+from engine.domain.policy.vocabulary import (
+    DISPUTE,
+    PARTIES,
+    Facts,
+    Movement,
+    apply_effects,
+    check_split,
+)
 
 AWAITING_RESPONSE, UNDER_REVIEW, PENDING_APPROVAL = (
     "awaiting_response",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.domain.money import share
-from engine.rules import HOLD, REFUND, RELEASE, Movement
+from engine.domain.policy.vocabulary import HOLD, REFUND, RELEASE, Movement
 
 BUYER_FUNDING = "buyer_funding"
 ESCROW = "escrow"

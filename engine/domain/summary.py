@@ -18,7 +18,7 @@ from typing import Any
 
 from engine.domain.ledger_legs import BUYER_FUNDING, DIRECT, ESCROW, PLATFORM_FEES
 from engine.domain.money import Money
-from engine.rules import HOLD, REFUND, RELEASE
+from engine.domain.policy.vocabulary import HOLD, REFUND, RELEASE
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from engine.domain.errors import (
 )
 from engine.domain.ledger_legs import DIRECT
 from engine.domain.money import MAX_AMOUNT, check_currency, check_minor_units
-from engine.rules import Movement
+from engine.domain.policy.vocabulary import Movement
 from engine.service.uow import UnitOfWork
 from engine.store.events import GENESIS, append
 from engine.store.ledger import post_movement

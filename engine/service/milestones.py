@@ -15,13 +15,13 @@ from sqlalchemy import bindparam, select
 from engine.domain.actors import Actor, role_of
 from engine.domain.decision import Case, EventArgs, Snapshot, allowed_events, decide
 from engine.domain.errors import NotFoundError, PreconditionFailedError
+from engine.domain.policy.document import Policy
+from engine.domain.policy.vocabulary import DISPUTE
 from engine.domain.summary import Summary, milestone_summary
-from engine.rules import DISPUTE
 from engine.service.uow import UnitOfWork
 from engine.store.models import Contract, Dispute, Event, Milestone, new_id
 from engine.store.timers import next_pending
 from engine.store.writer import apply_decision, case_of
-from policies.document import Policy
 
 _LOAD = (
     select(Milestone, Contract)

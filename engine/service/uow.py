@@ -7,10 +7,10 @@ from types import TracebackType
 from sqlalchemy.orm import Session
 
 from engine.domain.clock import Clock, SystemClock
+from engine.domain.policy.document import Policy
 from engine.store.db import Database
 from engine.store.policy_store import get_policy
 from engine.store.timers import Pending
-from policies.document import Policy
 
 
 class UnitOfWork:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from engine.domain.errors import InsufficientEscrowError, LedgerError, NotFoundError
 from engine.domain.ledger_legs import ESCROW, PLATFORM_FEES, Leg, legs_for
-from engine.rules import HOLD, REFUND, RELEASE, Movement
+from engine.domain.policy.vocabulary import HOLD, REFUND, RELEASE, Movement
 from engine.store.models import Contract, LedgerEntry, Milestone, Posting
 
 # Entry and postings go in as plain INSERTs on their tables, built once: nothing reads

@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.domain.errors import NotFoundError, PolicyError, UnsafePolicyError
+from engine.domain.policy.checker import check_policy
+from engine.domain.policy.document import Policy
+from engine.domain.policy.loader import bundled_policy_files, load_policy_file, load_policy_text
 from engine.store.db import Database
 from engine.store.models import PolicyVersion
-from policies.checker import check_policy
-from policies.document import Policy
-from policies.loader import bundled_policy_files, load_policy_file, load_policy_text
 
 
 def publish(session: Session, policy: Policy) -> bool:

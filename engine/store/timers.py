@@ -14,8 +14,8 @@ from typing import cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from engine.domain.policy.document import Policy
 from engine.store.models import Milestone, Timer, UTCDateTime
-from policies.document import Policy
 
 PENDING, DONE, CANCELLED, VOID = "pending", "done", "cancelled", "void"
 

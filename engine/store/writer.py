@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import update
 
 from engine.domain.decision import AWAITING_RESPONSE, UNDER_REVIEW, Decision, EventArgs
+from engine.domain.policy.document import Policy
 from engine.service.uow import UnitOfWork
 from engine.store.events import append
 from engine.store.ledger import post_movement
 from engine.store.models import Contract, Dispute, Event, Milestone
 from engine.store.rows import write_back
 from engine.store.timers import cancel_pending, schedule
-from policies.document import Policy
 
 NOTE_LIMIT = 2_000
 

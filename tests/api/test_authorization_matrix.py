@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from api.helpers import BUYER, PROVIDER, STRANGER, Client
-from engine.rules import GUARDS, PARTIES, Facts
+from engine.domain.policy.document import PREVIOUS, SAME
+from engine.domain.policy.loader import load_policy_file
+from engine.domain.policy.vocabulary import GUARDS, PARTIES, Facts
 from engine.store.db import Database
-from policies.document import PREVIOUS, SAME
-from policies.loader import load_policy_file
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = load_policy_file(ROOT / "policies" / "fixed-price.yaml")

@@ -9,9 +9,10 @@ from flask_smorest import Blueprint
 
 from arbitration.disputes import open_dispute
 from engine.domain.decision import EventArgs
+from engine.domain.policy.diagram import MEDIA_TYPES
+from engine.service.drawings import milestone_diagram
 from engine.service.milestones import fire_event, history, view_milestone
 from engine.service.uow import UnitOfWork
-from policies.diagram import MEDIA_TYPES, milestone_diagram
 from web.api import auth, present, schemas
 from web.api.commands import etag, expected_version, json_response, run, tranche
 from web.api.views_disputes import settings

@@ -9,10 +9,11 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from engine.domain.policy.diagram import MEDIA_TYPES
+from engine.service.drawings import policy_diagram
 from engine.service.uow import UnitOfWork
 from engine.store.models import PolicyVersion
 from engine.store.policy_store import get_policy
-from policies.diagram import MEDIA_TYPES, policy_diagram
 from web.api import auth, present, schemas
 from web.api.commands import json_response, run, tranche
 from web.api.egress import EgressRefused

@@ -10,7 +10,7 @@ from collections import deque
 
 from markupsafe import Markup, escape
 
-from policies.document import PREVIOUS, SAME, Policy
+from engine.domain.policy.document import PREVIOUS, SAME, Policy
 
 BOX_W, BOX_H, COL_GAP, ROW_GAP, PAD = 150, 34, 70, 22, 16
 

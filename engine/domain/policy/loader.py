@@ -11,11 +11,13 @@ from typing import Any, NoReturn
 import yaml
 from marshmallow import ValidationError as SchemaError
 
+import policies
 from engine.domain.errors import PolicyError
-from policies.document import EffectRef, Policy, StateSpec, TimerSpec, TransitionSpec
-from policies.schema import PolicySchema, cross_reference, flatten
+from engine.domain.policy.document import EffectRef, Policy, StateSpec, TimerSpec, TransitionSpec
+from engine.domain.policy.schema import PolicySchema, cross_reference, flatten
 
-BUNDLED = Path(__file__).resolve().parent
+BUNDLED = Path(policies.__file__).resolve().parent
+"""The `policies` package holds the bundled documents only: what policy authors edit."""
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 MAX_BYTES = 256 * 1024
 """A policy is a few kilobytes; this leaves room for long descriptions, not for a flood."""

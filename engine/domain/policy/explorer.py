@@ -13,7 +13,7 @@ offered by either party. The system acts only through the timers of the current
 state, as `Tranche.sweep` does.
 
 Each step is evaluated with the engine's own pieces: `actor_allowed` from
-engine.machine, the guards and effects of engine.rules on a `Facts`, and
+engine.domain.policy.machine, the guards and effects of its vocabulary on a `Facts`, and
 `legs_for` of the ledger, so the checker and the engine cannot drift apart.
 `explore` walks every reachable configuration breadth first, so the first path
 found to anything is a shortest one.
@@ -27,8 +27,9 @@ from typing import Any
 
 from engine.domain.errors import TrancheError
 from engine.domain.ledger_legs import legs_for
-from engine.machine import actor_allowed, may_return
-from engine.rules import (
+from engine.domain.policy.document import PREVIOUS, SAME, Policy, TransitionSpec
+from engine.domain.policy.machine import actor_allowed, may_return
+from engine.domain.policy.vocabulary import (
     EFFECTS,
     GUARDS,
     HOLD,
@@ -39,7 +40,6 @@ from engine.rules import (
     Movement,
     apply_effects,
 )
-from policies.document import PREVIOUS, SAME, Policy, TransitionSpec
 
 AMOUNT = 10_000
 """The milestone amount the checker works with: divisible enough for basis points."""

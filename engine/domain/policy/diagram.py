@@ -3,8 +3,8 @@
 `render(policy, current_state=None, format="svg")` is the one entry point for the
 CLI, the API and the console: it marks a milestone's current state when given, and
 the steps of a counterexample (`marked`, as (from, event, to)) in red.
-`policy_diagram` (GET /v1/policies/{name}/{version}/diagram) and `milestone_diagram`
-(a case page) wrap it around the database; `MEDIA_TYPES` gives each format's type.
+engine.service.drawings wraps it around the database; `MEDIA_TYPES` gives each
+format's type.
 The DOT text is generated here (no extra dependency); only SVG and PNG need the
 `dot` program (Debian package `graphviz`).
 """
@@ -15,15 +15,10 @@ import shutil
 import subprocess
 from collections.abc import Collection
 
-from sqlalchemy.orm import Session
-
 from engine.domain.errors import TrancheError, ValidationError
-from engine.machine import arrows
-from engine.service.milestones import view_milestone
-from engine.service.uow import UnitOfWork
-from engine.store.policy_store import get_policy, latest_version
-from policies.diff import duration_text, effect_text
-from policies.document import Policy
+from engine.domain.policy.diff import duration_text, effect_text
+from engine.domain.policy.document import Policy
+from engine.domain.policy.machine import arrows
 
 FORMATS = ("svg", "png", "dot")
 MEDIA_TYPES = {"svg": "image/svg+xml", "png": "image/png", "dot": "text/vnd.graphviz"}
@@ -117,24 +112,3 @@ def render(
     if done.returncode != 0:
         raise DiagramError(f"dot failed: {done.stderr.decode(errors='replace').strip()[:500]}")
     return done.stdout
-
-
-def policy_diagram(
-    session: Session,
-    name: str,
-    version: int | None = None,
-    format: str = "svg",
-    current_state: str | None = None,
-) -> bytes:
-    """A published version's drawing (the latest when `version` is None); NotFoundError if none."""
-    chosen = get_policy(session, name, version or latest_version(session, name))
-    return render(chosen, current_state=current_state, format=format)
-
-
-def milestone_diagram(
-    uow: UnitOfWork, milestone_id: str, format: str = "svg", tenant: str | None = None
-) -> bytes:
-    """The drawing of a milestone's own policy version, its current state marked."""
-    view = view_milestone(uow, milestone_id, tenant=tenant)
-    chosen = get_policy(uow.session, view.policy_name, view.policy_version)
-    return render(chosen, current_state=view.state, format=format)

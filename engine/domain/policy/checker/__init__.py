@@ -26,12 +26,19 @@ from __future__ import annotations
 
 import time
 
-from policies.checker import consent
-from policies.checker.game import Game
-from policies.checker.postpone import postponements
-from policies.checker.results import PROPERTIES, CheckResult, TraceLine, Violation, line, trace
-from policies.document import PREVIOUS, SAME, Policy
-from policies.model import SYSTEM, Config, Edge, Graph, explore
+from engine.domain.policy.checker import consent
+from engine.domain.policy.checker.game import Game
+from engine.domain.policy.checker.postpone import postponements
+from engine.domain.policy.checker.results import (
+    PROPERTIES,
+    CheckResult,
+    TraceLine,
+    Violation,
+    line,
+    trace,
+)
+from engine.domain.policy.document import PREVIOUS, SAME, Policy
+from engine.domain.policy.explorer import SYSTEM, Config, Edge, Graph, explore
 
 __all__ = ["PROPERTIES", "CheckResult", "TraceLine", "Violation", "check_policy"]
 

@@ -17,8 +17,8 @@ from marshmallow import RAISE, Schema, fields, validate
 from marshmallow import ValidationError as SchemaError
 from statemachine import StateMachine
 
-from engine.rules import ACTORS, EFFECTS, GUARDS, PARTIES, check_effect_params
-from policies.document import PREVIOUS, SAME
+from engine.domain.policy.document import PREVIOUS, SAME
+from engine.domain.policy.vocabulary import ACTORS, EFFECTS, GUARDS, PARTIES, check_effect_params
 
 NAME = r"^[a-z][a-z0-9_]*$"
 _DURATION = re.compile(r"^(\d+)([dhm])$")

@@ -20,8 +20,8 @@ from statemachine import State, StateMachine
 from statemachine.exceptions import TransitionNotAllowed
 
 from engine.domain.errors import ForbiddenEventError, UnknownEventError
-from engine.rules import DISPUTE, EFFECTS, GUARDS, PARTIES, Facts
-from policies.document import PREVIOUS, SAME, Policy, TransitionSpec
+from engine.domain.policy.document import PREVIOUS, SAME, Policy, TransitionSpec
+from engine.domain.policy.vocabulary import DISPUTE, EFFECTS, GUARDS, PARTIES, Facts
 
 
 @dataclass(slots=True)

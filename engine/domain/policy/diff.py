@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from engine.machine import arrows
-from policies.document import EffectRef, Policy
+from engine.domain.policy.document import EffectRef, Policy
+from engine.domain.policy.machine import arrows
 
 
 def duration_text(after: timedelta) -> str:

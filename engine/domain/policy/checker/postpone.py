@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections import deque
 
-from engine.rules import REFUND, RELEASE
-from policies.checker.results import Violation, line, trace
-from policies.document import PREVIOUS
-from policies.model import SYSTEM, Config, Edge, Graph
+from engine.domain.policy.checker.results import Violation, line, trace
+from engine.domain.policy.document import PREVIOUS
+from engine.domain.policy.explorer import SYSTEM, Config, Edge, Graph
+from engine.domain.policy.vocabulary import REFUND, RELEASE
 
 
 def _alone(edge: Edge, party: str) -> bool:

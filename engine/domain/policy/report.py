@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from policies.checker import PROPERTIES, CheckResult, TraceLine
+from engine.domain.policy.checker import PROPERTIES, CheckResult, TraceLine
 
 
 def _movement(kind: str, amount: int) -> str:

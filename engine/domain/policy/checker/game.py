@@ -34,9 +34,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from policies.checker.consent import hearing_fault, other, paid_away, rules
-from policies.document import PREVIOUS
-from policies.model import SYSTEM, Config, Edge, Graph
+from engine.domain.policy.checker.consent import hearing_fault, other, paid_away, rules
+from engine.domain.policy.document import PREVIOUS
+from engine.domain.policy.explorer import SYSTEM, Config, Edge, Graph
 
 WIN = -1
 """A final state or a staff ruling: P's goal, a position with no successor."""

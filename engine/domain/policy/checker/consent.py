@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.rules import PARTIES
-from policies.model import SYSTEM, Config, Edge, Graph
+from engine.domain.policy.explorer import SYSTEM, Config, Edge, Graph
+from engine.domain.policy.vocabulary import PARTIES
 
 SETTLEMENT_GUARD = "offer_from_other_party"
 STAFF = "staff"

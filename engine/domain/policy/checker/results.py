@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.model import Config, Edge, Graph, Step, level
+from engine.domain.policy.explorer import Config, Edge, Graph, Step, level
 
 PROPERTIES = {
     "no_unilateral_refund": "no unilateral refund after funding",

@@ -12,15 +12,16 @@ from pathlib import Path
 import click
 
 from engine.domain.errors import PolicyError, UnsafePolicyError
-from engine.rules import EFFECTS, GUARDS
+from engine.domain.policy.checker import CheckResult, check_policy
+from engine.domain.policy.diagram import FORMATS, render
+from engine.domain.policy.diff import diff_policies
+from engine.domain.policy.document import Policy
+from engine.domain.policy.loader import load_policy_file
+from engine.domain.policy.report import render_json, render_text
+from engine.domain.policy.vocabulary import EFFECTS, GUARDS
+from engine.service.drawings import policy_diagram
 from engine.store.db import Database
 from engine.store.policy_store import get_policy, publish
-from policies.checker import CheckResult, check_policy
-from policies.diagram import FORMATS, policy_diagram, render
-from policies.diff import diff_policies
-from policies.document import Policy
-from policies.loader import load_policy_file
-from policies.report import render_json, render_text
 
 
 @click.group()
