@@ -23,24 +23,25 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
-from engine.domain.errors import TrancheError
+from engine.domain.decision import EventArgs, Snapshot, decide
+from engine.domain.errors import LedgerError, TrancheError
 from engine.domain.ledger_legs import legs_for
-from engine.domain.policy.document import PREVIOUS, SAME, Policy, TransitionSpec
-from engine.domain.policy.machine import actor_allowed, may_return
+from engine.domain.policy.document import PREVIOUS, Policy, TransitionSpec
+from engine.domain.policy.machine import actor_allowed, enabled
 from engine.domain.policy.vocabulary import (
-    EFFECTS,
-    GUARDS,
     HOLD,
     PARTIES,
     REFUND,
     RELEASE,
     Facts,
     Movement,
-    apply_effects,
 )
 
+NOW = datetime(2000, 1, 1, tzinfo=UTC)
+"""The moment every step is decided at: the rules a policy gives never read the clock."""
 AMOUNT = 10_000
 """The milestone amount the checker works with: divisible enough for basis points."""
 PART = AMOUNT // 2
@@ -211,48 +212,52 @@ class Explorer:
             **dict(step.args),
         )
 
-    def _targets(self, spec: TransitionSpec, config: Config) -> list[str]:
-        if spec.target == PREVIOUS:
-            back = may_return(self.policy, config.state, config.previous)
-            return [config.previous] if back and config.previous else []
-        return [config.state if spec.target == SAME else spec.target]
-
     def take(self, config: Config, step: Step, specs: list[TransitionSpec]) -> Edge | None:
-        """The edge for `step`, or None when the policy refuses it (as the engine would)."""
+        """The edge for `step`, or None when the policy refuses it: asked of `decide`, the
+        function every command runs, on an abstract milestone of this configuration."""
         facts = self.facts(config, step)
         chosen = [
-            (spec, target)
-            for spec in specs
-            if actor_allowed(spec.actors, step.actor, config.opener)
-            and all(GUARDS[g].test(facts) for g in spec.guards)
-            for target in self._targets(spec, config)
+            a
+            for a in enabled(self.policy, config.state, config.previous, step.event, facts)
+            if a.spec in specs
         ]
         if not chosen:
             return None
-        spec, target = chosen[0]
-        edge = Edge(config, step, spec, None)
+        edge = Edge(config, step, chosen[0].spec, None)
         if len(chosen) > 1:
-            others = ", ".join(f"#{s.index} to {t}" for s, t in chosen)
+            others = ", ".join(f"#{a.spec.index} to {a.target}" for a in chosen)
             edge.problems.append(
                 Problem("deterministic", f"{len(chosen)} transitions are enabled: {others}")
             )
-        try:
-            for ref in spec.effects:
-                EFFECTS[ref.name].check(facts, ref.kwargs)
-        except TrancheError:
-            return None
-        edge.movements, counted = apply_effects(((r.name, r.kwargs) for r in spec.effects), facts)
-        revisions = min(config.revisions + counted, self.policy.revision_limit)
-        escrow = self._move(edge, config.escrow)
+        target = chosen[0].target
         if target not in self.defined:
             edge.problems.append(Problem("defined", f"fires into undefined state {target!r}"))
-        elif target in self.finals and escrow != 0:
-            edge.problems.append(
-                Problem("conservation", f"final state {target!r} would hold {escrow} in escrow")
-            )
-        if any(p.rule in ("conservation", "defined") for p in edge.problems):
             return edge
-        edge.target = self._next(config, step, spec, target, escrow, revisions)
+        snapshot = Snapshot(
+            state=config.state,
+            amount=AMOUNT,
+            escrow=config.escrow,
+            revisions=config.revisions,
+            previous_state=config.previous,
+            entered_by=config.opener,
+        )
+        args = EventArgs(case_id="case", **dict(step.args))
+        try:
+            decision = decide(self.policy, snapshot, step.event, step.actor, args, NOW, True)
+        except LedgerError as exc:  # a final state that would keep escrow
+            edge.movements = [Movement(kind, amount) for kind, amount in exc.fields["movements"]]
+            self._move(edge, config.escrow)  # how the escrow went wrong, if it did
+            final = f"final state {exc.fields['state']!r} would hold {exc.fields['escrow']}"
+            edge.problems.append(Problem("conservation", f"{final} in escrow"))
+            return edge
+        except TrancheError:
+            return None
+        edge.movements = decision.movements
+        revisions = min(decision.revisions, self.policy.revision_limit)
+        escrow = self._move(edge, config.escrow)
+        if any(p.rule == "conservation" for p in edge.problems):
+            return edge
+        edge.target = self._next(config, step, decision.spec, decision.target, escrow, revisions)
         return edge
 
     def _move(self, edge: Edge, escrow: int) -> int:

@@ -125,9 +125,26 @@ def arrows(policy: Policy) -> list[Arrow]:
     return found
 
 
-def may_return(policy: Policy, state: str, previous: str | None) -> bool:
-    """Whether `previous` is a state a `previous` transition from `state` may lead back to."""
-    return previous in _predecessors(policy, state)
+_CONDS: dict[tuple[str, int, str], list[tuple[Arrow, Callable[[Command], bool]]]] = {}
+
+
+def enabled(
+    policy: Policy, state: str, previous: str | None, event: str, facts: Facts
+) -> list[Arrow]:
+    """Every arrow `event` could take from `state` with these facts, in the machine's order:
+    the machine takes the first, and the checker calls more than one a nondeterminism.
+
+    The same conditions the compiled machine holds, so the checker can ask them of a
+    policy even where it is broken (an arrow into a state the policy never defines).
+    """
+    key = (policy.name, policy.version, policy.digest)
+    conds = _CONDS.get(key)
+    if conds is None:
+        conds = _CONDS[key] = [(a, _applies(a.spec, a.target)) for a in arrows(policy)]
+    cmd = Command(facts, previous)
+    return [
+        a for a, applies in conds if a.source == state and a.spec.event == event and applies(cmd)
+    ]
 
 
 _CASE_STATES: dict[tuple[str, int, str], frozenset[str]] = {}
@@ -165,14 +182,18 @@ def build_machine_class(policy: Policy) -> tuple[type[StateMachine], Offers]:
 
     The policy's final states are not final to the library: an instance is an evaluator
     shared by every milestone of the policy (creating one costs ~10 ms), and the library
-    stops an instance for good once it enters a final state. The library's check for
-    non-final dead ends is off for the same reason; the policy checker proves that final
-    states are dead ends holding no escrow, and every other state has a way out.
+    stops an instance for good once it enters a final state. The library's checks of the
+    graph (dead ends, reachability) are off for the same reason, and because the policy
+    checker must explore a broken policy to refuse it with its story: it proves that
+    final states are dead ends holding no escrow, every state is reached, and every other
+    state has a way out, in the policy's own words.
     """
     states = {s.name: State(s.name, value=s.name, initial=s.initial) for s in policy.states}
     by_event: dict[str, list[Any]] = {}
     offers: Offers = {name: [] for name in states}
     for arrow in arrows(policy):
+        if arrow.target not in states:  # a broken policy: the checker reports the arrow
+            continue
         transition, cond = _transition(states, arrow.spec, arrow.source, arrow.target)
         by_event.setdefault(arrow.spec.event, []).append(transition)
         offers[arrow.source].append((arrow.spec.event, cond))
@@ -181,6 +202,7 @@ def build_machine_class(policy: Policy) -> tuple[type[StateMachine], Offers]:
         attrs[event] = reduce(lambda a, b: a | b, transitions)
     attrs["validate_trap_states"] = False
     attrs["validate_final_reachability"] = False
+    attrs["validate_disconnected_states"] = False
     name = "Policy_" + "".join(c if c.isalnum() else "_" for c in f"{policy.name}_{policy.version}")
     return type(name, (StateMachine,), attrs), offers
 
@@ -262,6 +284,41 @@ class MilestoneMachine:
 
     def apply(self, event: str, facts: Facts) -> tuple[TransitionSpec, str]:
         """The transition `event` takes and its target, or raise with what is allowed."""
+        self._known(event, facts)
+        cmd = Command(facts, self.previous_state)
+        self.slot.state = self.state
+        try:
+            self.sm.send(event, cmd=cmd)
+        except TransitionNotAllowed:
+            raise self._refusal(event, facts) from None
+        return cmd.fired[-1]
+
+    def choose(self, event: str, facts: Facts) -> tuple[TransitionSpec, str]:
+        """What `apply` answers, from the same conditions and checks without the library's
+        event loop (about 0.3 ms a send): the first enabled arrow, its effects' checks run.
+
+        For the checker, which decides thousands of steps per policy; tests hold the two
+        answers equal over every policy, state, event, role and set of facts.
+        """
+        self._known(event, facts)
+        chosen = enabled(self.policy, self.state, self.previous_state, event, facts)
+        if not chosen:
+            raise self._refusal(event, facts)
+        first = chosen[0]
+        for ref in first.spec.effects:
+            EFFECTS[ref.name].check(facts, ref.kwargs)
+        return first.spec, first.target
+
+    def _refusal(self, event: str, facts: Facts) -> ForbiddenEventError:
+        return ForbiddenEventError(
+            f"{facts.actor_role} may not {event} a milestone that is {self.state}",
+            event=event,
+            state=self.state,
+            actor=facts.actor_role,
+            allowed_events=self.allowed_events(facts),
+        )
+
+    def _known(self, event: str, facts: Facts) -> None:
         if event not in self.policy.events:
             raise UnknownEventError(
                 f"policy {self.policy.name} v{self.policy.version} has no event {event!r}",
@@ -271,17 +328,3 @@ class MilestoneMachine:
                 allowed_events=self.allowed_events(facts),
                 known_events=list(self.policy.events),
             )
-        cmd = Command(facts, self.previous_state)
-        self.slot.state = self.state
-        try:
-            self.sm.send(event, cmd=cmd)
-        except TransitionNotAllowed:
-            state = self.state
-            raise ForbiddenEventError(
-                f"{facts.actor_role} may not {event} a milestone that is {state}",
-                event=event,
-                state=state,
-                actor=facts.actor_role,
-                allowed_events=self.allowed_events(facts),
-            ) from None
-        return cmd.fired[-1]
