@@ -169,7 +169,7 @@ def main() -> None:
         "first page (all open, nearest deadline first)": "/console/",
         "second page (keyset cursor)": deep,
         "assigned to me": "/console/?assignee=me",
-        "unassigned, at stake from 2,000.00": "/console/?assignee=unassigned&min=2000",
+        "unassigned, at stake from 2,000.00": "/console/?assignee=unassigned&currency=USD&min=2000",
         "opened over 30 days ago": "/console/?age=30",
         "status pending approval": "/console/?status=pending_approval",
     }
