@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from arbitration.errors import DisputeClosedError, DisputeNotFoundError
 from arbitration.evidence import EvidenceStore, Upload
@@ -83,14 +84,14 @@ def _touch(dispute: Dispute, role: str, now: datetime, settings: Settings) -> No
         dispute.due_at = now + settings.review_sla
 
 
-def lapse_open_items(uow: UnitOfWork, dispute_id: str, status: str, now: datetime) -> None:
+def lapse_open_items(session: Session, dispute_id: str, status: str, now: datetime) -> None:
     """When a case closes, whoever closed it: open offers lapse, pending rulings are void."""
-    uow.session.execute(
+    session.execute(
         update(Offer)
         .where(Offer.dispute_id == dispute_id, Offer.status == OPEN)
         .values(status=LAPSED, decided_at=now)
     )
-    uow.session.execute(
+    session.execute(
         update(Ruling)
         .where(Ruling.dispute_id == dispute_id, Ruling.status == PENDING)
         .values(status=VOID, decided_at=now)

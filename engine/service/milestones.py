@@ -54,7 +54,7 @@ def milestone_policy(uow: UnitOfWork, milestone: Milestone) -> Policy:
 
 def snapshot_of(uow: UnitOfWork, milestone: Milestone) -> Snapshot:
     """What `decide` sees of a milestone (and its live case, loaded only while one is open)."""
-    row = case_of(uow, milestone)
+    row = case_of(uow.session, milestone)
     return Snapshot(
         state=milestone.state,
         amount=milestone.amount,
@@ -96,7 +96,12 @@ def fire_event(
     if event == DISPUTE and args.case_id is None:
         args = replace(args, case_id=new_id("dp"))
     decision = decide(policy, snapshot_of(uow, milestone), event, role, args, now)
-    return apply_decision(uow, policy, milestone, contract, decision, actor.id, args, now)
+    recorded, started = apply_decision(
+        uow.session, policy, milestone, contract, decision, actor.id, args, now
+    )
+    if started is not None:
+        uow.pending_timers[milestone.id] = started
+    return recorded
 
 
 @dataclass(frozen=True, slots=True)

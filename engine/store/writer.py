@@ -12,21 +12,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from engine.domain.decision import AWAITING_RESPONSE, UNDER_REVIEW, Decision, EventArgs
 from engine.domain.policy.document import Policy
-from engine.service.uow import UnitOfWork
 from engine.store.events import append
 from engine.store.ledger import post_movement
 from engine.store.models import Contract, Dispute, Event, Milestone
 from engine.store.rows import write_back
-from engine.store.timers import cancel_pending, schedule
+from engine.store.timers import Pending, cancel_pending, schedule
 
 NOTE_LIMIT = 2_000
 
 
 def apply_decision(
-    uow: UnitOfWork,
+    session: Session,
     policy: Policy,
     milestone: Milestone,
     contract: Contract,
@@ -34,9 +34,10 @@ def apply_decision(
     actor_id: str,
     args: EventArgs,
     now: datetime,
-) -> Event:
-    """Write what `decision` says, and return the event it appended."""
-    session = uow.session
+) -> tuple[Event, list[Pending] | None]:
+    """Write what `decision` says; return the event it appended, and the timers it started
+    (None when the state did not change)."""
+    started = None
     # Each posting counts itself on the milestone's row and the transition changes the
     # row: nothing may flush meanwhile, so the row is written once, by one UPDATE, and
     # its version moves by one. (The event's INSERT moves the contract's chain head.)
@@ -50,25 +51,25 @@ def apply_decision(
         if decision.timers is not None:
             if decision.timers.cancel:
                 cancel_pending(session, milestone.id, now)
-            uow.pending_timers[milestone.id] = schedule(
+            started = schedule(
                 session, milestone.id, decision.target, policy, now, decision.timers.resume
             )
         if decision.changes_state:
             milestone.previous_state = decision.source
             milestone.entered_by = decision.role
         if decision.opens is not None:
-            _open_case(uow, milestone, contract, decision, actor_id, now)
+            _open_case(session, milestone, contract, decision, actor_id, now)
             milestone.dispute_id = decision.opens.id
         if decision.closes is not None:
-            _close_case(uow, decision.closes.id, decision.closes.status, now)
+            _close_case(session, decision.closes.id, decision.closes.status, now)
             milestone.dispute_id = None
         if decision.answers is not None:
-            _answer_case(uow, decision.answers, now)
+            _answer_case(session, decision.answers, now)
         milestone.state = decision.target
         milestone.revisions = decision.revisions
         milestone.updated_at = now
         write_back(session, milestone)
-        return append(
+        event = append(
             session,
             contract,
             decision.event,
@@ -82,6 +83,7 @@ def apply_decision(
             to_state=decision.target,
             data=_record(decision, entries, args, milestone.escrow),
         )
+    return event, started
 
 
 def _record(
@@ -111,7 +113,7 @@ def _record(
 
 
 def _open_case(
-    uow: UnitOfWork,
+    session: Session,
     milestone: Milestone,
     contract: Contract,
     decision: Decision,
@@ -140,25 +142,25 @@ def _open_case(
         created_at=now,
         updated_at=now,
     )
-    uow.session.add(case)
+    session.add(case)
 
 
-def _close_case(uow: UnitOfWork, case_id: str, status: str, now: datetime) -> None:
+def _close_case(session: Session, case_id: str, status: str, now: datetime) -> None:
     """Close the case in the database, and in the session if it holds the row."""
     values = {"status": status, "closed_at": now, "updated_at": now}
-    uow.session.execute(
+    session.execute(
         update(Dispute)
         .where(Dispute.id == case_id)
         .values(**values, version=Dispute.version + 1)
         .execution_options(synchronize_session="fetch")
     )
     for listener in CASE_CLOSED:
-        listener(uow, case_id, status, now)
+        listener(session, case_id, status, now)
 
 
-def _answer_case(uow: UnitOfWork, case_id: str, now: datetime) -> None:
+def _answer_case(session: Session, case_id: str, now: datetime) -> None:
     """The respondent acted in the case: the answer is in, staff may rule from now on."""
-    uow.session.execute(
+    session.execute(
         update(Dispute)
         .where(Dispute.id == case_id, Dispute.status == AWAITING_RESPONSE)
         .values(
@@ -172,14 +174,14 @@ def _answer_case(uow: UnitOfWork, case_id: str, now: datetime) -> None:
     )
 
 
-CaseClosed = Callable[[UnitOfWork, str, str, datetime], None]
+CaseClosed = Callable[[Session, str, str, datetime], None]
 CASE_CLOSED: list[CaseClosed] = []
 """Callbacks run in the transaction when a case closes: arbitration lapses the case's
 open offers and voids its pending rulings (it registers itself on import)."""
 
 
-def case_of(uow: UnitOfWork, milestone: Milestone) -> Dispute | None:
+def case_of(session: Session, milestone: Milestone) -> Dispute | None:
     """The milestone's live case, locked with it (read only while a dispute is open)."""
     if milestone.dispute_id is None:
         return None
-    return uow.session.get(Dispute, milestone.dispute_id)
+    return session.get(Dispute, milestone.dispute_id)
