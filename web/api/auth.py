@@ -20,7 +20,7 @@ from engine.domain.clock import SystemClock
 from engine.domain.errors import ValidationError
 from engine.store.db import Database
 from web.api.models import ApiKey
-from web.api.problems import Problem
+from web.api.problems import ProblemError
 
 CACHE_SECONDS = 30.0
 """A key looked up once is trusted this long by this process (revocation takes effect after)."""
@@ -108,10 +108,10 @@ def authenticate(database: Database, cache: KeyCache) -> Caller:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise Problem("unauthorized", "send 'Authorization: Bearer <API key>'")
+        raise ProblemError("unauthorized", "send 'Authorization: Bearer <API key>'")
     caller = cache.lookup(database, key.strip())
     if caller is None:
-        raise Problem("unauthorized", "the API key is unknown or revoked")
+        raise ProblemError("unauthorized", "the API key is unknown or revoked")
     g.caller = caller
     return caller
 
@@ -129,7 +129,7 @@ def actor(required: bool = True) -> Actor | None:
     name = request.headers.get("Tranche-Actor")
     if name is None or not name.strip():
         if required:
-            raise Problem(
+            raise ProblemError(
                 "validation",
                 "name the acting user in the Tranche-Actor header",
                 errors={"Tranche-Actor": ["Missing header."]},
@@ -138,4 +138,6 @@ def actor(required: bool = True) -> Actor | None:
     try:
         return Actor(check_party_id(name.strip(), "Tranche-Actor"))
     except ValidationError as exc:
-        raise Problem("validation", exc.message, errors={"Tranche-Actor": [exc.message]}) from None
+        raise ProblemError(
+            "validation", exc.message, errors={"Tranche-Actor": [exc.message]}
+        ) from None

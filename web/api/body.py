@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from web.api.problems import Problem
+from web.api.problems import ProblemError
 
 MAX_DEPTH = 32
 """Far deeper than any body of /v1 (the deepest, a contract with milestones, is 3)."""
@@ -28,9 +28,11 @@ def check_json_body(data: bytes) -> None:
     except RecursionError:
         raise _too_deep() from None
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Problem("malformed_request", "the body is not valid JSON") from None
+        raise ProblemError("malformed_request", "the body is not valid JSON") from None
     except ValueError as exc:  # Python's limit on converting long digit strings to int
-        raise Problem("malformed_request", f"a number in the body is too long: {exc}") from None
+        raise ProblemError(
+            "malformed_request", f"a number in the body is too long: {exc}"
+        ) from None
     _walk(value)
 
 
@@ -41,15 +43,15 @@ def has_forbidden_text(value: str) -> bool:
 def check_text(name: str, value: str) -> None:
     """Refuse a NUL or lone surrogate in a header or field, naming it."""
     if has_forbidden_text(value):
-        raise Problem(
+        raise ProblemError(
             "validation",
             f"{name} contains a NUL or an unpaired surrogate character",
             errors={name: ["Contains a NUL or an unpaired surrogate character."]},
         )
 
 
-def _too_deep() -> Problem:
-    return Problem("malformed_request", f"the JSON is nested deeper than {MAX_DEPTH} levels")
+def _too_deep() -> ProblemError:
+    return ProblemError("malformed_request", f"the JSON is nested deeper than {MAX_DEPTH} levels")
 
 
 def _walk(value: Any) -> None:

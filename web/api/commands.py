@@ -32,7 +32,7 @@ from engine.service.uow import UnitOfWork
 from engine.store.keyring import Keyring
 from web.api import auth
 from web.api.models import IdempotencyRecord
-from web.api.problems import Problem
+from web.api.problems import ProblemError
 
 KEEP_KEYS = timedelta(hours=24)
 SEALED = "sealed:"
@@ -65,7 +65,7 @@ def expected_version() -> int | None:
         return None
     value = header.strip().removeprefix("W/").strip('"')
     if VERSION.fullmatch(value) is None:
-        raise Problem(
+        raise ProblemError(
             "precondition_failed",
             "If-Match names no version of this milestone; send the ETag you read",
             if_match=header[:100],
@@ -84,7 +84,7 @@ def _key() -> str | None:
     if key is None:
         return None
     if not key.strip() or IDEMPOTENCY_KEY.fullmatch(key) is None:
-        raise Problem(
+        raise ProblemError(
             "validation",
             "Idempotency-Key must be 1 to 255 printable ASCII characters",
             errors={"Idempotency-Key": ["Must be 1 to 255 printable ASCII characters."]},
@@ -103,7 +103,7 @@ def _stored(tenant: str, key: str) -> IdempotencyRecord | None:
 
 def _replay(record: IdempotencyRecord, fingerprint: str, seal: Keyring | None) -> Response:
     if record.fingerprint != fingerprint:
-        raise Problem(
+        raise ProblemError(
             "idempotency_mismatch",
             "this Idempotency-Key was used with a different request; use a new key",
             idempotency_key=record.key,
@@ -142,7 +142,7 @@ def run(
                 }
                 uow.session.execute(_RECORD, record)
             uow.commit()
-    except (TrancheError, Problem):
+    except (TrancheError, ProblemError):
         if key is not None and (stored := _stored(tenant, key)) is not None:
             return _replay(stored, fingerprint, seal)
         raise

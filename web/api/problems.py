@@ -1,6 +1,6 @@
 """RFC 9457 problem details: the one error shape of /v1.
 
-Every refusal is a `Problem` (or an engine `TrancheError`, or a Werkzeug HTTP
+Every refusal is a `ProblemError` (or an engine `TrancheError`, or a Werkzeug HTTP
 error) and one handler turns it into `application/problem+json` with a stable
 `type` per error code. Codes come from the exception class, never from parsing
 a message, so clients can switch on `type` (or `code`) safely.
@@ -93,7 +93,7 @@ CODE_BY_STATUS |= {
 CODE_BY_STATUS |= {409: "conflict", 422: "validation"}
 
 
-class Problem(Exception):
+class ProblemError(Exception):
     """A refusal made by the HTTP layer itself (authentication, headers, idempotency)."""
 
     def __init__(self, code: str, detail: str, **fields: Any) -> None:
@@ -157,7 +157,7 @@ def from_http_exception(exc: HTTPException) -> Response:
 def install(app: Flask, prefix: str = "/v1") -> None:
     """Problem+json for every error under `prefix`; other paths keep Flask's defaults."""
 
-    def on_problem(exc: Problem) -> Response:
+    def on_problem(exc: ProblemError) -> Response:
         return problem_response(exc.code, exc.detail, exc.fields)
 
     def on_tranche(exc: TrancheError) -> Response:
@@ -192,7 +192,7 @@ def install(app: Flask, prefix: str = "/v1") -> None:
             raise exc
         return problem_response("internal", "an unexpected error occurred; it was logged")
 
-    app.register_error_handler(Problem, on_problem)
+    app.register_error_handler(ProblemError, on_problem)
     app.register_error_handler(TrancheError, on_tranche)
     app.register_error_handler(HTTPException, on_http)
     app.register_error_handler(DBAPIError, on_database)

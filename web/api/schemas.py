@@ -21,7 +21,7 @@ PartyId = lambda **kw: fields.String(  # noqa: E731
 )
 
 
-class Problem(Schema):
+class ProblemSchema(Schema):
     """RFC 9457 problem details; extra members (errors, allowed_events...) depend on `type`."""
 
     class Meta:

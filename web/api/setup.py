@@ -13,7 +13,7 @@ from engine.domain.actors import PARTY_ID
 from web.api import body, problems, schemas
 from web.api.auth import KeyCache, authenticate
 from web.api.docs import docs
-from web.api.problems import PROBLEM_JSON, Problem
+from web.api.problems import PROBLEM_JSON, ProblemError
 from web.api.webhooks import WebhookSettings
 
 PREFIX = "/v1"
@@ -71,7 +71,7 @@ def install(app: Flask) -> None:
         if request.method in ("POST", "PUT", "PATCH") and request.content_length != 0:
             data = request.get_data(cache=True)  # 413 beyond request.max_content_length
             if data and not request.is_json:
-                raise Problem(
+                raise ProblemError(
                     "unsupported_media_type",
                     f"send the body as application/json, not {request.mimetype or 'nothing'}",
                 )
@@ -175,5 +175,5 @@ def _problem_schema() -> dict[str, Any]:
     from apispec.ext.marshmallow import MarshmallowPlugin
 
     spec = APISpec("x", "1", "3.0.3", plugins=[MarshmallowPlugin()])
-    spec.components.schema("Problem", schema=schemas.Problem)
+    spec.components.schema("Problem", schema=schemas.ProblemSchema)
     return spec.to_dict()["components"]["schemas"]["Problem"]

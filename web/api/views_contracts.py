@@ -16,7 +16,7 @@ from engine.store.models import Contract, Milestone, PaymentRequest
 from engine.store.summaries import contract_summary
 from web.api import auth, present, schemas
 from web.api.commands import etag, json_response, run, tranche
-from web.api.problems import Problem
+from web.api.problems import ProblemError
 
 blp = Blueprint("contracts", __name__, url_prefix="/v1", description="Contracts and payments")
 # Arguments take schema instances, built once: given a class, webargs builds it on every request.
@@ -182,7 +182,7 @@ def _visible_request(uow: UnitOfWork, request_id: str) -> PaymentRequest:
     row = uow.session.get(PaymentRequest, request_id)
     contract = uow.session.get(Contract, row.contract_id) if row else None
     if row is None or contract is None or contract.tenant != auth.tenant():
-        raise Problem("not_found", f"no payment request {request_id!r}")
+        raise ProblemError("not_found", f"no payment request {request_id!r}")
     return row
 
 

@@ -23,7 +23,7 @@ from arbitration.settings import Settings
 from engine.service.uow import UnitOfWork
 from web.api import auth
 from web.api.commands import json_response, run, tranche
-from web.api.problems import Problem
+from web.api.problems import ProblemError
 from web.api.schemas import MAX_AMOUNT, Text
 
 blp = Blueprint("disputes", __name__, url_prefix="/v1", description="Disputes, for the parties")
@@ -110,7 +110,7 @@ def _upload(body: dict[str, Any]) -> Upload | None:
     try:
         data = base64.b64decode(body["content_base64"], validate=True)
     except (binascii.Error, ValueError):
-        raise Problem(
+        raise ProblemError(
             "validation", "content_base64 is not base64", errors={"content_base64": ["Not base64."]}
         ) from None
     return Upload(body["filename"], body["content_type"], data)

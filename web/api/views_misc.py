@@ -19,7 +19,7 @@ from web.api.commands import json_response, run, tranche
 from web.api.egress import EgressRefused
 from web.api.feed import catch_up, read_feed
 from web.api.models import WebhookDelivery, WebhookSubscription
-from web.api.problems import Problem
+from web.api.problems import ProblemError
 from web.api.views_milestones import DRAWING
 from web.api.webhooks import WebhookSettings, redeliver
 
@@ -72,7 +72,7 @@ def get_policy_version(name: str, version: int) -> Any:
     with tranche().reading() as uow:
         row = uow.session.get(PolicyVersion, (name, version)) if version < 2**31 else None
         if row is None:
-            raise Problem("not_found", f"no policy {name!r} version {version}")
+            raise ProblemError("not_found", f"no policy {name!r} version {version}")
         policy = get_policy(uow.session, name, version, uow.database.policy_cache)
         body = _policy_summary(row) | {
             "description": policy.description,
@@ -103,7 +103,7 @@ def policy_drawing(args: dict[str, Any], name: str, version: int) -> Any:
     """The policy version drawn as a state diagram (SVG by default)."""
     with tranche().reading() as uow:
         if version >= 2**31 or uow.session.get(PolicyVersion, (name, version)) is None:
-            raise Problem("not_found", f"no policy {name!r} version {version}")
+            raise ProblemError("not_found", f"no policy {name!r} version {version}")
         body = policy_diagram(uow.session, name, version, args["format"])
     return Response(body, 200, mimetype=MEDIA_TYPES[args["format"]])
 
@@ -115,7 +115,7 @@ def _webhook(row: WebhookSubscription) -> dict[str, Any]:
 def _subscription(uow: UnitOfWork, webhook_id: str) -> WebhookSubscription:
     row = uow.session.get(WebhookSubscription, webhook_id)
     if row is None or row.tenant != auth.tenant() or row.deleted_at is not None:
-        raise Problem("not_found", f"no webhook {webhook_id!r}")
+        raise ProblemError("not_found", f"no webhook {webhook_id!r}")
     return row
 
 
@@ -138,12 +138,12 @@ def create_webhook(body: dict[str, Any]) -> Any:
     try:
         settings.egress.check_url(body["url"])
     except EgressRefused as exc:
-        raise Problem(
+        raise ProblemError(
             "validation", "webhooks may not reach this URL", errors={"url": [exc.reason]}
         ) from exc
     keyring = settings.keyring
     if keyring is None:
-        raise Problem(
+        raise ProblemError(
             "encryption_unconfigured",
             "webhook secrets are stored encrypted and this server has no key: "
             "the operator must set TRANCHE_ENCRYPTION_KEYS",
@@ -233,7 +233,7 @@ def redeliver_one(webhook_id: str, delivery_id: str) -> Any:
         _subscription(uow, webhook_id)
         row = redeliver(uow, auth.tenant(), webhook_id, delivery_id)
         if row is None:
-            raise Problem("not_found", f"no delivery {delivery_id!r}")
+            raise ProblemError("not_found", f"no delivery {delivery_id!r}")
         return 200, _delivery(row), {}
 
     return run(command)

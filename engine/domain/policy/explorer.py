@@ -90,7 +90,7 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class Fault:
     """A broken rule found while taking one step (conservation or determinism)."""
 
     rule: str
@@ -106,7 +106,7 @@ class Edge:
     spec: TransitionSpec | None
     target: Config | None
     movements: list[Movement] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Fault] = field(default_factory=list)
 
     @property
     def refunds(self) -> int:
@@ -227,11 +227,11 @@ class Explorer:
         if len(chosen) > 1:
             others = ", ".join(f"#{a.spec.index} to {a.target}" for a in chosen)
             edge.problems.append(
-                Problem("deterministic", f"{len(chosen)} transitions are enabled: {others}")
+                Fault("deterministic", f"{len(chosen)} transitions are enabled: {others}")
             )
         target = chosen[0].target
         if target not in self.defined:
-            edge.problems.append(Problem("defined", f"fires into undefined state {target!r}"))
+            edge.problems.append(Fault("defined", f"fires into undefined state {target!r}"))
             return edge
         snapshot = Snapshot(
             state=config.state,
@@ -248,7 +248,7 @@ class Explorer:
             edge.movements = [Movement(kind, amount) for kind, amount in exc.fields["movements"]]
             self._move(edge, config.escrow)  # how the escrow went wrong, if it did
             final = f"final state {exc.fields['state']!r} would hold {exc.fields['escrow']}"
-            edge.problems.append(Problem("conservation", f"{final} in escrow"))
+            edge.problems.append(Fault("conservation", f"{final} in escrow"))
             return edge
         except TrancheError:
             return None
@@ -265,22 +265,22 @@ class Explorer:
         fee_bps = self.policy.platform_fee_bps
         for m in edge.movements:
             if m.kind not in KINDS or isinstance(m.amount, bool) or not isinstance(m.amount, int):
-                edge.problems.append(Problem("conservation", f"unknown movement {m!r}"))
+                edge.problems.append(Fault("conservation", f"unknown movement {m!r}"))
                 continue
             if m.amount < 0:
-                edge.problems.append(Problem("conservation", f"a negative {m.kind} of {m.amount}"))
+                edge.problems.append(Fault("conservation", f"a negative {m.kind} of {m.amount}"))
             legs = legs_for(m, fee_bps)
             if sum(leg.amount for leg in legs) != 0:
-                edge.problems.append(Problem("conservation", f"the {m.kind} legs do not balance"))
+                edge.problems.append(Fault("conservation", f"the {m.kind} legs do not balance"))
             if any(leg.amount < 0 for leg in legs[1:]):
                 edge.problems.append(
-                    Problem("conservation", f"the fee on a {m.kind} of {m.amount} exceeds it")
+                    Fault("conservation", f"the fee on a {m.kind} of {m.amount} exceeds it")
                 )
             if m.kind == HOLD:
                 escrow += m.amount
             elif m.amount > escrow:
                 edge.problems.append(
-                    Problem(
+                    Fault(
                         "conservation",
                         f"a {m.kind} of {m.amount} out of an escrow of {escrow} "
                         f"creates {m.amount - escrow} from nothing",
@@ -291,7 +291,7 @@ class Explorer:
                 escrow -= m.amount
         if escrow > AMOUNT:
             edge.problems.append(
-                Problem(
+                Fault(
                     "conservation",
                     f"escrow would hold {escrow}, more than the milestone amount {AMOUNT}: "
                     "the buyer is charged twice",

@@ -26,7 +26,7 @@ MAX_DEPTH = 20
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class DocumentProblem:
     """One thing wrong with a policy document, where a person can find it."""
 
     file: str
@@ -65,11 +65,11 @@ def load_policy_file(path: str | Path) -> Policy:
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
-            _refuse(Problem(str(path), None, "(file)", _too_large(size)))
+            _refuse(DocumentProblem(str(path), None, "(file)", _too_large(size)))
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(
-            f"{path}: cannot read: {exc}", [Problem(str(path), None, "(file)", str(exc))]
+            f"{path}: cannot read: {exc}", [DocumentProblem(str(path), None, "(file)", str(exc))]
         ) from None
     return load_policy_text(text, str(path))
 
@@ -77,7 +77,7 @@ def load_policy_file(path: str | Path) -> Policy:
 def load_policy_text(text: str, source: str = "<memory>") -> Policy:
     """Parse, validate and cross-check one document; raise PolicyError listing all problems."""
     if len(text.encode()) > MAX_BYTES:
-        _refuse(Problem(source, None, "(file)", _too_large(len(text.encode()))))
+        _refuse(DocumentProblem(source, None, "(file)", _too_large(len(text.encode()))))
     try:
         _check_shape(text, source)
         root = yaml.compose(text, Loader=_Loader)
@@ -85,9 +85,11 @@ def load_policy_text(text: str, source: str = "<memory>") -> Policy:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        _refuse(Problem(source, line, "(syntax)", str(getattr(exc, "problem", exc))))
+        _refuse(DocumentProblem(source, line, "(syntax)", str(getattr(exc, "problem", exc))))
     if not isinstance(data, dict):
-        problem = Problem(source, 1, "(document)", "a policy is a mapping of keys to values")
+        problem = DocumentProblem(
+            source, 1, "(document)", "a policy is a mapping of keys to values"
+        )
         raise PolicyError(str(problem), [problem])
     found = _duplicate_keys(root, source)
     try:
@@ -101,7 +103,7 @@ def load_policy_text(text: str, source: str = "<memory>") -> Policy:
     return _build(doc, text, source)
 
 
-def _refuse(problem: Problem) -> NoReturn:
+def _refuse(problem: DocumentProblem) -> NoReturn:
     raise PolicyError(str(problem), [problem])
 
 
@@ -123,7 +125,7 @@ def _check_shape(text: str, source: str) -> None:
         name = getattr(event, "anchor", None)  # an alias event's anchor is the name it uses
         if name:
             _refuse(
-                Problem(
+                DocumentProblem(
                     source,
                     line,
                     "(yaml)",
@@ -133,7 +135,11 @@ def _check_shape(text: str, source: str) -> None:
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                _refuse(Problem(source, line, "(yaml)", f"nested deeper than {MAX_DEPTH} levels"))
+                _refuse(
+                    DocumentProblem(
+                        source, line, "(yaml)", f"nested deeper than {MAX_DEPTH} levels"
+                    )
+                )
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
 
@@ -170,8 +176,8 @@ def _build(doc: dict[str, Any], text: str, source: str) -> Policy:
     )
 
 
-def _problem(root: yaml.Node | None, source: str, place: str, message: str) -> Problem:
-    return Problem(source, _line_of(root, place), place, message)
+def _problem(root: yaml.Node | None, source: str, place: str, message: str) -> DocumentProblem:
+    return DocumentProblem(source, _line_of(root, place), place, message)
 
 
 def _line_of(node: yaml.Node | None, place: str) -> int | None:
@@ -193,15 +199,17 @@ def _line_of(node: yaml.Node | None, place: str) -> int | None:
     return line
 
 
-def _duplicate_keys(node: yaml.Node | None, source: str, place: str = "") -> list[Problem]:
+def _duplicate_keys(node: yaml.Node | None, source: str, place: str = "") -> list[DocumentProblem]:
     """YAML silently keeps the last of two equal keys; a policy author never means that."""
-    found: list[Problem] = []
+    found: list[DocumentProblem] = []
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key, value in node.value:
             sub = f"{place}.{key.value}" if place else str(key.value)
             if key.value in seen:
-                found.append(Problem(source, key.start_mark.line + 1, sub, "key given twice"))
+                found.append(
+                    DocumentProblem(source, key.start_mark.line + 1, sub, "key given twice")
+                )
             seen.add(key.value)
             found += _duplicate_keys(value, source, sub)
     elif isinstance(node, yaml.SequenceNode):
