@@ -23,6 +23,7 @@ from engine.domain.actors import Actor
 from engine.domain.decision import AWAITING_RESPONSE, OPEN_STATUSES, UNDER_REVIEW, EventArgs
 from engine.domain.errors import NotAPartyError, ValidationError
 from engine.domain.policy.vocabulary import DISPUTE, check_split
+from engine.domain.texts import check_text
 from engine.service.milestones import fire_event
 from engine.service.uow import UnitOfWork
 from engine.store.models import Dispute, Milestone, new_id
@@ -34,13 +35,8 @@ PENDING, APPLIED, DECLINED, VOID = "pending", "applied", "declined", "void"
 
 
 def text_field(value: object, name: str, limit: int = MAX_TEXT, required: bool = True) -> str:
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise ValidationError(f"{name} must be a non-empty text", field=name)
-    if len(value) > limit:
-        raise ValidationError(f"{name} must be at most {limit} characters", field=name)
-    return value.strip()
+    """A text typed in a dispute (at most MAX_TEXT characters unless said otherwise)."""
+    return check_text(value, name, limit, required)
 
 
 def load(

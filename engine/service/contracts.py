@@ -22,6 +22,7 @@ from engine.domain.errors import (
 from engine.domain.ledger_legs import DIRECT
 from engine.domain.money import MAX_AMOUNT, check_currency, check_minor_units
 from engine.domain.policy.vocabulary import Movement
+from engine.domain.texts import check_text
 from engine.service.uow import UnitOfWork
 from engine.store.events import GENESIS, append
 from engine.store.ledger import post_movement
@@ -37,14 +38,6 @@ def positive_amount(value: object, name: str = "amount") -> int:
     if amount > MAX_AMOUNT:
         raise InvalidAmountError(f"{name} must be at most {MAX_AMOUNT}", field=name)
     return amount
-
-
-def _text(value: object, name: str, limit: int, required: bool = True) -> str:
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise ValidationError(f"{name} must be a non-empty string", field=name)
-    if len(value) > limit:
-        raise ValidationError(f"{name} must be at most {limit} characters", field=name)
-    return value.strip()
 
 
 def _with_lock(query: Select[Any]) -> tuple[Select[Any], Select[Any]]:
@@ -138,7 +131,7 @@ def create_contract(
     if buyer_id in ("system",) or provider_id in ("system",):
         raise ValidationError("'system' is reserved for the engine's timers")
     now = uow.clock.now()
-    name = _text(policy, "policy", 64)
+    name = check_text(policy, "policy", 64)
     version = _published(uow, name, uow.session.scalar(_LATEST, {"name": name}))
     row = {
         "id": new_id("ct"),
@@ -147,7 +140,7 @@ def create_contract(
         "provider_id": provider_id,
         "currency": check_currency(currency),
         "agreed_amount": positive_amount(agreed_amount, "agreed_amount"),
-        "title": _text(title, "title", 200),
+        "title": check_text(title, "title", 200),
         "policy_name": name,
         "policy_version": version,
         "created_at": now,
@@ -196,7 +189,7 @@ def add_milestone(
     contract, latest = found[0], found[1]
     role = role_of(contract, actor) if actor else "buyer"
     amount = positive_amount(amount)
-    title = _text(title, "title", 200)
+    title = check_text(title, "title", 200)
     committed, existing = _committed_amount(uow, contract)
     if committed + amount > contract.agreed_amount:
         raise ExceedsAgreedError(
@@ -295,7 +288,7 @@ def pay_directly(
         contract,
         actor,
         positive_amount(amount),
-        _text(note, "note", 500, False),
+        check_text(note, "note", 500, False),
         uow.clock.now(),
     )
 
@@ -317,7 +310,7 @@ def request_payment(
         id=new_id("pr"),
         contract_id=contract.id,
         amount=positive_amount(amount),
-        note=_text(note, "note", 500, False),
+        note=check_text(note, "note", 500, False),
         status="requested",
         requested_by=actor.id,
         created_at=now,
