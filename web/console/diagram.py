@@ -11,18 +11,25 @@ from collections import deque
 from markupsafe import Markup, escape
 
 from engine.domain.policy.document import PREVIOUS, SAME, Policy
+from engine.domain.policy.machine import arrows
 
 BOX_W, BOX_H, COL_GAP, ROW_GAP, PAD = 150, 34, 70, 22, 16
 
 
+def _forward(policy: Policy) -> list[tuple[str, str]]:
+    """The machine's arrows between two states, but the returns to a previous state."""
+    found = {(a.source, a.target) for a in arrows(policy) if a.spec.target != PREVIOUS}
+    return sorted((s, t) for s, t in found if s != t)
+
+
 def _columns(policy: Policy) -> list[list[str]]:
-    edges = {(s, t.target) for t in policy.transitions for s in t.sources}
+    edges = _forward(policy)
     level = {policy.initial.name: 0}
     todo = deque([policy.initial.name])
     while todo:
         state = todo.popleft()
-        for source, target in sorted(edges):
-            if source == state and target not in (SAME, PREVIOUS) and target not in level:
+        for source, target in edges:
+            if source == state and target not in level:
                 level[target] = level[state] + 1
                 todo.append(target)
     finals = [s.name for s in policy.states if s.final]
@@ -63,26 +70,19 @@ def state_diagram(policy: Policy, current: str) -> Markup:
         'markerHeight="7" orient="auto-start-reverse">'
         '<path d="M0,0 L10,5 L0,10 z"/></marker></defs>',
     ]
-    drawn: set[tuple[str, str]] = set()
-    for spec in policy.transitions:
-        for source in spec.sources:
-            target = spec.target
-            if target in (SAME, PREVIOUS) or target == source or (source, target) in drawn:
-                continue
-            drawn.add((source, target))
-            live = source == current
-            (x1, y1), (x2, y2) = place[source], place[target]
-            sx, sy = x1 + BOX_W, y1 + BOX_H / 2
-            tx, ty = x2, y2 + BOX_H / 2
-            if x2 <= x1:  # same column or backwards: loop around the right side
-                sx, tx = x1 + BOX_W, x2 + BOX_W
-                bend = max(sx, tx) + 40
-                path = f"M{sx},{sy} C{bend},{sy} {bend},{ty} {tx},{ty}"
-            else:
-                mid = (sx + tx) / 2
-                path = f"M{sx},{sy} C{mid},{sy} {mid},{ty} {tx},{ty}"
-            css = "edge live" if live else "edge"
-            parts.append(f'<path class="{css}" d="{path}" marker-end="url(#arrow)"/>')
+    for source, target in _forward(policy):
+        (x1, y1), (x2, y2) = place[source], place[target]
+        sx, sy = x1 + BOX_W, y1 + BOX_H / 2
+        tx, ty = x2, y2 + BOX_H / 2
+        if x2 <= x1:  # same column or backwards: loop around the right side
+            sx, tx = x1 + BOX_W, x2 + BOX_W
+            bend = max(sx, tx) + 40
+            path = f"M{sx},{sy} C{bend},{sy} {bend},{ty} {tx},{ty}"
+        else:
+            mid = (sx + tx) / 2
+            path = f"M{sx},{sy} C{mid},{sy} {mid},{ty} {tx},{ty}"
+        css = "edge live" if source == current else "edge"
+        parts.append(f'<path class="{css}" d="{path}" marker-end="url(#arrow)"/>')
     for state in policy.states:
         x, y = place[state.name]
         css = ["node"]
