@@ -30,6 +30,8 @@ from engine.store.db import Database
 from engine.store.models import Base
 from web.api import models as _api_models  # noqa: F401  (their tables are truncated too)
 
+pytest_plugins = ["arb_helpers"]  # the `arb` and `people` fixtures of arbitration stories
+
 settings.register_profile(
     "ci", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )

@@ -12,20 +12,6 @@ from engine.domain.decision import PENDING_APPROVAL, RULED
 from engine.domain.errors import ValidationError
 
 
-@pytest.fixture
-def arb(tranche, tmp_path):
-    return arbitration_for(tranche, tmp_path, threshold=20_000)
-
-
-@pytest.fixture
-def people(arb):
-    return (
-        arb.create_staff("rita@example.com", "reviewer", PASSWORD),
-        arb.create_staff("sam@example.com", "senior", PASSWORD),
-        arb.create_staff("sue@example.com", "senior", PASSWORD),
-    )
-
-
 def answered(tranche, arb, contract, amount=10_000):
     dispute = arb.open(funded(tranche, contract, amount=amount), BUYER, "Not delivered.")
     arb.statement(dispute.id, PROVIDER, "It was.")

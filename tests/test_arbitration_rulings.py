@@ -1,7 +1,7 @@
 """Staff rulings: sums, assignment, the two-person rule, and an append-only audit trail."""
 
 import pytest
-from arb_helpers import PASSWORD, arbitration_for, funded
+from arb_helpers import PASSWORD, funded
 from sqlalchemy import text
 
 from arbitration.errors import (
@@ -14,20 +14,6 @@ from arbitration.errors import (
 from conftest import BUYER, PROVIDER
 from engine.domain.decision import PENDING_APPROVAL, RULED, UNDER_REVIEW
 from engine.domain.errors import InvalidAmountError
-
-
-@pytest.fixture
-def arb(tranche, tmp_path):
-    return arbitration_for(tranche, tmp_path, threshold=20_000)
-
-
-@pytest.fixture
-def people(arb):
-    return (
-        arb.create_staff("rita@example.com", "reviewer", PASSWORD),
-        arb.create_staff("sam@example.com", "senior", PASSWORD),
-        arb.create_staff("sue@example.com", "senior", PASSWORD),
-    )
 
 
 def test_small_ruling_applies_at_once_and_parties_see_the_rationale(tranche, contract, arb, people):
