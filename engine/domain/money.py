@@ -61,6 +61,20 @@ def check_minor_units(amount: object) -> int:
     return amount
 
 
+def positive_amount(value: object, name: str = "amount") -> int:
+    """A whole amount of minor units from 1 to MAX_AMOUNT, or an error naming the field:
+    the one check every amount a party sends goes through (contracts, payments, events)."""
+    if value is None:
+        raise InvalidAmountError(f"{name} is required, in whole minor units", field=name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidAmountError(f"{name} must be whole minor units", field=name)
+    if value <= 0:
+        raise InvalidAmountError(f"{name} must be positive, got {value}", field=name)
+    if value > MAX_AMOUNT:
+        raise InvalidAmountError(f"{name} must be at most {MAX_AMOUNT}", field=name)
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     """An exact amount: `minor` units of `currency` (2500 USD = 25.00 dollars)."""

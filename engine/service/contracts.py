@@ -15,12 +15,11 @@ from engine.domain.actors import Actor, check_party_id, role_of
 from engine.domain.errors import (
     ExceedsAgreedError,
     ForbiddenEventError,
-    InvalidAmountError,
     NotFoundError,
     ValidationError,
 )
 from engine.domain.ledger_legs import DIRECT
-from engine.domain.money import MAX_AMOUNT, check_currency, check_minor_units
+from engine.domain.money import check_currency, positive_amount
 from engine.domain.policy.vocabulary import Movement
 from engine.domain.texts import check_text
 from engine.service.uow import UnitOfWork
@@ -29,15 +28,6 @@ from engine.store.ledger import post_movement
 from engine.store.models import Contract, Milestone, PaymentRequest, PolicyVersion, new_id
 from engine.store.policy_store import latest_version
 from engine.store.rows import inserted
-
-
-def positive_amount(value: object, name: str = "amount") -> int:
-    amount = check_minor_units(value)
-    if amount <= 0:
-        raise InvalidAmountError(f"{name} must be positive, got {amount}", field=name)
-    if amount > MAX_AMOUNT:
-        raise InvalidAmountError(f"{name} must be at most {MAX_AMOUNT}", field=name)
-    return amount
 
 
 def _with_lock(query: Select[Any]) -> tuple[Select[Any], Select[Any]]:

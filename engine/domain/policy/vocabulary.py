@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.domain.errors import InsufficientEscrowError, InvalidAmountError
-from engine.domain.money import share
+from engine.domain.money import positive_amount, share
 
 HOLD, RELEASE, REFUND = "hold", "release", "refund"
 """Movement kinds: buyer -> escrow, escrow -> provider, escrow -> buyer."""
@@ -105,16 +105,8 @@ GUARDS: dict[str, Guard] = {
 }
 
 
-def _positive(value: int | None, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidAmountError(f"{name} is required, in whole minor units", field=name)
-    if value <= 0:
-        raise InvalidAmountError(f"{name} must be positive, got {value}", field=name)
-    return value
-
-
 def _check_partial(facts: Facts, params: Mapping[str, Any]) -> None:
-    amount = _positive(facts.amount, "amount")
+    amount = positive_amount(facts.amount)
     if amount >= facts.escrow:
         raise InsufficientEscrowError(
             f"a partial release must be less than the escrow of {facts.escrow}; "
