@@ -197,15 +197,6 @@ def reverse(session: Session, entry_id: int, at: datetime, memo: str = "") -> in
     )
 
 
-def escrow_balance(session: Session, milestone_id: str) -> int:
-    total = session.scalar(
-        select(func.coalesce(func.sum(Posting.amount), 0)).where(
-            Posting.milestone_id == milestone_id, Posting.account == ESCROW
-        )
-    )
-    return int(total or 0)
-
-
 def unbalanced_entries(session: Session) -> list[int]:
     """Entries whose postings do not sum to zero: always empty unless the database was forged."""
     rows = session.execute(
