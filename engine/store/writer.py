@@ -146,30 +146,32 @@ def _open_case(
 
 
 def _close_case(session: Session, case_id: str, status: str, now: datetime) -> None:
-    """Close the case in the database, and in the session if it holds the row."""
-    values = {"status": status, "closed_at": now, "updated_at": now}
-    session.execute(
-        update(Dispute)
-        .where(Dispute.id == case_id)
-        .values(**values, version=Dispute.version + 1)
-        .execution_options(synchronize_session="fetch")
-    )
+    """Close the case; arbitration's listeners then settle what was still open in it."""
+    _update_case(session, Dispute.id == case_id, status=status, closed_at=now, updated_at=now)
     for listener in CASE_CLOSED:
         listener(session, case_id, status, now)
 
 
 def _answer_case(session: Session, case_id: str, now: datetime) -> None:
     """The respondent acted in the case: the answer is in, staff may rule from now on."""
+    _update_case(
+        session,
+        Dispute.id == case_id,
+        Dispute.status == AWAITING_RESPONSE,
+        status=UNDER_REVIEW,
+        responded_at=now,
+        due_at=now,
+        updated_at=now,
+    )
+
+
+def _update_case(session: Session, *where: Any, **values: Any) -> None:
+    """One UPDATE of the case row, moving its version as the ORM's own writes do, and the
+    session's copy with it if it holds one."""
     session.execute(
         update(Dispute)
-        .where(Dispute.id == case_id, Dispute.status == AWAITING_RESPONSE)
-        .values(
-            status=UNDER_REVIEW,
-            responded_at=now,
-            due_at=now,
-            updated_at=now,
-            version=Dispute.version + 1,
-        )
+        .where(*where)
+        .values(**values, version=Dispute.version + 1)
         .execution_options(synchronize_session="fetch")
     )
 
