@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from arbitration.disputes import load
 from arbitration.settings import Settings
 from engine.domain.decision import EventArgs, decide
-from engine.domain.ledger_legs import BUYER_REFUNDS, PLATFORM_FEES, PROVIDER_PAYABLE
+from engine.domain.ledger_legs import PAYABLE, PAYABLE_PENDING, PLATFORM_FEES
 from engine.domain.policy.vocabulary import check_split
 from engine.service.milestones import milestone_policy, snapshot_of
 from engine.service.uow import UnitOfWork
@@ -57,11 +57,13 @@ def preview_ruling(
         args,
         uow.clock.now(),
     )
-    totals = {PROVIDER_PAYABLE: 0, PLATFORM_FEES: 0, BUYER_REFUNDS: 0}
+    totals = {"provider": 0, PLATFORM_FEES: 0, "buyer": 0}
     for posting in decision.postings:
         for leg in posting.legs:
-            if leg.account in totals:
-                totals[leg.account] += leg.amount
+            if leg.account in (PAYABLE, PAYABLE_PENDING) and leg.party is not None:
+                totals[leg.party] += leg.amount
+            elif leg.account == PLATFORM_FEES:
+                totals[PLATFORM_FEES] += leg.amount
     return Preview(
         dispute_id=dispute.id,
         version=dispute.version,
@@ -69,9 +71,9 @@ def preview_ruling(
         escrow=milestone.escrow,
         to_provider=to_provider,
         to_buyer=to_buyer,
-        provider_net=totals[PROVIDER_PAYABLE],
+        provider_net=totals["provider"],
         fee=totals[PLATFORM_FEES],
-        buyer_refund=totals[BUYER_REFUNDS],
+        buyer_refund=totals["buyer"],
         to_state=decision.target,
         needs_second=settings.needs_second(milestone.escrow, dispute.currency),
         buyer_id=dispute.buyer_id,

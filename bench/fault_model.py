@@ -181,6 +181,8 @@ class ContractModel:
             "refunded": sum(m.refunded for m in self.milestones),
             "fees": sum(m.fees for m in self.milestones) + self.direct_fees,
             "remaining": self.agreed - paid,
+            "pending_funding": 0,  # the modelled fundings are confirmed at once
+            "charged_back": 0,
         }
 
 

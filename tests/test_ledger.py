@@ -73,7 +73,7 @@ def test_the_database_refuses_to_rewrite_history(tranche, milestone, table, stat
         assert uow.session.scalars(select(Posting)).first() is not None
 
 
-def test_provider_payable_and_fees_sum_to_what_left_escrow(tranche, contract, milestone):
+def test_what_the_provider_is_owed_and_fees_sum_to_what_left_escrow(tranche, contract, milestone):
     tranche.fire(milestone.id, "fund", BUYER)
     tranche.fire(milestone.id, "submit", PROVIDER)
     tranche.fire(milestone.id, "approve", BUYER)
@@ -83,10 +83,14 @@ def test_provider_payable_and_fees_sum_to_what_left_escrow(tranche, contract, mi
                 select(Posting.account, func.sum(Posting.amount)).group_by(Posting.account)
             ).all()
         )
+        owed = uow.session.execute(
+            select(Posting.party_id).where(Posting.account == "payable")
+        ).scalar_one()
+    assert owed == contract.provider_id
     assert rows == {
         "buyer_funding": -25_000,
         "escrow": 0,
-        "provider_payable": 23_750,
+        "payable": 23_750,
         "platform_fees": 1_250,
     }
     assert sum(rows.values()) == 0

@@ -92,8 +92,9 @@ def _schema_revision(database: Database) -> str | None:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Fire at most N timers.")
 @click.pass_context
 def sweep(ctx: click.Context, now: datetime | None, limit: int | None) -> None:
-    """Do what is due: milestone timers (auto-approve, auto-refund), then disputes whose
-    response deadline passed. Safe to run from several processes at once."""
+    """Do what is due: milestone timers (auto-approve, auto-refund), disputes whose
+    response deadline passed, pending fundings past their deadline and payouts whose
+    security hold ran out. Safe to run from several processes at once."""
     database = _database(ctx)
     fired = Tranche(database).sweep(now=now, limit=limit)
     for item in fired:
@@ -103,6 +104,10 @@ def sweep(ctx: click.Context, now: datetime | None, limit: int | None) -> None:
     for done in lapsed:
         click.echo(f"dispute {done.dispute_id}: {done.outcome}")
     click.echo(f"{len(lapsed)} dispute(s) past their response deadline")
+    expired, matured = Tranche(database).settle_rail(now)
+    for funding_id in expired:
+        click.echo(f"funding {funding_id}: expired, nothing was held")
+    click.echo(f"{len(expired)} pending funding(s) expired, {len(matured)} hold(s) ran out")
 
 
 @main.group()
@@ -127,12 +132,12 @@ def audit_verify(ctx: click.Context, contract_id: str | None) -> None:
         click.echo(f"TAMPERED: {item}", err=True)
     for entry in unbalanced:
         click.echo(f"UNBALANCED: ledger entry {entry}", err=True)
-    mismatches = tranche.cached_mismatches()
+    mismatches = [*map(str, tranche.cached_mismatches()), *tranche.rail_findings()]
     for mismatch in mismatches:
         click.echo(f"MISMATCH: {mismatch}", err=True)
     if breaks or unbalanced or mismatches:
         sys.exit(1)
-    click.echo("audit ok: every event chain and ledger entry verifies")
+    click.echo("audit ok: every event chain, ledger entry and balance verifies")
 
 
 @main.command()

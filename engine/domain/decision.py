@@ -24,6 +24,7 @@ from typing import Any
 from engine.domain.errors import (
     CaseNotLiveError,
     ForbiddenEventError,
+    FundingPendingError,
     LedgerError,
     RespondentNotHeardError,
 )
@@ -78,6 +79,8 @@ class Snapshot:
     previous_state: str | None = None
     entered_by: str | None = None
     case: Case | None = None
+    pending_funding: int = 0
+    """A two-phase funding awaiting the rail: the milestone waits for its outcome."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +188,7 @@ def facts_for(policy: Policy, snapshot: Snapshot, role: str, args: EventArgs) ->
 
 def allowed_events(policy: Policy, snapshot: Snapshot, role: str) -> list[str]:
     """The events `role` could send now, given suitable arguments; none from a final state."""
-    if policy.state(snapshot.state).final:
+    if policy.state(snapshot.state).final or snapshot.pending_funding:
         return []
     facts = facts_for(policy, snapshot, role, EventArgs())
     return MilestoneMachine(policy, snapshot.state, snapshot.previous_state).allowed_events(facts)
@@ -211,6 +214,13 @@ def decide(
     transition chosen from the machine's conditions directly (`MilestoneMachine.choose`,
     the same answer as the library's `send`, thousands of times faster per policy).
     """
+    if snapshot.pending_funding:
+        raise FundingPendingError(
+            f"a funding of {snapshot.pending_funding} awaits the payment rail: the milestone "
+            "takes no event until it is confirmed, fails or expires",
+            pending_funding=snapshot.pending_funding,
+            event=event,
+        )
     facts = facts_for(policy, snapshot, role, args)
     machine = MilestoneMachine(policy, snapshot.state, snapshot.previous_state)
     spec, target = machine.choose(event, facts) if checking else machine.apply(event, facts)
@@ -229,7 +239,8 @@ def decide(
     postings = []
     for movement in movements:
         escrow += movement.amount if movement.kind == "hold" else -movement.amount
-        postings.append(Posting(movement, tuple(legs_for(movement, policy.platform_fee_bps))))
+        legs = legs_for(movement, policy.platform_fee_bps, held=policy.payout_hold is not None)
+        postings.append(Posting(movement, tuple(legs)))
     if policy.state(target).final and escrow != 0:
         raise LedgerError(
             f"{target!r} is final but would hold {escrow} in escrow",

@@ -143,3 +143,35 @@ class UnsafePolicyError(PolicyError):
         super().__init__(message, violations=violations, **fields)
         self.result = result
         self.violations = violations
+
+
+class FundingPendingError(ConflictError):
+    """A two-phase funding is open on the milestone: until the rail confirms it, reports it
+    failed or it expires, nothing else happens to the milestone."""
+
+    code = "funding_pending"
+
+
+class FundingMismatchError(ValidationError):
+    """The rail's amount or currency differs from what the milestone holds when funded."""
+
+    code = "funding_mismatch"
+
+
+class DuplicateReferenceError(ConflictError):
+    """A rail reference funds, pays out or charges back at most once per tenant."""
+
+    code = "duplicate_reference"
+
+
+class AlreadySettledError(ConflictError):
+    """The funding, payout or chargeback was already settled (confirmed, failed, expired,
+    paid, won or lost): it is settled exactly once."""
+
+    code = "already_settled"
+
+
+class InsufficientBalanceError(TrancheError):
+    """A payout or refund may not exceed what is available to the party on the contract."""
+
+    code = "insufficient_balance"

@@ -8,6 +8,10 @@ the postings it counts (engine.store.ledger.post), so both commit or neither doe
 `tranche audit verify` (`cached_mismatches`) recomputes every milestone's figures
 from its postings and names any row that disagrees. Invariant 4:
 funded = released + refunded + in escrow; paid = released + direct; remaining = agreed - paid.
+
+A two-phase funding not yet confirmed by the rail is `pending_funding`, beside escrow and
+never in it. Escrow the rail takes back by a chargeback went back to the buyer through the
+card network, so it counts as refunded; `charged_back` is all the rail took back.
 """
 
 from __future__ import annotations
@@ -16,7 +20,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.domain.ledger_legs import BUYER_FUNDING, DIRECT, ESCROW, PLATFORM_FEES
+from engine.domain.ledger_legs import (
+    BUYER_FUNDING,
+    CHARGEBACK,
+    DIRECT,
+    ESCROW,
+    PENDING_FUNDING,
+    PLATFORM_FEES,
+    RAIL_CHARGEBACKS,
+)
 from engine.domain.money import Money
 from engine.domain.policy.vocabulary import HOLD, REFUND, RELEASE
 
@@ -33,6 +45,8 @@ class Summary:
     refunded: int
     fees: int
     remaining: int
+    pending_funding: int = 0
+    charged_back: int = 0
 
     @classmethod
     def of(
@@ -46,12 +60,25 @@ class Summary:
         direct: int,
         refunded: int,
         fees: int,
+        pending_funding: int = 0,
+        charged_back: int = 0,
     ) -> Summary:
         """The figures from the money that moved; paid to date and remaining follow from it."""
         paid = released + direct
         remaining = agreed - paid
         return cls(
-            currency, agreed, funded, in_escrow, released, direct, paid, refunded, fees, remaining
+            currency,
+            agreed,
+            funded,
+            in_escrow,
+            released,
+            direct,
+            paid,
+            refunded,
+            fees,
+            remaining,
+            pending_funding,
+            charged_back,
         )
 
     @classmethod
@@ -66,17 +93,25 @@ class Summary:
         return {name: getattr(self, name) for name in self.__slots__}
 
     def lines(self) -> list[str]:
-        """Human-readable lines, amounts in the currency's own decimals."""
+        """Human-readable lines, amounts in the currency's own decimals (the rail's figures
+        only when there is something to say)."""
         labels = [
             ("agreed", self.agreed),
             ("funded", self.funded),
+            ("pending funding", self.pending_funding),
             ("in escrow", self.in_escrow),
             ("paid to date", self.paid_to_date),
             ("refunded", self.refunded),
             ("platform fees", self.fees),
+            ("charged back", self.charged_back),
             ("remaining", self.remaining),
         ]
-        return [f"{label:>14}: {Money(v, self.currency).format():>16}" for label, v in labels]
+        shown = [(label, v) for label, v in labels if v or label not in _RAIL_LINES]
+        width = max(14, *(len(label) for label, _ in shown))
+        return [f"{label:>{width}}: {Money(v, self.currency).format():>16}" for label, v in shown]
+
+
+_RAIL_LINES = ("pending funding", "charged back")
 
 
 def figures(currency: str, agreed: int, totals: Mapping[tuple[str, str], int]) -> Summary:
@@ -89,9 +124,15 @@ def figures(currency: str, agreed: int, totals: Mapping[tuple[str, str], int]) -
         in_escrow=sum(escrow.values()),
         released=-escrow.get(RELEASE, 0),
         direct=-totals.get((BUYER_FUNDING, DIRECT), 0),
-        refunded=-escrow.get(REFUND, 0),
-        fees=sum(total for (account, _), total in totals.items() if account == PLATFORM_FEES),
+        refunded=-escrow.get(REFUND, 0) - escrow.get(CHARGEBACK, 0),
+        fees=_account(totals, PLATFORM_FEES),
+        pending_funding=_account(totals, PENDING_FUNDING),
+        charged_back=_account(totals, RAIL_CHARGEBACKS),
     )
+
+
+def _account(totals: Mapping[tuple[str, str], int], name: str) -> int:
+    return sum(total for (account, _), total in totals.items() if account == name)
 
 
 def milestone_summary(milestone: Any, currency: str) -> Summary:
@@ -105,10 +146,21 @@ def milestone_summary(milestone: Any, currency: str) -> Summary:
         direct=0,
         refunded=milestone.refunded,
         fees=milestone.fees,
+        pending_funding=milestone.pending_funding,
+        charged_back=milestone.charged_back,
     )
 
 
-CACHED = ("funded", "in_escrow", "released", "refunded", "fees", "direct_payments")
+CACHED = (
+    "funded",
+    "in_escrow",
+    "released",
+    "refunded",
+    "fees",
+    "direct_payments",
+    "pending_funding",
+    "charged_back",
+)
 """The figures a milestone's row gives; the others are arithmetic on these."""
 
 

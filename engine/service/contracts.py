@@ -235,7 +235,7 @@ def _pay(
 ) -> None:
     policy = uow.policy(contract.policy_name, contract.policy_version)
     entry_id = post_movement(
-        uow.session, contract, Movement(DIRECT, amount), None, policy.platform_fee_bps, now, note
+        uow.session, contract, Movement(DIRECT, amount), None, policy, now, note
     )
     append(
         uow.session,

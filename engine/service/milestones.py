@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 
 from engine.domain.actors import Actor, role_of
-from engine.domain.decision import Case, EventArgs, Snapshot, allowed_events, decide
+from engine.domain.decision import Case, Decision, EventArgs, Snapshot, allowed_events, decide
 from engine.domain.errors import NotFoundError, PreconditionFailedError
 from engine.domain.policy.document import Policy
 from engine.domain.policy.vocabulary import DISPUTE
@@ -63,6 +63,7 @@ def snapshot_of(uow: UnitOfWork, milestone: Milestone) -> Snapshot:
         previous_state=milestone.previous_state,
         entered_by=milestone.entered_by,
         case=None if row is None else live_case(row),
+        pending_funding=milestone.pending_funding,
     )
 
 
@@ -70,7 +71,35 @@ def live_case(row: Dispute) -> Case:
     return Case(row.id, row.opener_role, row.status, row.respond_by)
 
 
-def fire_event(
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A command decided and not yet applied: the locked rows, the policy and the Decision."""
+
+    milestone: Milestone
+    contract: Contract
+    policy: Policy
+    decision: Decision
+    actor: Actor
+    args: EventArgs
+    now: datetime
+
+    def apply(self, uow: UnitOfWork) -> Event:
+        recorded, started = apply_decision(
+            uow.session,
+            self.policy,
+            self.milestone,
+            self.contract,
+            self.decision,
+            self.actor.id,
+            self.args,
+            self.now,
+        )
+        if started is not None:
+            uow.pending_timers[self.milestone.id] = started
+        return recorded
+
+
+def prepare(
     uow: UnitOfWork,
     milestone_id: str,
     event: str,
@@ -80,8 +109,8 @@ def fire_event(
     expected_version: int | None = None,
     tenant: str | None = None,
     now: datetime | None = None,
-) -> Event:
-    """Apply one event of the milestone's policy: load and lock, decide, apply."""
+) -> Prepared:
+    """Load and lock the milestone, and decide what `event` does to it (nothing written)."""
     args = args or EventArgs()
     now = now or uow.clock.now()
     milestone, contract = load_for_update(uow, milestone_id, tenant)
@@ -96,12 +125,32 @@ def fire_event(
     if event == DISPUTE and args.case_id is None:
         args = replace(args, case_id=new_id("dp"))
     decision = decide(policy, snapshot_of(uow, milestone), event, role, args, now)
-    recorded, started = apply_decision(
-        uow.session, policy, milestone, contract, decision, actor.id, args, now
+    return Prepared(milestone, contract, policy, decision, actor, args, now)
+
+
+def fire_event(
+    uow: UnitOfWork,
+    milestone_id: str,
+    event: str,
+    actor: Actor,
+    args: EventArgs | None = None,
+    *,
+    expected_version: int | None = None,
+    tenant: str | None = None,
+    now: datetime | None = None,
+) -> Event:
+    """Apply one event of the milestone's policy: load and lock, decide, apply."""
+    prepared = prepare(
+        uow,
+        milestone_id,
+        event,
+        actor,
+        args,
+        expected_version=expected_version,
+        tenant=tenant,
+        now=now,
     )
-    if started is not None:
-        uow.pending_timers[milestone.id] = started
-    return recorded
+    return prepared.apply(uow)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -21,14 +22,25 @@ from engine.domain.actors import Actor
 from engine.domain.clock import Clock, SystemClock
 from engine.domain.decision import EventArgs
 from engine.domain.errors import ConflictError, TrancheError
+from engine.domain.rail import PartyBalance
 from engine.domain.summary import Mismatch, Summary
-from engine.service import contracts, milestones
+from engine.service import chargebacks, contracts, fundings, milestones, payouts
+from engine.service.fundings import Charge
 from engine.service.milestones import MilestoneView
 from engine.service.uow import UnitOfWork
 from engine.store.db import Database, is_unavailable
 from engine.store.events import ChainBreak, verify_chain
 from engine.store.ledger import unbalanced_entries
-from engine.store.models import Contract, Event, Milestone, PaymentRequest
+from engine.store.models import (
+    Chargeback,
+    Contract,
+    Event,
+    Funding,
+    Milestone,
+    PaymentRequest,
+    Payout,
+)
+from engine.store.rail_audit import rail_findings
 from engine.store.summaries import cached_mismatches, contract_summary
 from engine.store.timers import DONE, VOID, Fired, claim_due
 
@@ -147,6 +159,73 @@ class Tranche(Service):
     def history(self, milestone_id: str, tenant: str | None = None) -> list[Event]:
         return self.read(lambda uow: milestones.history(uow, milestone_id, tenant))
 
+    # money at the rail ---------------------------------------------------------------
+    def fund_confirmed(
+        self, milestone_id: str, event: str, actor: Actor, charge: Charge, **options: Any
+    ) -> Funding:
+        return self.write(
+            lambda uow: fundings.fund_confirmed(uow, milestone_id, event, actor, charge, **options)
+        )
+
+    def open_funding(self, milestone_id: str, event: str, actor: Actor, **options: Any) -> Funding:
+        return self.write(
+            lambda uow: fundings.open_funding(uow, milestone_id, event, actor, **options)
+        )
+
+    def confirm_funding(self, funding_id: str, charge: Charge, **options: Any) -> Funding:
+        return self.write(lambda uow: fundings.confirm_funding(uow, funding_id, charge, **options))
+
+    def fail_funding(self, funding_id: str, reason: str, **options: Any) -> Funding:
+        return self.write(lambda uow: fundings.fail_funding(uow, funding_id, reason, **options))
+
+    def record_payout(self, **fields: Any) -> Payout:
+        return self.write(lambda uow: payouts.record_payout(uow, **fields))
+
+    def settle_payout(self, payout_id: str, paid: bool, **options: Any) -> Payout:
+        return self.write(lambda uow: payouts.settle_payout(uow, payout_id, paid, **options))
+
+    def reverse_payout(self, payout_id: str, reversed_total: int, **options: Any) -> Payout:
+        return self.write(
+            lambda uow: payouts.reverse_payout(uow, payout_id, reversed_total, **options)
+        )
+
+    def report_chargeback(self, **fields: Any) -> Chargeback:
+        return self.write(lambda uow: chargebacks.report_chargeback(uow, **fields))
+
+    def close_chargeback(self, chargeback_id: str, won: bool, **options: Any) -> Chargeback:
+        return self.write(
+            lambda uow: chargebacks.close_chargeback(uow, chargeback_id, won, **options)
+        )
+
+    def balances(self, tenant: str, party_id: str) -> list[PartyBalance]:
+        return self.read(lambda uow: payouts.balances_of(uow, tenant, party_id))
+
+    def due_now(self, tenant: str, currency: str | None = None) -> list[PartyBalance]:
+        return self.read(lambda uow: payouts.due_now(uow, tenant, currency))
+
+    def settle_rail(self, now: datetime | None = None) -> tuple[list[str], list[int]]:
+        """Expire the pending fundings past their deadline and make the credits whose hold
+        ran out available, each in its own transaction; return what was done."""
+        now = now or self.clock.now()
+        expired = [
+            funding_id
+            for funding_id in self.read(lambda uow: fundings.expiring(uow, now))
+            if self._quietly(partial(fundings.expire, funding_id=funding_id))
+        ]
+        matured = [
+            hold_id
+            for hold_id in self.read(lambda uow: payouts.maturing(uow, now))
+            if self._quietly(partial(payouts.mature, hold_id=hold_id, now=now))
+        ]
+        return expired, matured
+
+    def _quietly(self, command: Callable[[UnitOfWork], Any]) -> bool:
+        """Run a sweep step; one that lost a race (settled by someone else first) is skipped."""
+        try:
+            return self.write(command) is not False
+        except ConflictError:
+            return False
+
     # timers and audit ----------------------------------------------------------------
     def sweep(self, now: datetime | None = None, limit: int | None = None) -> list[Fired]:
         """Fire every timer due at `now`, one per transaction; safe beside other sweepers.
@@ -190,6 +269,9 @@ class Tranche(Service):
 
     def cached_mismatches(self) -> list[Mismatch]:
         return self.read(lambda uow: cached_mismatches(uow.session))
+
+    def rail_findings(self) -> list[str]:
+        return self.read(lambda uow: rail_findings(uow.session))
 
     def events_of(self, contract_id: str) -> list[Event]:
         return self.read(

@@ -1,34 +1,40 @@
 """The double-entry escrow ledger.
 
 Design: an *entry* is one money movement; its *postings* are signed amounts on
-accounts, and they always sum to zero (invariant 2). Accounts belong to a contract:
-
-- ``buyer_funding``    money the buyer paid in (goes negative as the buyer pays)
-- ``escrow``           held for one milestone (one account per milestone, so a
-                       partial release never touches another milestone's money)
-- ``provider_payable`` owed to the provider, net of fees
-- ``buyer_refunds``    owed back to the buyer
-- ``platform_fees``    the platform's fee on payments to the provider
+accounts, and they always sum to zero (invariant 2). The accounts are listed in
+engine.domain.ledger_legs: a contract's (escrow per milestone, fees, the rail's
+chargebacks) and a party's (what is owed to them, paid out, in flight).
 
 Balances are sums of postings; nothing here ever updates or deletes a posting,
-and the database refuses it too. A mistake is corrected by `reverse`. The one
-thing updated is the milestone's row: `post` keeps its cached figures (escrow,
-funded, released, refunded, fees) in step with the postings it writes, in the
-same transaction; `tranche audit verify` proves the two agree.
+and the database refuses it too. A mistake is corrected by `reverse`. What is
+updated are two caches: `post` keeps the milestone's figures (escrow, funded,
+released, refunded, fees, pending funding, charged back) and each party's balance
+(engine.store.balances) in step with the postings it writes, in the same
+transaction; `tranche audit verify` proves both agree with the postings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Insert, Table, bindparam, func, insert, select, true, union_all
 from sqlalchemy.orm import Session
 
 from engine.domain.errors import InsufficientEscrowError, LedgerError, NotFoundError
-from engine.domain.ledger_legs import ESCROW, PLATFORM_FEES, Leg, legs_for
+from engine.domain.ledger_legs import (
+    CHARGEBACK,
+    ESCROW,
+    PENDING_FUNDING,
+    PLATFORM_FEES,
+    RAIL_CHARGEBACKS,
+    Leg,
+    legs_for,
+)
+from engine.domain.policy.document import Policy
 from engine.domain.policy.vocabulary import HOLD, REFUND, RELEASE, Movement
+from engine.store import balances
 from engine.store.models import Contract, LedgerEntry, Milestone, Posting
 
 # Entry and postings go in as plain INSERTs on their tables, built once: nothing reads
@@ -62,11 +68,20 @@ def _entry_with_postings(count: int) -> Insert:
                 select(
                     bindparam(f"account_{i}", type_=_POSTINGS.c.account.type).label("account"),
                     bindparam(f"amount_{i}", type_=_POSTINGS.c.amount.type).label("amount"),
+                    bindparam(f"party_{i}", type_=_POSTINGS.c.party_id.type).label("party_id"),
                 )
                 for i in range(count)
             )
         ).subquery("legs")
-        columns = ["entry_id", "contract_id", "milestone_id", "account", "amount", "currency"]
+        columns = [
+            "entry_id",
+            "contract_id",
+            "milestone_id",
+            "account",
+            "amount",
+            "currency",
+            "party_id",
+        ]
         source = select(
             entry.c.id,
             bindparam("contract_id", type_=_POSTINGS.c.contract_id.type),
@@ -74,6 +89,7 @@ def _entry_with_postings(count: int) -> Insert:
             rows.c.account,
             rows.c.amount,
             bindparam("currency", type_=_POSTINGS.c.currency.type),
+            rows.c.party_id,
         ).select_from(entry.join(rows, true()))
         statement = insert(_POSTINGS).from_select(columns, source).returning(_POSTINGS.c.entry_id)
         _ENTRY_WITH_POSTINGS[count] = statement
@@ -89,11 +105,16 @@ def post(
     milestone: Milestone | None = None,
     memo: str = "",
     reverses_id: int | None = None,
+    hold: timedelta | None = None,
+    offset_debts: bool = True,
 ) -> int:
-    """Write one entry and its postings, and count them on the milestone; return the entry's id.
+    """Write one entry and its postings, and count them on the milestone and on the parties'
+    balances; return the entry's id.
 
     Refused unless the legs balance. Nothing is flushed here: the milestone's row is
-    written once, with the rest of its command.
+    written once, with the rest of its command. A party leg names a role; its posting
+    names the contract's party in it. A credit held for `hold` matures later, and a
+    credit to a party in debt repays the debt (engine.store.balances).
     """
     legs = [leg for leg in legs if leg.amount != 0]
     if not legs or sum(leg.amount for leg in legs) != 0:
@@ -110,11 +131,12 @@ def post(
         "reverses_id": reverses_id,
         "created_at": at,
     }
+    parties = [balances.party_of(contract, leg.party) for leg in legs]
     entry_id: int
     if session.get_bind().dialect.name == "postgresql":
         params = entry | {"currency": contract.currency}
-        for i, leg in enumerate(legs):
-            params |= {f"account_{i}": leg.account, f"amount_{i}": leg.amount}
+        for i, (leg, party) in enumerate(zip(legs, parties, strict=True)):
+            params |= {f"account_{i}": leg.account, f"amount_{i}": leg.amount, f"party_{i}": party}
         entry_id = session.execute(_entry_with_postings(len(legs)), params).scalars().all()[0]
     else:
         entry_id = session.execute(_INSERT_ENTRY, entry).scalar_one()
@@ -128,12 +150,15 @@ def post(
                     "account": leg.account,
                     "amount": leg.amount,
                     "currency": contract.currency,
+                    "party_id": party,
                 }
-                for leg in legs
+                for leg, party in zip(legs, parties, strict=True)
             ],
         )
     if milestone is not None:
         _count(milestone, kind, legs)
+    if any(parties):
+        balances.count(session, contract, kind, legs, milestone_id, at, hold, offset_debts)
     return entry_id
 
 
@@ -146,10 +171,14 @@ def _count(milestone: Milestone, kind: str, legs: Iterable[Leg]) -> None:
                 milestone.funded += leg.amount
             elif kind == RELEASE:
                 milestone.released -= leg.amount
-            elif kind == REFUND:
+            elif kind in (REFUND, CHARGEBACK):
                 milestone.refunded -= leg.amount
         elif leg.account == PLATFORM_FEES:
             milestone.fees += leg.amount
+        elif leg.account == PENDING_FUNDING:
+            milestone.pending_funding += leg.amount
+        elif leg.account == RAIL_CHARGEBACKS:
+            milestone.charged_back += leg.amount
 
 
 def post_movement(
@@ -157,11 +186,13 @@ def post_movement(
     contract: Contract,
     movement: Movement,
     milestone: Milestone | None,
-    fee_bps: int,
+    policy: Policy,
     at: datetime,
     memo: str = "",
 ) -> int:
-    """Post one movement; one out of escrow may not exceed what the milestone holds."""
+    """Post one movement; one out of escrow may not exceed what the milestone holds.
+
+    What the provider is paid is held for the policy's `payout_hold`, if it has one."""
     held = milestone.escrow if milestone is not None else 0
     if movement.kind in (RELEASE, REFUND) and movement.amount > held:
         raise InsufficientEscrowError(
@@ -169,8 +200,9 @@ def post_movement(
             amount=movement.amount,
             escrow=held,
         )
-    legs = legs_for(movement, fee_bps)
-    return post(session, contract, movement.kind, legs, at, milestone, memo)
+    hold = policy.payout_hold
+    legs = legs_for(movement, policy.platform_fee_bps, held=hold is not None)
+    return post(session, contract, movement.kind, legs, at, milestone, memo, hold=hold)
 
 
 def reverse(session: Session, entry_id: int, at: datetime, memo: str = "") -> int:
@@ -189,7 +221,7 @@ def reverse(session: Session, entry_id: int, at: datetime, memo: str = "") -> in
         session,
         contract,
         original.kind,
-        [Leg(p.account, -p.amount) for p in postings],
+        [Leg(p.account, -p.amount, balances.role_of_party(contract, p.party_id)) for p in postings],
         at,
         milestone,
         memo or f"reversal of entry {entry_id}",

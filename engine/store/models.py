@@ -97,6 +97,8 @@ class Milestone(Base):
     released: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     refunded: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     fees: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    pending_funding: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    charged_back: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # The state before the current one, and the role whose event entered the current
     # one: `withdraw` goes back there, and `opener` names that role.
     previous_state: Mapped[str | None] = mapped_column(String(64))
@@ -170,10 +172,13 @@ class Posting(Base):
     account: Mapped[str] = mapped_column(String(32))
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+    # The party whose account it is, for a party account (engine.domain.ledger_legs).
+    party_id: Mapped[str | None] = mapped_column(String(128))
 
     __table_args__ = (
         Index("ix_postings_contract_account", "contract_id", "account"),
         Index("ix_postings_milestone_account", "milestone_id", "account"),
+        Index("ix_postings_party", "party_id", "contract_id", "account"),
     )
 
 
@@ -231,3 +236,141 @@ class PaymentRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class Funding(Base):
+    """Money the rail charged (or is charging) the buyer for one milestone.
+
+    Confirmed when the command says so (confirm first), or opened pending and then
+    confirmed, failed or expired exactly once (two-phase): the status moves only by a
+    conditional UPDATE from `pending`, so two confirmations can never both win.
+    """
+
+    __tablename__ = "fundings"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), index=True)
+    milestone_id: Mapped[str] = mapped_column(ForeignKey("milestones.id"), index=True)
+    event: Mapped[str] = mapped_column(String(64))  # the policy event it fires when confirmed
+    actor_id: Mapped[str] = mapped_column(String(128))  # who funded: the event's actor
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    rail_reference: Mapped[str | None] = mapped_column(String(255))
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "rail_reference", name="uq_fundings_reference"),
+        Index("ix_fundings_pending_expiry", "status", "expires_at"),
+    )
+
+
+class PartyBalance(Base):
+    """What is owed to one party in one currency, summed over their contracts of a tenant.
+
+    Kept by every posting on the party's accounts (engine.store.ledger.post), in the same
+    transaction; `tranche audit verify` proves it equals the postings. Its row lock
+    serialises what decides on the balance (a payout, a chargeback, a debt's offset).
+    """
+
+    __tablename__ = "party_balances"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    party_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    pending: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    available: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    in_flight: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    paid_out: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # What the party's contracts in debt owe (a chargeback the provider bore beyond what
+    # they had); offset against their credits as they come (engine.store.balances).
+    debt: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class PayableHold(Base):
+    """A credit in the policy's security hold: it becomes available at `available_at`."""
+
+    __tablename__ = "payable_holds"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    party_id: Mapped[str] = mapped_column(String(128))
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"))
+    milestone_id: Mapped[str | None] = mapped_column(ForeignKey("milestones.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)  # still held (a chargeback may take some)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    matured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_payable_holds_due", "matured_at", "available_at"),
+        Index("ix_payable_holds_party", "party_id", "contract_id"),
+    )
+
+
+class Payout(Base):
+    """A payout (to a provider) or refund (to a buyer) the integrator's rail makes."""
+
+    __tablename__ = "payouts"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), index=True)
+    party_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # payout | refund
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    rail_reference: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    reversed_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("tenant", "rail_reference", name="uq_payouts_reference"),)
+
+
+class Chargeback(Base):
+    """Money the rail took back from a funding (a card dispute), and who bore it."""
+
+    __tablename__ = "chargebacks"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    funding_id: Mapped[str] = mapped_column(ForeignKey("fundings.id"), index=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"))
+    milestone_id: Mapped[str] = mapped_column(ForeignKey("milestones.id"), index=True)
+    rail_reference: Mapped[str] = mapped_column(String(255))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    respond_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    split: Mapped[str] = mapped_column(Text)  # who bore it (JSON of rail.ChargebackSplit)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "rail_reference", name="uq_chargebacks_reference"),
+    )
+
+
+class RailEndpoint(Base):
+    """A tenant's webhook endpoint for one rail (Stripe): the signing secret, encrypted."""
+
+    __tablename__ = "rail_endpoints"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), unique=True)
+    rail: Mapped[str] = mapped_column(String(16))
+    secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RailEvent(Base):
+    """A rail's webhook event, kept so that a redelivery changes nothing (idempotency)."""
+
+    __tablename__ = "rail_events"
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("rail_endpoints.id"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(500))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

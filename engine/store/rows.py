@@ -95,3 +95,19 @@ def inserted(session: Session, row: object) -> None:
     savepoint rolls back), so a view reads it without a query."""
     session.add(row)
     session._register_persistent({inspect(row)})
+
+
+def moved_once(session: Session, model: Any, key: str, source: str, **values: Any) -> bool:
+    """Move a record's status from `source` by a conditional UPDATE; False if it had moved.
+
+    What settles a funding, payout or chargeback: of two commands racing to settle one,
+    exactly one finds it still in `source` (the other's UPDATE matches no row, or waits
+    for the winner's commit and then matches none), so it is settled exactly once.
+    """
+    result = session.execute(
+        update(model)
+        .where(model.id == key, model.status == source)
+        .values(**values)
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(cast(Any, result).rowcount)

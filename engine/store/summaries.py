@@ -43,6 +43,8 @@ _ROWS = select(
     Milestone.released,
     Milestone.refunded,
     Milestone.fees,
+    Milestone.pending_funding,
+    Milestone.charged_back,
 ).order_by(Milestone.id)
 
 

@@ -43,9 +43,7 @@ def apply_decision(
     # its version moves by one. (The event's INSERT moves the contract's chain head.)
     with session.no_autoflush:
         entries = [
-            post_movement(
-                session, contract, m, milestone, policy.platform_fee_bps, now, decision.event
-            )
+            post_movement(session, contract, m, milestone, policy, now, decision.event)
             for m in decision.movements
         ]
         if decision.timers is not None:

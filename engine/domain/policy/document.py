@@ -8,6 +8,11 @@ from typing import Any
 
 SAME, PREVIOUS = "same", "previous"
 """Reserved targets: stay in the source state; go back to the state before this one."""
+PROVIDER_UNPAID, PROVIDER_DEBT, PLATFORM = "provider_unpaid", "provider_debt", "platform"
+CHARGEBACK_SOURCES = (PROVIDER_UNPAID, PROVIDER_DEBT, PLATFORM)
+"""Who bears a chargeback once the escrow still held for the funding is spent: the
+provider's not-yet-paid-out balance from it, then a debt of the provider, then the
+platform (a policy's `chargeback_order` may change the order or leave the debt out)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,8 @@ class Policy:
     platform_fee_bps: int = 0
     dispute_response: timedelta | None = None
     dispute_default_outcome: str = "staff"
+    payout_hold: timedelta | None = None
+    chargeback_order: tuple[str, ...] = CHARGEBACK_SOURCES
     source: str = "<memory>"
     text: str = field(default="", compare=False, repr=False)
     digest: str = ""

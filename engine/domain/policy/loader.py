@@ -13,7 +13,14 @@ from marshmallow import ValidationError as SchemaError
 
 import policies
 from engine.domain.errors import PolicyError
-from engine.domain.policy.document import EffectRef, Policy, StateSpec, TimerSpec, TransitionSpec
+from engine.domain.policy.document import (
+    CHARGEBACK_SOURCES,
+    EffectRef,
+    Policy,
+    StateSpec,
+    TimerSpec,
+    TransitionSpec,
+)
 from engine.domain.policy.schema import PolicySchema, cross_reference, flatten
 
 BUNDLED = Path(policies.__file__).resolve().parent
@@ -170,6 +177,8 @@ def _build(doc: dict[str, Any], text: str, source: str) -> Policy:
         platform_fee_bps=params.get("platform_fee_bps", 0),
         dispute_response=params.get("dispute_response"),
         dispute_default_outcome=params.get("dispute_default_outcome", "staff"),
+        payout_hold=params.get("payout_hold"),
+        chargeback_order=tuple(params.get("chargeback_order", CHARGEBACK_SOURCES)),
         source=source,
         text=text,
         digest=hashlib.sha256(text.encode()).hexdigest(),

@@ -17,7 +17,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from marshmallow import ValidationError as SchemaError
 from statemachine import StateMachine
 
-from engine.domain.policy.document import PREVIOUS, SAME
+from engine.domain.policy.document import CHARGEBACK_SOURCES, PREVIOUS, SAME
 from engine.domain.policy.vocabulary import ACTORS, EFFECTS, GUARDS, PARTIES, check_effect_params
 
 NAME = r"^[a-z][a-z0-9_]*$"
@@ -104,6 +104,11 @@ class TimerSchema(Schema):
     description = fields.String(load_default="")
 
 
+def _distinct(values: list[str]) -> None:
+    if len(set(values)) != len(values):
+        raise SchemaError("names each source at most once")
+
+
 class ParametersSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -117,6 +122,14 @@ class ParametersSchema(Schema):
     dispute_response = Duration(load_default=None)
     dispute_default_outcome = fields.String(
         load_default="staff", validate=validate.OneOf(["opener_claim", "staff"])
+    )
+    # The rail: how long a release is held before it can be paid out (a security hold),
+    # and who bears a chargeback after the escrow is spent (engine.domain.rail).
+    payout_hold = Duration(load_default=None)
+    chargeback_order = fields.List(
+        fields.String(validate=validate.OneOf(CHARGEBACK_SOURCES)),
+        load_default=lambda: list(CHARGEBACK_SOURCES),
+        validate=[validate.Length(min=1, max=len(CHARGEBACK_SOURCES)), _distinct],
     )
 
 
