@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.domain.summary import Summary
 from engine.service.milestones import MilestoneView
-from engine.store.models import Contract, Event, PaymentRequest
+from engine.store.models import Chargeback, Contract, Event, Funding, PaymentRequest, Payout
 
 
 def moment(value: datetime | None) -> str | None:
@@ -95,4 +95,56 @@ def payment_request(row: PaymentRequest, currency: str) -> dict[str, Any]:
         "created_at": moment(row.created_at),
         "decided_at": moment(row.decided_at),
         "decided_by": row.decided_by,
+    }
+
+
+def funding(row: Funding) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "contract_id": row.contract_id,
+        "milestone_id": row.milestone_id,
+        "event": row.event,
+        "status": row.status,
+        "amount": row.amount,
+        "currency": row.currency,
+        "rail_reference": row.rail_reference,
+        "failure_reason": row.failure_reason,
+        "expires_at": moment(row.expires_at),
+        "created_at": moment(row.created_at),
+        "settled_at": moment(row.settled_at),
+    }
+
+
+def payout(row: Payout) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "contract_id": row.contract_id,
+        "party_id": row.party_id,
+        "kind": row.kind,
+        "status": row.status,
+        "amount": row.amount,
+        "currency": row.currency,
+        "rail_reference": row.rail_reference,
+        "failure_reason": row.failure_reason,
+        "reversed_amount": row.reversed_amount,
+        "created_at": moment(row.created_at),
+        "settled_at": moment(row.settled_at),
+    }
+
+
+def chargeback(row: Chargeback) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "funding_id": row.funding_id,
+        "contract_id": row.contract_id,
+        "milestone_id": row.milestone_id,
+        "status": row.status,
+        "amount": row.amount,
+        "currency": row.currency,
+        "rail_reference": row.rail_reference,
+        "reason": row.reason,
+        "respond_by": moment(row.respond_by),
+        "split": json.loads(row.split),
+        "created_at": moment(row.created_at),
+        "settled_at": moment(row.settled_at),
     }

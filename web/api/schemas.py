@@ -66,9 +66,79 @@ class ContractCreate(Schema):
     )
 
 
+RailReference = lambda **kw: fields.String(  # noqa: E731
+    validate=validate.Regexp(r"^[\x21-\x7e]{1,255}$", error="1 to 255 printable ASCII, no spaces"),
+    **({"metadata": {"description": "the rail's id (a Stripe pi_..., tr_..., du_...)"}} | kw),
+)
+Currency = lambda **kw: fields.String(  # noqa: E731
+    validate=validate.Regexp(r"^[A-Za-z]{3}$", error="an ISO 4217 code"),
+    **({"metadata": {"example": "USD"}} | kw),
+)
+Reason = lambda **kw: Text(1, 500, **kw)  # noqa: E731
+
+
 class EventBody(Schema):
-    amount = Amount(allow_none=True, metadata={"description": "for events that move a part"})
+    amount = Amount(
+        allow_none=True,
+        metadata={
+            "description": "for events that move a part; with rail_reference, the amount charged"
+        },
+    )
     note = Text(0, 2000, load_default="")
+    rail_reference = RailReference(
+        metadata={"description": "funding: the charge or payment intent that paid for it"}
+    )
+    currency = Currency(metadata={"description": "funding: the currency charged"})
+    pending = fields.Boolean(
+        load_default=False,
+        metadata={"description": "funding: open it pending; the rail's confirmation funds it"},
+    )
+    expires_in = fields.Integer(
+        strict=True,
+        validate=validate.Range(60, 30 * 86_400),
+        metadata={"description": "seconds a pending funding waits for the rail (default a day)"},
+    )
+
+
+class ChargeBody(Schema):
+    rail_reference = RailReference(required=True)
+    amount = Amount(required=True)
+    currency = Currency(required=True)
+
+
+class ReasonBody(Schema):
+    reason = Reason(required=True)
+
+
+class PayoutCreate(Schema):
+    contract_id = Text(1, 40, required=True)
+    party_id = PartyId(required=True)
+    amount = Amount(required=True)
+    currency = Currency(required=True)
+    rail_reference = RailReference(required=True)
+
+
+class ReversalBody(Schema):
+    reversed_total = Amount(
+        required=True, metadata={"description": "all the rail took back of it so far"}
+    )
+
+
+class ChargebackCreate(Schema):
+    funding_reference = RailReference(
+        required=True, metadata={"description": "the rail_reference of the funding"}
+    )
+    rail_reference = RailReference(required=True)
+    amount = Amount(required=True)
+    currency = Currency(required=True)
+    reason = Text(0, 500, load_default="")
+    respond_by = fields.AwareDateTime(
+        load_default=None, metadata={"description": "the card network's deadline"}
+    )
+
+
+class CurrencyArgs(Schema):
+    currency = Currency()
 
 
 class PaymentBody(Schema):
@@ -124,6 +194,10 @@ class SummaryOut(Schema):
     refunded = fields.Integer(required=True)
     fees = fields.Integer(required=True)
     remaining = fields.Integer(required=True)
+    pending_funding = fields.Integer(
+        required=True, metadata={"description": "awaiting the rail; not in escrow"}
+    )
+    charged_back = fields.Integer(required=True)
 
 
 class ContractOut(Schema):
@@ -293,3 +367,92 @@ class DeliveryOut(Schema):
 
 class DeliveryList(Schema):
     data = fields.List(fields.Nested(DeliveryOut), required=True)
+
+
+class FundingOut(Schema):
+    id = fields.String(required=True)
+    contract_id = fields.String(required=True)
+    milestone_id = fields.String(required=True)
+    event = fields.String(required=True)
+    status = fields.String(
+        required=True, metadata={"description": "pending, confirmed, failed, expired"}
+    )
+    amount = fields.Integer(required=True)
+    currency = fields.String(required=True)
+    rail_reference = fields.String(required=True, allow_none=True)
+    failure_reason = fields.String(required=True, allow_none=True)
+    expires_at = fields.DateTime(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+    settled_at = fields.DateTime(required=True, allow_none=True)
+
+
+class FundingList(Schema):
+    data = fields.List(fields.Nested(FundingOut), required=True)
+
+
+class FundingResult(Schema):
+    funding = fields.Nested(FundingOut, required=True)
+    milestone = fields.Nested(MilestoneOut, required=True)
+
+
+class PayoutOut(Schema):
+    id = fields.String(required=True)
+    contract_id = fields.String(required=True)
+    party_id = fields.String(required=True)
+    kind = fields.String(
+        required=True, metadata={"description": "payout (provider) or refund (buyer)"}
+    )
+    status = fields.String(
+        required=True, metadata={"description": "in_flight, paid, failed, reversed"}
+    )
+    amount = fields.Integer(required=True)
+    currency = fields.String(required=True)
+    rail_reference = fields.String(required=True)
+    failure_reason = fields.String(required=True, allow_none=True)
+    reversed_amount = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+    settled_at = fields.DateTime(required=True, allow_none=True)
+
+
+class ChargebackOut(Schema):
+    id = fields.String(required=True)
+    funding_id = fields.String(required=True)
+    contract_id = fields.String(required=True)
+    milestone_id = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "booked, won, lost"})
+    amount = fields.Integer(required=True)
+    currency = fields.String(required=True)
+    rail_reference = fields.String(required=True)
+    reason = fields.String(required=True)
+    respond_by = fields.DateTime(required=True, allow_none=True)
+    split = fields.Dict(
+        required=True,
+        metadata={
+            "description": "who bore it: from_escrow, from_available, from_pending, "
+            "provider_debt, platform_loss"
+        },
+    )
+    created_at = fields.DateTime(required=True)
+    settled_at = fields.DateTime(required=True, allow_none=True)
+
+
+class ChargebackList(Schema):
+    data = fields.List(fields.Nested(ChargebackOut), required=True)
+
+
+class BalanceOut(Schema):
+    party_id = fields.String(required=True)
+    currency = fields.String(required=True)
+    pending = fields.Integer(required=True, metadata={"description": "in the security hold"})
+    available = fields.Integer(required=True, metadata={"description": "negative: a debt"})
+    in_flight = fields.Integer(required=True)
+    paid_out = fields.Integer(required=True)
+    owed = fields.Integer(
+        required=True, metadata={"description": "paid out + available + pending + in flight"}
+    )
+    debt = fields.Integer(required=True)
+    due = fields.Integer(required=True, metadata={"description": "what may be paid out now"})
+
+
+class BalanceList(Schema):
+    data = fields.List(fields.Nested(BalanceOut), required=True)

@@ -50,9 +50,9 @@ def install(app: Flask) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     Api.DEFAULT_ERROR_RESPONSE_NAME = None
     api = Api(app, spec_kwargs={"info": {"description": "Milestone escrow for integrators."}})
-    from web.api import views_contracts, views_disputes, views_milestones, views_misc
+    from web.api import views_contracts, views_disputes, views_milestones, views_misc, views_rail
 
-    for module in (views_contracts, views_milestones, views_disputes, views_misc):
+    for module in (views_contracts, views_milestones, views_disputes, views_misc, views_rail):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs)
     problems.install(app, PREFIX)

@@ -13,7 +13,7 @@ from engine.domain.policy.diagram import MEDIA_TYPES
 from engine.service.drawings import milestone_diagram
 from engine.service.milestones import fire_event, history, view_milestone
 from engine.service.uow import UnitOfWork
-from web.api import auth, present, schemas
+from web.api import auth, present, schemas, views_rail
 from web.api.commands import etag, expected_version, json_response, run, tranche
 from web.api.views_disputes import settings
 
@@ -38,12 +38,16 @@ def get_milestone(milestone_id: str) -> Any:
 def fire(body: dict[str, Any], milestone_id: str, event: str) -> Any:
     """Fire one event of the milestone's policy (fund, submit, approve, release...).
 
-    The policy decides whether the Tranche-Actor may fire it now; a refusal lists
+    A funding event may name the rail's charge (`rail_reference`, `amount`, `currency`:
+    confirmed first), or open a funding the rail confirms later (`pending`: 202, with
+    the funding). The policy decides whether the Tranche-Actor may fire it now; a refusal lists
     the events they may fire instead. Send `If-Match` with the ETag you read to
     refuse the command (412) if the milestone changed meanwhile.
     """
     actor = auth.actor()
     version = expected_version()
+    if body.get("pending") or "rail_reference" in body:
+        return views_rail.fund(body, milestone_id, event, actor, version)
     args = EventArgs(amount=body.get("amount"), note=body.get("note", ""))
 
     def command(uow: UnitOfWork) -> Any:
