@@ -22,9 +22,10 @@ from engine.domain.errors import ValidationError
 from engine.domain.money import MAX_AMOUNT, check_currency
 from engine.domain.policy.document import Policy
 from engine.domain.summary import Summary
+from engine.service.chargebacks import chargebacks_of
 from engine.service.milestones import MilestoneView, history, milestone_policy, view_milestone
 from engine.service.uow import UnitOfWork
-from engine.store.models import Contract, Dispute, Event, Milestone
+from engine.store.models import Chargeback, Contract, Dispute, Event, Milestone
 from engine.store.summaries import contract_summary
 
 UNASSIGNED = "unassigned"
@@ -163,6 +164,8 @@ class Case:
     """The last ruling a senior sent back, while the case waits for a new one."""
     outcome: Ruling | Offer | None = None
     """What decided a closed case: the applied ruling or the accepted offer."""
+    chargebacks: list[Chargeback] = field(default_factory=list)
+    """What the card network took back from the milestone's funding (engine.service.chargebacks)."""
 
 
 def _rows(uow: UnitOfWork, model: Any, dispute_id: str) -> list[Any]:
@@ -207,6 +210,7 @@ def case(uow: UnitOfWork, dispute_id: str, staff_view: bool = True) -> Case:
         staff=staff_names(uow) if staff_view else {},
         sent_back=_sent_back(dispute, rulings),
         outcome=next((x for x in (*rulings, *offers) if x.status in (APPLIED, ACCEPTED)), None),
+        chargebacks=chargebacks_of(uow, dispute.milestone_id),
     )
 
 

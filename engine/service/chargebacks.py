@@ -78,7 +78,7 @@ def report_chargeback(
     balances.lock(uow.session, tenant, provider, contract.currency)
     on_contract = balances.payable_by_contract(uow.session, tenant, provider, contract.currency)
     policy = milestone_policy(uow, milestone)
-    borne = sum(json.loads(cb.split)["from_provider"] for cb in earlier)
+    borne = sum(cb.shares["from_provider"] for cb in earlier)
     split = split_chargeback(
         amount,
         escrow=milestone.escrow,
@@ -260,5 +260,5 @@ def chargeback_record(chargeback: Chargeback) -> dict[str, Any]:
         "rail_reference": chargeback.rail_reference,
         "reason": chargeback.reason,
         "respond_by": chargeback.respond_by.isoformat() if chargeback.respond_by else None,
-        "split": json.loads(chargeback.split),
+        "borne_by": chargeback.shares,
     }

@@ -6,6 +6,7 @@ triggers that refuse UPDATE and DELETE on them, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import datetime
 from typing import Any
@@ -352,6 +353,13 @@ class Chargeback(Base):
     __table_args__ = (
         UniqueConstraint("tenant", "rail_reference", name="uq_chargebacks_reference"),
     )
+
+    @property
+    def shares(self) -> dict[str, int]:
+        """Who bore it, as booked: from_escrow, from_available, from_pending, provider_debt,
+        platform_loss, and from_provider (their sum for the provider)."""
+        parts: dict[str, int] = json.loads(self.split)
+        return parts
 
 
 class RailEndpoint(Base):

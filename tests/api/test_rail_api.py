@@ -83,7 +83,7 @@ def test_the_whole_rail_story(client):
         },
     )
     assert chargeback.status_code == 201, chargeback.json
-    assert chargeback.json["split"]["provider_debt"] == 23_750
+    assert chargeback.json["borne_by"]["provider_debt"] == 23_750
     assert (owed(client, PROVIDER)["available"], owed(client, PROVIDER)["debt"]) == (
         -23_750,
         23_750,

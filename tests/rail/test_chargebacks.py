@@ -1,7 +1,5 @@
 """Chargebacks after release: booked in the stated order, a debt repaid by later credits."""
 
-import json
-
 import pytest
 
 from conftest import BUYER, PROVIDER
@@ -29,7 +27,7 @@ def charge_back(tranche, funding_reference, amount, reference="du_1"):
 
 
 def split(chargeback) -> dict:
-    return json.loads(chargeback.split)
+    return chargeback.shares
 
 
 def test_a_chargeback_after_payout_leaves_the_provider_in_debt_until_the_next_release(

@@ -3,8 +3,6 @@ one funding confirmed once, one balance paid out once, a payout against a charge
 
 from __future__ import annotations
 
-import json
-
 from racing import WON, race
 from sqlalchemy import select
 
@@ -83,7 +81,7 @@ def test_a_payout_racing_a_chargeback_takes_the_money_once(database, clock, cont
         ]
     )
     assert results[1] == WON, results  # the rail's report is booked whatever else happens
-    split = json.loads(tranche.read(lambda uow: _only_chargeback(uow)).split)
+    split = tranche.read(_only_chargeback).shares
     owed = balance(tranche, contract.provider_id)
     if results[0] == WON:  # the payout came first: the chargeback found nothing unpaid
         assert (split["from_available"], split["provider_debt"]) == (0, 23_750)

@@ -144,7 +144,7 @@ def chargeback(row: Chargeback) -> dict[str, Any]:
         "rail_reference": row.rail_reference,
         "reason": row.reason,
         "respond_by": moment(row.respond_by),
-        "split": json.loads(row.split),
+        "borne_by": row.shares,
         "created_at": moment(row.created_at),
         "settled_at": moment(row.settled_at),
     }

@@ -425,7 +425,7 @@ class ChargebackOut(Schema):
     rail_reference = fields.String(required=True)
     reason = fields.String(required=True)
     respond_by = fields.DateTime(required=True, allow_none=True)
-    split = fields.Dict(
+    borne_by = fields.Dict(
         required=True,
         metadata={
             "description": "who bore it: from_escrow, from_available, from_pending, "
