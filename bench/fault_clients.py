@@ -153,6 +153,9 @@ class Api:
         return answer
 
 
+RAIL_STEPS = ("rail fund", "charged fund", "confirm twice", "fail", "payout", "chargeback")
+
+
 class Diverged(Exception):
     """An answer the model did not expect: the contract's model can no longer be trusted."""
 
@@ -315,6 +318,8 @@ class Client:
             self.expect(api.post(path, None, self.actor(model, rest[0])), 200, what)
             m.settle(*m.offer[1:])
             model.events.append(("accept_offer", m.id))
+        elif kind in RAIL_STEPS:
+            self.rail_step(model, m, kind)
         elif kind == "withdraw":
             self.expect(
                 api.post(f"{m.dispute}/withdraw", None, self.actor(model, rest[0])), 200, what
@@ -322,6 +327,56 @@ class Client:
             assert m.previous is not None
             m.state = m.previous
             model.events.append(("withdraw", m.id))
+
+    def rail_step(self, model: ContractModel, m: MilestoneModel, kind: str) -> None:
+        """A step at the payment rail: fundings, a payout, a chargeback (see fault_model)."""
+        api, what = self.api, f"{kind} on {m.id} ({m.state})"
+        fund = f"/v1/milestones/{m.id}/events/fund"
+        charge = {"rail_reference": f"pi_{secrets.token_hex(8)}", "amount": m.amount}
+        charge["currency"] = "USD"
+        if kind == "rail fund":
+            body = self.expect(api.post(fund, {"pending": True}, model.buyer), 202, what)
+            m.pending, m.funding = m.amount, body["funding"]["id"]
+            model.events.append(("funding_pending", m.id))
+        elif kind == "charged fund":
+            body = self.expect(api.post(fund, charge, model.buyer), 200, what)
+            self.fired(model, m, "fund", None, body["milestone"])
+            m.reference = charge["rail_reference"]
+        elif kind == "confirm twice":
+            path = f"/v1/fundings/{m.funding}/confirm"
+            answers = at_once(*[lambda: api.post(path, charge, model.buyer)] * 2)
+            won = [a for a in answers if a.status == 200]
+            if len(won) != 1 or any(a.status != 409 for a in answers if a.status != 200):
+                raise Diverged(f"{what}: answers {[(a.status, a.body) for a in answers]}")
+            m.pending, m.reference = 0, charge["rail_reference"]
+            model.events.append(("funding_confirmed", m.id))
+            self.fired(model, m, "fund", None, won[0].body["milestone"])
+        elif kind == "fail":
+            self.expect(
+                api.post(f"/v1/fundings/{m.funding}/fail", {"reason": "declined"}, model.buyer),
+                200,
+                what,
+            )
+            m.pending = 0
+            model.events.append(("funding_failed", m.id))
+        elif kind == "payout":
+            due = model.owed()[model.provider] - model.paid_out
+            if due <= 0:
+                return
+            body = {"contract_id": model.id, "party_id": model.provider, "amount": due}
+            body |= {"currency": "USD", "rail_reference": f"tr_{secrets.token_hex(8)}"}
+            payout = self.expect(api.post("/v1/payouts", body, model.buyer), 201, what)
+            self.expect(api.post(f"/v1/payouts/{payout['id']}/paid", None, model.buyer), 200, what)
+            model.paid_out += due
+            model.events += [("payout_recorded", None), ("payout_paid", None)]
+        elif kind == "chargeback":
+            body = {"funding_reference": m.reference, "amount": m.amount, "currency": "USD"}
+            body["rail_reference"] = f"du_{secrets.token_hex(8)}"
+            booked = self.expect(api.post("/v1/chargebacks", body, model.buyer), 201, what)
+            borne = m.charge_back()
+            model.events.append(("chargeback_booked", m.id))
+            if booked["borne_by"]["from_provider"] != borne:
+                raise Diverged(f"{what}: the provider bore {booked['borne_by']}, not {borne}")
 
     def contract_step(self, model: ContractModel, step: Step) -> None:
         api, amount = self.api, self.rng.randrange(1, 50) * 100

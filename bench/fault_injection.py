@@ -203,6 +203,14 @@ def check(api: Api, contracts: list[ContractModel], url: str, replays: int) -> l
                     f"milestone {milestone.id}: {row['state']} {got}, acknowledged "
                     f"{milestone.state} {milestone.figures()}"
                 )
+        for party, owed in model.owed().items():
+            balances = api.get(f"/v1/parties/{party}/balances").body["data"]
+            got = balances[0]["owed"] if balances else 0
+            paid = balances[0]["paid_out"] if balances else 0
+            expected_paid = model.paid_out if party == model.provider else 0
+            if (got, paid) != (owed, expected_paid):
+                found.append(f"party {party}: owed {got}, paid out {paid}; acknowledged "
+                             f"{owed}, {expected_paid}")  # fmt: skip
         events = sorted(by_contract.get(model.id, []), key=lambda e: e["seq"])
         if [(e["type"], e["milestone_id"]) for e in events] != model.events:
             found.append(f"contract {model.id}: events {[e['type'] for e in events]}, "

@@ -77,9 +77,21 @@ SCENARIOS: dict[str, list[Step]] = {
         ("fire", "fund", "buyer"), ("twice", "release", "buyer", 2),
         ("twice", "approve", "buyer"),
     ],
+    "two-phase funding confirmed twice at once, paid out, charged back": [
+        ("rail fund",), ("confirm twice",), ("fire", "submit", "provider"),
+        ("fire", "approve", "buyer"), ("payout",), ("chargeback",),
+    ],
+    "two-phase funding fails, then funded on the buyer's word": [
+        ("rail fund",), ("fail",), ("fire", "fund", "buyer"), ("fire", "submit", "provider"),
+        ("fire", "refund", "provider"),
+    ],
+    "charged back while in escrow": [("charged fund",), ("chargeback",)],
 }  # fmt: skip
 """Every kind of milestone lifecycle the harness drives; a number after `release` divides
-the escrow held then, an offer's number is the provider's share in basis points."""
+the escrow held then, an offer's number is the provider's share in basis points. The
+rail's steps: a two-phase funding opened, confirmed (by two connections at once: exactly
+one may) or failed; a funding confirmed first; everything due to the provider paid out;
+the whole funding charged back."""
 
 CONTRACT_STEPS: list[Step] = [
     ("pay",),
@@ -110,6 +122,25 @@ class MilestoneModel:
     dispute: str | None = None
     offer: tuple[str, int, int] | None = None
     """(offer id, to provider, to buyer) of the open dispute's offer."""
+    pending: int = 0
+    funding: str | None = None  # the pending funding's id
+    reference: str | None = None  # the rail reference that funded it
+    charged_back: int = 0
+    reclaimed: int = 0  # what the chargebacks took back from escrow
+    borne: int = 0  # what the provider bore of the chargebacks
+
+    def charge_back(self) -> int:
+        """The whole funding taken back: escrow first, then the provider, up to what they
+        were paid from it; the platform the rest. What the provider bore is returned."""
+        amount = self.amount
+        from_escrow = min(amount, self.escrow)
+        borne = min(amount - from_escrow, self.released - self.fees - self.borne)
+        self.escrow -= from_escrow
+        self.refunded += from_escrow
+        self.reclaimed += from_escrow
+        self.charged_back += amount
+        self.borne += borne
+        return borne
 
     def release(self, amount: int) -> None:
         self.escrow -= amount
@@ -146,6 +177,8 @@ class MilestoneModel:
             "released": self.released,
             "refunded": self.refunded,
             "fees": self.fees,
+            "pending_funding": self.pending,
+            "charged_back": self.charged_back,
         }
 
 
@@ -159,6 +192,7 @@ class ContractModel:
     steps: list[Step]
     direct: int = 0
     direct_fees: int = 0
+    paid_out: int = 0
     events: list[tuple[str, str | None]] = field(default_factory=list)
     """(type, milestone id) of every event the acknowledged answers imply, in order."""
     diverged: str | None = None
@@ -181,8 +215,20 @@ class ContractModel:
             "refunded": sum(m.refunded for m in self.milestones),
             "fees": sum(m.fees for m in self.milestones) + self.direct_fees,
             "remaining": self.agreed - paid,
-            "pending_funding": 0,  # the modelled fundings are confirmed at once
-            "charged_back": 0,
+            "pending_funding": sum(m.pending for m in self.milestones),
+            "charged_back": sum(m.charged_back for m in self.milestones),
+        }
+
+    def owed(self) -> dict[str, int]:
+        """What Tranche owes each party: the provider what they were paid net of fees, less
+        what chargebacks took from them; the buyer their refunds, less what the card network
+        already gave back from escrow."""
+        ms = self.milestones
+        return {
+            self.provider: sum(m.released - m.fees - m.borne for m in ms)
+            + self.direct
+            - self.direct_fees,
+            self.buyer: sum(m.refunded - m.reclaimed for m in ms),
         }
 
 

@@ -36,6 +36,7 @@ def test_every_lifecycle_ends_as_the_model_acknowledged_it(driven, database):
         "refunded",
         "settled",
         "cancelled",
+        "funded",  # charged back while in escrow: the rail took the money, not a party
     }
     assert check(api, contracts, database.url, replays=len(api.sent)) == []
 
@@ -47,7 +48,25 @@ def test_a_payment_nobody_acknowledged_is_found(driven, database, app):
         paid_behind.id, actor=Actor(paid_behind.buyer), amount=100
     )
     found = check(api, contracts, database.url, replays=0)
-    assert len(found) == 2, found
+    assert len(found) == 3, found
     assert found[0].startswith(f"contract {paid_behind.id}: {{")
     assert f"'direct_payments': {paid_behind.direct + 100}" in found[0]
-    assert found[1].startswith(f"contract {paid_behind.id}: events")
+    assert found[1].startswith(f"party {paid_behind.provider}: owed")  # 95 more than acknowledged
+    assert found[2].startswith(f"contract {paid_behind.id}: events")
+
+
+def test_a_payout_nobody_acknowledged_is_found(driven, database, app):
+    api, contracts = driven
+    refunded = next(c for c in contracts if c.owed()[c.buyer] > 0)
+    tranche = app.extensions["tranche"]
+    payout = tranche.record_payout(
+        tenant=tranche.contract(refunded.id).tenant,
+        contract_id=refunded.id,
+        party_id=refunded.buyer,
+        amount=1,
+        currency="USD",
+        reference="re_behind",
+    )
+    tranche.settle_payout(payout.id, True)
+    found = check(api, contracts, database.url, replays=0)
+    assert any(f.startswith(f"party {refunded.buyer}: owed") for f in found), found
