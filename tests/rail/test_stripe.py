@@ -92,7 +92,7 @@ def event(kind: str, obj: dict[str, Any], event_id: str | None = None) -> str:
     )
 
 
-def deliver(client: Client, url: str, payload: str, header: str | None = "sign") -> Any:
+def deliver(client: Client, url: str, payload: Any, header: str | None = "sign") -> Any:
     """POST as Stripe does: no API key, the Stripe-Signature header."""
     headers = {"Content-Type": "application/json; charset=utf-8"}
     if header is not None:
@@ -155,11 +155,30 @@ def test_a_delivery_that_does_not_verify_is_refused_and_changes_nothing(
     assert received(database) == 0
 
 
-def test_an_unknown_endpoint_is_not_found(client, url):
+@pytest.mark.parametrize("endpoint", ["re_unknown", "re_%00x", "x" * 300])
+def test_an_unknown_endpoint_is_not_found(client, url, endpoint):
     payload = event("payment_intent.succeeded", intent("pi_1"))
-    response = deliver(client, "/v1/rails/stripe/events/re_unknown", payload)
+    response = deliver(client, "/v1/rails/stripe/events/" + endpoint, payload)
     assert response.status_code == 404
     assert response.json["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "header", ["t=1,v1=\u00e9", "t=99999999999999999999999,v1=00", "v1=00", "t=1" + "," * 1000]
+)
+def test_a_malformed_signature_header_is_refused(client, url, database, header):
+    response = deliver(client, url, event("customer.created", {"id": "cus_1"}), header)
+    assert (response.status_code, response.json["code"]) == (400, "signature_invalid")
+    assert received(database) == 0
+
+
+def test_a_body_too_large_or_not_json_is_refused(client, url, database):
+    big = event("customer.created", {"id": "cus_1", "note": "x" * 300_000})
+    assert deliver(client, url, big).status_code == 413
+    for payload, status in [("not json", 400), ('{"a": "\\u0000"}', 422), ("[1, 2]", 422)]:
+        assert deliver(client, url, payload).status_code == status, payload
+    assert deliver(client, url, b"\xff\xfe", f"t={int(time.time())},v1=00").status_code == 400
+    assert received(database) == 0
 
 
 # configuration ------------------------------------------------------------------------

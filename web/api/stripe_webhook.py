@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import stripe
@@ -33,6 +34,7 @@ RECEIVER = "rails.receive_stripe_event"
 BODY_LIMIT = 256 * 1024
 """Bytes of an event; Stripe's are a few kilobytes."""
 EVENTS_PATH = "/v1/rails/stripe/events/"
+ENDPOINT_ID = re.compile("[a-z0-9_]{1,40}")
 
 
 class StripeEndpointIn(Schema):
@@ -170,16 +172,20 @@ def receive_stripe_event(endpoint_id: str) -> Any:
     first delivery's outcome."""
     request.max_content_length = BODY_LIMIT
     payload = request.get_data(cache=False)  # 413 beyond the limit
-    with tranche().reading() as uow:
-        endpoint = uow.session.get(RailEndpoint, endpoint_id[:40])
+    endpoint = None
+    if ENDPOINT_ID.fullmatch(endpoint_id):  # else no query: the database may refuse the text
+        with tranche().reading() as uow:
+            endpoint = uow.session.get(RailEndpoint, endpoint_id)
     if endpoint is None:
-        raise ProblemError("not_found", f"no rail endpoint {endpoint_id[:40]!r}")
+        raise ProblemError("not_found", "no such rail endpoint")
     try:
         secret = _keyring().decrypt(endpoint.secret)
     except KeyringError as exc:
         raise ProblemError("encryption_unconfigured", "no configured key reads the secret") from exc
-    header = request.headers.get("Stripe-Signature", "")[:1000]
+    header = request.headers.get("Stripe-Signature", "")
     try:
+        if not (header.isascii() and header.isprintable() and len(header) <= 1000):
+            raise stripe.SignatureVerificationError("not a Stripe-Signature", header)
         stripe.WebhookSignature.verify_header(
             payload, header, secret, stripe.Webhook.DEFAULT_TOLERANCE
         )
