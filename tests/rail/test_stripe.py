@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 import stripe
+from api.helpers import ENCRYPTION_KEYS, Client
 from sqlalchemy import func, select
 
-from api.helpers import ENCRYPTION_KEYS, Client
 from conftest import BUYER, PROVIDER
 from engine.service.fundings import Charge
 from engine.store.models import Chargeback, Funding, Payout, RailEndpoint, RailEvent
@@ -198,7 +198,7 @@ def test_the_endpoint_is_configured_by_key_and_keeps_its_secret_encrypted(
     assert shown.json["endpoint_url"] == url
     assert "whsec" not in shown.get_data(as_text=True)
     (stored,) = _all(database, RailEndpoint)
-    assert stored.secret != SECRET and "whsec" not in stored.secret
+    assert "whsec" not in stored.secret
 
     replaced = client.call("PUT", "/v1/rails/stripe", {"signing_secret": "whsec_new-secret"})
     assert (replaced.status_code, replaced.json["endpoint_url"]) == (200, url)
