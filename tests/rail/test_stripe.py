@@ -435,3 +435,14 @@ def test_two_deliveries_of_one_event_at_once_act_once(app, url, tranche, milesto
     assert [e.type for e in tranche.history(milestone.id)].count("fund") == 1
     assert received(database) == 1
     assert_books_match(tranche)
+
+
+def test_the_events_received_are_listed_a_page_at_a_time(client, url):
+    for n in range(3):
+        deliver(client, url, event("customer.created", {"id": "cus_1"}, f"evt_{n}"))
+    first = client.get("/v1/rails/stripe/events?limit=2").json
+    assert [e["event_id"] for e in first["data"]] == ["evt_0", "evt_1"]
+    assert first["data"][0]["outcome"] == "ignored: Tranche does not act on customer.created"
+    rest = client.get(f"/v1/rails/stripe/events?limit=2&after={first['next_cursor']}").json
+    assert ([e["event_id"] for e in rest["data"]], rest["next_cursor"]) == (["evt_2"], None)
+    assert client.get("/v1/rails/stripe/events?after=evt_x").status_code == 404
