@@ -21,6 +21,7 @@ PUBLIC = {"/v1/openapi.json"}
 ERRORS = {
     "get": ("401", "403", "404", "422", "503"),
     "post": ("400", "401", "403", "404", "409", "412", "413", "415", "422", "503"),
+    "put": ("401", "409", "422", "503"),
     "delete": ("401", "404", "422", "503"),
 }
 DESCRIPTIONS = {
@@ -50,9 +51,17 @@ def install(app: Flask) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     Api.DEFAULT_ERROR_RESPONSE_NAME = None
     api = Api(app, spec_kwargs={"info": {"description": "Milestone escrow for integrators."}})
-    from web.api import views_contracts, views_disputes, views_milestones, views_misc, views_rail
+    from web.api import (
+        stripe_webhook,
+        views_contracts,
+        views_disputes,
+        views_milestones,
+        views_misc,
+        views_rail,
+    )
 
-    for module in (views_contracts, views_milestones, views_disputes, views_misc, views_rail):
+    modules = (views_contracts, views_milestones, views_disputes, views_misc, views_rail)
+    for module in (*modules, stripe_webhook):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs)
     problems.install(app, PREFIX)
@@ -65,6 +74,8 @@ def install(app: Flask) -> None:
     def guard() -> None:
         if not request.path.startswith(PREFIX) or request.path in PUBLIC:
             return
+        if request.endpoint == stripe_webhook.RECEIVER:
+            return  # Stripe's signature authenticates it (web.api.stripe_webhook)
         if request.endpoint == views_disputes.EVIDENCE_ENDPOINT:
             request.max_content_length = views_disputes.evidence_body_limit(app)
         data = b""
