@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import text
 
 from conftest import BUYER, PROVIDER
@@ -14,6 +15,7 @@ from engine.domain.errors import (
     ValidationError,
 )
 from rail.conftest import assert_books_match, balance, released
+from web.cli import main
 
 
 def pay(tranche, contract, amount, reference, party=PROVIDER.id, currency="USD"):
@@ -148,3 +150,18 @@ def test_the_audit_finds_a_balance_edited_behind_the_ledgers_back(tranche, contr
     findings = tranche.rail_findings()
     assert any("available is 23250 on its balance, 22750 by its postings" in f for f in findings)
     assert any("paid_out is 0 on the ledger, 1000 by the payout records" in f for f in findings)
+
+
+def invoke(url: str, *args: str):
+    return CliRunner().invoke(main, ["--database-url", url, *args], catch_exceptions=False)
+
+
+def test_tranche_audit_verify_names_a_forged_balance(tranche, contract, milestone):
+    released(tranche, milestone.id, "pi_1")
+    url = tranche.database.url
+    assert invoke(url, "audit", "verify").exit_code == 0
+    with tranche.database.engine.begin() as connection:
+        connection.execute(text("UPDATE party_balances SET paid_out = 7"))
+    result = invoke(url, "audit", "verify")
+    assert result.exit_code == 1
+    assert f"MISMATCH: party {PROVIDER.id} of tenant default in USD: paid_out is 7" in result.output
