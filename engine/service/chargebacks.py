@@ -34,7 +34,7 @@ from engine.store import balances
 from engine.store.events import append
 from engine.store.ledger import post
 from engine.store.models import Chargeback, Contract, Milestone, PayableHold, Posting, new_id
-from engine.store.rows import moved_once
+from engine.store.rows import as_json, moved_once
 
 RAIL = "rail"
 
@@ -222,6 +222,8 @@ def _release_holds(uow: UnitOfWork, party_id: str, contract_id: str, amount: int
         take = min(amount, hold.amount)
         hold.amount -= take
         amount -= take
+        if not hold.amount:  # nothing left to mature: the hold is over
+            hold.matured_at = uow.clock.now()
         if not amount:
             break
 
@@ -246,19 +248,25 @@ def _record(
         policy=(milestone.policy_name, milestone.policy_version),
         milestone_id=milestone.id,
         amount=chargeback.amount,
-        data=chargeback_record(chargeback) | {"ledger_entries": entries},
+        data={"chargeback": chargeback_record(chargeback), "ledger_entries": entries},
     )
 
 
+FIELDS = (
+    "id",
+    "funding_id",
+    "contract_id",
+    "milestone_id",
+    "status",
+    "amount",
+    "currency",
+    "rail_reference",
+    "reason",
+    "respond_by",
+    "created_at",
+    "settled_at",
+)
+
+
 def chargeback_record(chargeback: Chargeback) -> dict[str, Any]:
-    return {
-        "chargeback_id": chargeback.id,
-        "funding_id": chargeback.funding_id,
-        "status": chargeback.status,
-        "amount": chargeback.amount,
-        "currency": chargeback.currency,
-        "rail_reference": chargeback.rail_reference,
-        "reason": chargeback.reason,
-        "respond_by": chargeback.respond_by.isoformat() if chargeback.respond_by else None,
-        "borne_by": chargeback.shares,
-    }
+    return as_json(chargeback, FIELDS) | {"borne_by": chargeback.shares}

@@ -44,7 +44,7 @@ from engine.service.uow import UnitOfWork
 from engine.store.events import append
 from engine.store.ledger import post
 from engine.store.models import Contract, Funding, Milestone, new_id
-from engine.store.rows import moved_once
+from engine.store.rows import as_json, moved_once
 
 RAIL_ACT = ("rail", SYSTEM)
 """Who settles what the rail reports, as an event records it: the integrator's rail."""
@@ -264,17 +264,25 @@ def _post_and_record(
         amount=funding.amount,
         from_state=milestone.state,
         to_state=milestone.state,
-        data=funding_record(funding) | {"ledger_entries": [entry]},
+        data={"funding": funding_record(funding), "ledger_entries": [entry]},
     )
 
 
+FIELDS = (
+    "id",
+    "contract_id",
+    "milestone_id",
+    "event",
+    "status",
+    "amount",
+    "currency",
+    "rail_reference",
+    "failure_reason",
+    "expires_at",
+    "created_at",
+    "settled_at",
+)
+
+
 def funding_record(funding: Funding) -> dict[str, Any]:
-    return {
-        "funding_id": funding.id,
-        "status": funding.status,
-        "amount": funding.amount,
-        "currency": funding.currency,
-        "rail_reference": funding.rail_reference,
-        "failure_reason": funding.failure_reason,
-        "expires_at": funding.expires_at.isoformat() if funding.expires_at else None,
-    }
+    return as_json(funding, FIELDS)

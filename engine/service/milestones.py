@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, select
 
@@ -134,23 +135,11 @@ def fire_event(
     event: str,
     actor: Actor,
     args: EventArgs | None = None,
-    *,
-    expected_version: int | None = None,
-    tenant: str | None = None,
-    now: datetime | None = None,
+    **options: Any,
 ) -> Event:
-    """Apply one event of the milestone's policy: load and lock, decide, apply."""
-    prepared = prepare(
-        uow,
-        milestone_id,
-        event,
-        actor,
-        args,
-        expected_version=expected_version,
-        tenant=tenant,
-        now=now,
-    )
-    return prepared.apply(uow)
+    """Apply one event of the milestone's policy: load and lock, decide, apply (`options`:
+    those of `prepare`)."""
+    return prepare(uow, milestone_id, event, actor, args, **options).apply(uow)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,7 @@ from engine.store import balances
 from engine.store.events import append
 from engine.store.ledger import post
 from engine.store.models import Contract, PayableHold, Payout, new_id
-from engine.store.rows import moved_once
+from engine.store.rows import as_json, moved_once
 
 RAIL = "rail"
 
@@ -250,19 +250,25 @@ def _book(
         now,
         policy=(contract.policy_name, contract.policy_version),
         amount=amount or payout.amount,
-        data=payout_record(payout) | {"ledger_entries": [entry]},
+        data={"payout": payout_record(payout), "ledger_entries": [entry]},
     )
 
 
+FIELDS = (
+    "id",
+    "contract_id",
+    "party_id",
+    "kind",
+    "status",
+    "amount",
+    "currency",
+    "rail_reference",
+    "failure_reason",
+    "reversed_amount",
+    "created_at",
+    "settled_at",
+)
+
+
 def payout_record(payout: Payout) -> dict[str, Any]:
-    return {
-        "payout_id": payout.id,
-        "party_id": payout.party_id,
-        "kind": payout.kind,
-        "status": payout.status,
-        "amount": payout.amount,
-        "currency": payout.currency,
-        "rail_reference": payout.rail_reference,
-        "failure_reason": payout.failure_reason,
-        "reversed_amount": payout.reversed_amount,
-    }
+    return as_json(payout, FIELDS)

@@ -111,3 +111,10 @@ def moved_once(session: Session, model: Any, key: str, source: str, **values: An
         .execution_options(synchronize_session="fetch")
     )
     return bool(cast(Any, result).rowcount)
+
+
+def as_json(row: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """The named columns of a row as JSON-ready values (moments in ISO 8601): what an event
+    records of a funding, payout or chargeback, and what the API answers of it."""
+    values = {name: getattr(row, name) for name in names}
+    return {name: v.isoformat() if hasattr(v, "isoformat") else v for name, v in values.items()}

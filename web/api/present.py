@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from engine.domain.summary import Summary
+from engine.service import chargebacks, fundings, payouts
 from engine.service.milestones import MilestoneView
-from engine.store.models import Chargeback, Contract, Event, Funding, PaymentRequest, Payout
+from engine.store.models import Contract, Event, PaymentRequest
 
 
 def moment(value: datetime | None) -> str | None:
@@ -98,53 +99,6 @@ def payment_request(row: PaymentRequest, currency: str) -> dict[str, Any]:
     }
 
 
-def funding(row: Funding) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "contract_id": row.contract_id,
-        "milestone_id": row.milestone_id,
-        "event": row.event,
-        "status": row.status,
-        "amount": row.amount,
-        "currency": row.currency,
-        "rail_reference": row.rail_reference,
-        "failure_reason": row.failure_reason,
-        "expires_at": moment(row.expires_at),
-        "created_at": moment(row.created_at),
-        "settled_at": moment(row.settled_at),
-    }
-
-
-def payout(row: Payout) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "contract_id": row.contract_id,
-        "party_id": row.party_id,
-        "kind": row.kind,
-        "status": row.status,
-        "amount": row.amount,
-        "currency": row.currency,
-        "rail_reference": row.rail_reference,
-        "failure_reason": row.failure_reason,
-        "reversed_amount": row.reversed_amount,
-        "created_at": moment(row.created_at),
-        "settled_at": moment(row.settled_at),
-    }
-
-
-def chargeback(row: Chargeback) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "funding_id": row.funding_id,
-        "contract_id": row.contract_id,
-        "milestone_id": row.milestone_id,
-        "status": row.status,
-        "amount": row.amount,
-        "currency": row.currency,
-        "rail_reference": row.rail_reference,
-        "reason": row.reason,
-        "respond_by": moment(row.respond_by),
-        "borne_by": row.shares,
-        "created_at": moment(row.created_at),
-        "settled_at": moment(row.settled_at),
-    }
+funding = fundings.funding_record
+payout = payouts.payout_record
+chargeback = chargebacks.chargeback_record

@@ -7,6 +7,7 @@ like any other: one transaction, replayed under its Idempotency-Key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -62,6 +63,23 @@ def _funded(uow: UnitOfWork, found: Any, actor: Actor | None, status: int) -> An
     return status, payload, headers
 
 
+def _answer(
+    action: Callable[[UnitOfWork], Any],
+    shown: Callable[[Any], dict[str, Any]],
+    body: Any = None,
+    status: int = 200,
+    location: str = "",
+) -> Any:
+    """Run `action` as a command (once per Idempotency-Key) and answer with what it made."""
+
+    def command(uow: UnitOfWork) -> Any:
+        found = action(uow)
+        headers = {"Location": f"{location}/{found.id}"} if location else {}
+        return status, shown(found), headers
+
+    return run(command, body)
+
+
 def _invalid(field: str, message: str) -> ProblemError:
     return ProblemError("validation", f"{field}: {message}", errors={field: [message]})
 
@@ -103,12 +121,11 @@ def confirm_funding(body: dict[str, Any], funding_id: str) -> Any:
 @blp.response(200, schemas.FundingOut)
 def fail_funding(body: dict[str, Any], funding_id: str) -> Any:
     """The charge failed: nothing was held, the milestone is where it was."""
-
-    def command(uow: UnitOfWork) -> Any:
-        found = fundings.fail_funding(uow, funding_id, body["reason"], auth.tenant())
-        return 200, present.funding(found), {}
-
-    return run(command, body)
+    return _answer(
+        lambda uow: fundings.fail_funding(uow, funding_id, body["reason"], auth.tenant()),
+        present.funding,
+        body,
+    )
 
 
 @blp.route("/payouts", methods=["POST"])
@@ -118,8 +135,8 @@ def create_payout(body: dict[str, Any]) -> Any:
     """Record a payout (to the provider) or refund (to the buyer) the rail is making: never
     more than is available to the party on the contract."""
 
-    def command(uow: UnitOfWork) -> Any:
-        found = payouts.record_payout(
+    return _answer(
+        lambda uow: payouts.record_payout(
             uow,
             auth.tenant(),
             body["contract_id"],
@@ -127,10 +144,12 @@ def create_payout(body: dict[str, Any]) -> Any:
             body["amount"],
             body["currency"].upper(),
             body["rail_reference"],
-        )
-        return 201, present.payout(found), {"Location": f"/v1/payouts/{found.id}"}
-
-    return run(command, body)
+        ),
+        present.payout,
+        body,
+        201,
+        "/v1/payouts",
+    )
 
 
 @blp.route("/payouts/<string:payout_id>", methods=["GET"])
@@ -144,12 +163,10 @@ def get_payout(payout_id: str) -> Any:
 @blp.response(200, schemas.PayoutOut)
 def payout_paid(payout_id: str) -> Any:
     """The rail paid it."""
-
-    def command(uow: UnitOfWork) -> Any:
-        found = payouts.settle_payout(uow, payout_id, True, tenant=auth.tenant())
-        return 200, present.payout(found), {}
-
-    return run(command)
+    return _answer(
+        lambda uow: payouts.settle_payout(uow, payout_id, True, tenant=auth.tenant()),
+        present.payout,
+    )
 
 
 @blp.route("/payouts/<string:payout_id>/failed", methods=["POST"])
@@ -157,12 +174,11 @@ def payout_paid(payout_id: str) -> Any:
 @blp.response(200, schemas.PayoutOut)
 def payout_failed(body: dict[str, Any], payout_id: str) -> Any:
     """The rail could not pay it: the amount is available again."""
-
-    def command(uow: UnitOfWork) -> Any:
-        found = payouts.settle_payout(uow, payout_id, False, body["reason"], auth.tenant())
-        return 200, present.payout(found), {}
-
-    return run(command, body)
+    return _answer(
+        lambda uow: payouts.settle_payout(uow, payout_id, False, body["reason"], auth.tenant()),
+        present.payout,
+        body,
+    )
 
 
 @blp.route("/payouts/<string:payout_id>/reversed", methods=["POST"])
@@ -170,12 +186,11 @@ def payout_failed(body: dict[str, Any], payout_id: str) -> Any:
 @blp.response(200, schemas.PayoutOut)
 def payout_reversed(body: dict[str, Any], payout_id: str) -> Any:
     """The rail took (part of) it back from the party: that much is owed to them again."""
-
-    def command(uow: UnitOfWork) -> Any:
-        found = payouts.reverse_payout(uow, payout_id, body["reversed_total"], auth.tenant())
-        return 200, present.payout(found), {}
-
-    return run(command, body)
+    return _answer(
+        lambda uow: payouts.reverse_payout(uow, payout_id, body["reversed_total"], auth.tenant()),
+        present.payout,
+        body,
+    )
 
 
 @blp.route("/chargebacks", methods=["POST"])
@@ -184,8 +199,8 @@ def payout_reversed(body: dict[str, Any], payout_id: str) -> Any:
 def create_chargeback(body: dict[str, Any]) -> Any:
     """The rail took money back from a funding: booked in the policy's order."""
 
-    def command(uow: UnitOfWork) -> Any:
-        found = chargebacks.report_chargeback(
+    return _answer(
+        lambda uow: chargebacks.report_chargeback(
             uow,
             auth.tenant(),
             body["funding_reference"],
@@ -194,10 +209,12 @@ def create_chargeback(body: dict[str, Any]) -> Any:
             body["currency"],
             body["reason"],
             body["respond_by"],
-        )
-        return 201, present.chargeback(found), {"Location": f"/v1/chargebacks/{found.id}"}
-
-    return run(command, body | {"respond_by": present.moment(body["respond_by"])})
+        ),
+        present.chargeback,
+        body | {"respond_by": present.moment(body["respond_by"])},
+        201,
+        "/v1/chargebacks",
+    )
 
 
 @blp.route("/chargebacks/<string:chargeback_id>", methods=["GET"])
@@ -219,11 +236,10 @@ def milestone_chargebacks(milestone_id: str) -> Any:
 
 def _closing(won: bool) -> Any:
     def close(chargeback_id: str) -> Any:
-        def command(uow: UnitOfWork) -> Any:
-            found = chargebacks.close_chargeback(uow, chargeback_id, won, auth.tenant())
-            return 200, present.chargeback(found), {}
-
-        return run(command)
+        return _answer(
+            lambda uow: chargebacks.close_chargeback(uow, chargeback_id, won, auth.tenant()),
+            present.chargeback,
+        )
 
     close.__name__ = "chargeback_" + ("won" if won else "lost")
     close.__doc__ = (
