@@ -51,8 +51,9 @@ def install(app: Flask) -> None:
     Api.DEFAULT_ERROR_RESPONSE_NAME = None
     api = Api(app, spec_kwargs={"info": {"description": "Milestone escrow for integrators."}})
     from web.api import views_contracts, views_disputes, views_milestones, views_misc
+    from web.party import api as party_api
 
-    for module in (views_contracts, views_milestones, views_disputes, views_misc):
+    for module in (views_contracts, views_milestones, views_disputes, views_misc, party_api):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs)
     problems.install(app, PREFIX)

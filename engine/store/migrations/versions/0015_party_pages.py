@@ -1,0 +1,75 @@
+"""Party pages and notices: links, contacts, per-tenant page settings, notices.
+
+Revision ID: 0015_party_pages
+Revises: 0013_dispute_search
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0015_party_pages"
+down_revision = "0013_dispute_search"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "party_links",
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("tenant", sa.String(64), nullable=False),
+        sa.Column("contract_id", sa.String(40), sa.ForeignKey("contracts.id"), nullable=False),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("locale", sa.String(35), nullable=False),
+        sa.Column("time_zone", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_party_links_contract_id", "party_links", ["contract_id"])
+    op.create_table(
+        "party_contacts",
+        sa.Column("contract_id", sa.String(40), sa.ForeignKey("contracts.id"), primary_key=True),
+        sa.Column("role", sa.String(16), primary_key=True),
+        sa.Column("email", sa.String(254), nullable=False),
+        sa.Column("locale", sa.String(35), nullable=False),
+        sa.Column("time_zone", sa.String(64), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "party_settings",
+        sa.Column("tenant", sa.String(64), primary_key=True),
+        sa.Column("mail_from", sa.String(254), nullable=True),
+        sa.Column("embed_origins", sa.Text(), nullable=False),
+        sa.Column("theme", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "notices",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("tenant", sa.String(64), nullable=False),
+        sa.Column("contract_id", sa.String(40), sa.ForeignKey("contracts.id"), nullable=False),
+        sa.Column("milestone_id", sa.String(40), sa.ForeignKey("milestones.id"), nullable=True),
+        sa.Column("event_id", sa.Integer(), sa.ForeignKey("events.id"), nullable=False),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("party_id", sa.String(128), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("email_to", sa.String(254), nullable=True),
+        sa.Column("email_status", sa.String(16), nullable=False),
+        sa.Column("email_attempts", sa.Integer(), nullable=False),
+        sa.Column("email_next_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("email_error", sa.String(64), nullable=True),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_notices_event_id", "notices", ["event_id"])
+    op.create_index("ix_notices_contract_role", "notices", ["contract_id", "role"])
+    op.create_index("ix_notices_email_due", "notices", ["email_status", "email_next_at"])
+
+
+def downgrade() -> None:
+    for table in ("notices", "party_settings", "party_contacts", "party_links"):
+        op.drop_table(table)
