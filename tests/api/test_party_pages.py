@@ -208,3 +208,48 @@ def test_settings_frame_the_page_and_theme_it(client, deal):
         {"theme": {"accent": "red;}"}},
     ):
         assert client.post("/v1/party-settings", bad).status_code == 422
+
+
+def test_a_dispute_is_opened_answered_and_settled_from_the_pages(client, deal):
+    contract_id, milestone = deal
+    _, provider = mint(client, contract_id, "provider")
+    _, buyer = mint(client, contract_id, "buyer")
+    _, done = act(
+        client, provider, action="event", target=milestone, event="dispute", reason="Delivered."
+    )
+    assert done.status_code == 303
+    dispute = client.get(f"/v1/milestones/{milestone}").get_json()
+    told = client.get(f"/v1/contracts/{contract_id}/notices").get_json()["data"]
+    assert {n["role"] for n in told if n["event_type"] == "dispute"} == {"buyer", "provider"}
+    assert dispute["state"] == "disputed"
+    page = client.http.get(buyer).get_data(as_text=True)
+    dispute_id = re.search(r'name="target" value="(dp_[0-9a-f]{20})"', page).group(1)
+    act(client, buyer, action="statement", target=dispute_id, body="Only half of it.")
+    act(client, buyer, action="evidence", target=dispute_id, text="Pages 3-5 are empty.")
+    review, _ = act(
+        client, buyer, action="offer", target=dispute_id, to_provider="125.00", to_buyer="125.00"
+    )
+    assert "if accepted, €125.00 goes to the provider and €125.00 back" in review
+    page = client.http.get(provider).get_data(as_text=True)
+    assert "Only half of it." in page
+    assert "Pages 3-5 are empty." in page
+    offer = re.search(r'name="offer" value="([^"]+)"', page).group(1)
+    review, done = act(client, provider, action="accept_offer", target=dispute_id, offer=offer)
+    assert "from escrow to the provider and" in review
+    assert done.status_code == 303
+    summary = client.get(f"/v1/contracts/{contract_id}").get_json()["summary"]
+    assert (summary["in_escrow"], summary["refunded"]) == (0, 12_500)
+    events = client.get(f"/v1/milestones/{milestone}/history").get_json()["data"]
+    assert (events[-1]["type"], events[-1]["actor_id"]) == ("accept_offer", "bob")
+
+
+def test_a_milestone_event_of_the_dispute_or_the_rail_is_refused_on_the_page(client, deal):
+    contract_id, milestone = deal
+    _, buyer = mint(client, contract_id, "buyer")
+    page = client.http.get(buyer)
+    csrf = CSRF.search(page.get_data(as_text=True)).group(1)
+    for event, words in (("fund", "payment rail"), ("accept_offer", "in the dispute")):
+        form = {"csrf_token": csrf, "action": "event", "target": milestone, "event": event}
+        answer = client.http.post(f"{buyer}/review", data=form)
+        assert answer.status_code == 422
+        assert words in answer.get_data(as_text=True)

@@ -26,7 +26,7 @@ from engine.service import contracts, milestones
 from engine.service.uow import UnitOfWork
 from engine.store.models import Dispute, Milestone, PaymentRequest
 from engine.store.notice_models import PartyLink
-from web.party.page import RAIL_EVENTS, Formatter
+from web.party.page import CASE_EVENTS, RAIL_EVENTS, Formatter
 
 TEXT_LIMIT = 2_000
 MILESTONE_EVENT = "event"
@@ -93,6 +93,8 @@ def _event(action: Action) -> str:
         raise ValidationError(
             f"{event} goes through your marketplace's payment rail, not this page", field="event"
         )
+    if event in CASE_EVENTS:
+        raise ValidationError(f"{event} is done in the dispute, with its offer", field="event")
     return event
 
 

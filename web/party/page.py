@@ -30,6 +30,9 @@ from engine.store.summaries import contract_summary
 
 RAIL_EVENTS = {"fund"}
 """Events that need the payment rail: the page says what the marketplace must do."""
+CASE_EVENTS = {"accept_offer", "withdraw"}
+"""Events the dispute's own commands fire (with the offer, the case): the page offers
+them in the dispute, not as bare milestone events."""
 FIGURES = ("agreed", "funded", "in_escrow", "paid_to_date", "refunded", "fees", "remaining")
 LABELS = {
     "agreed": "Agreed",
@@ -139,7 +142,7 @@ def _card(uow: UnitOfWork, view: MilestoneView, actor: Actor) -> Card:
     card = Card(
         view=view,
         rail_events=[e for e in view.allowed_events if e in RAIL_EVENTS],
-        events=[e for e in view.allowed_events if e not in RAIL_EVENTS],
+        events=[e for e in view.allowed_events if e not in RAIL_EVENTS | CASE_EVENTS],
     )
     if view.next_deadline is not None:
         card.deadline_notices = deadline_evidence(uow, view)
