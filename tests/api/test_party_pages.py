@@ -253,3 +253,26 @@ def test_a_milestone_event_of_the_dispute_or_the_rail_is_refused_on_the_page(cli
         answer = client.http.post(f"{buyer}/review", data=form)
         assert answer.status_code == 422
         assert words in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"action": "event", "event": "release", "amount": "1.005"},  # a third decimal
+        {"action": "event", "event": "release", "amount": "x" * 100},
+        {"action": "event", "event": "request_refund", "note": "a\x00b"},
+        {"action": "event", "event": "request_refund", "note": "n" * 2_001},
+        {"action": "drop_tables"},
+        {"action": "event", "event": "e" * 65},
+    ],
+)
+def test_bad_page_input_is_a_precise_error_never_a_500(client, deal, form):
+    contract_id, milestone = deal
+    _, path = mint(client, contract_id, "buyer")
+    csrf = CSRF.search(client.http.get(path).get_data(as_text=True)).group(1)
+    for step in ("review", "act"):
+        sent = {"csrf_token": csrf, "target": milestone, **form}
+        answer = client.http.post(f"{path}/{step}", data=sent)
+        assert answer.status_code in (404, 422), answer.status_code
+        assert 'role="alert"' in answer.get_data(as_text=True)
+    assert client.get(f"/v1/milestones/{milestone}").get_json()["version"] == 2

@@ -26,6 +26,7 @@ from engine.service import contracts, milestones
 from engine.service.uow import UnitOfWork
 from engine.store.models import Dispute, Milestone, PaymentRequest
 from engine.store.notice_models import PartyLink
+from web.api.body import has_forbidden_text
 from web.party.page import CASE_EVENTS, RAIL_EVENTS, Formatter
 
 TEXT_LIMIT = 2_000
@@ -65,6 +66,9 @@ class Action:
 
 def parse(form: Mapping[str, str], currency: str) -> Action:
     """The action a form names, its target id and amounts checked; anything else refused."""
+    for name, value in form.items():
+        if has_forbidden_text(value):
+            raise ValidationError(f"the {name} holds a NUL character", field=name)
     name = form.get("action", "")
     if name != MILESTONE_EVENT and name not in OTHER_ACTIONS:
         raise ValidationError("unknown action", field="action")
