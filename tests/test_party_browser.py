@@ -5,14 +5,18 @@ it from the buyer's page: the provider's page, open all along, shows "Paid" with
 reload. Then the buyer requests a refund on the second milestone; the provider gets the
 email from a real SMTP server, opens the page from its link, and disputes. Every party
 page passes axe's WCAG 2.1 AA audit; screenshots go to artifacts/party-*.png, and the
-update latency measured goes to artifacts/party-latency-<size>.txt.
+update latency measured goes to artifacts/party-latency-<size>.txt. Only the tenant's
+origins may frame the page, which then wears the tenant's theme.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from console_browser import ARTIFACTS, DESKTOP, PHONE, launch, needs_chromium, served, shoot
@@ -106,12 +110,21 @@ def test_the_seed_story_from_both_sides(server, size):
         confirm(buyer, first, "Approve and release the rest")
         assert "$2,500.00 from escrow to the provider" in buyer.inner_text(".moves")
         check(buyer, "buyer-confirm")
-        started = time.perf_counter()
+        provider.evaluate(
+            "addEventListener('party:updated', () => { window.updatedAt = Date.now(); })"
+        )
+        answered: list[float] = []  # when the buyer's command had committed and answered
+        buyer.on("response", lambda r: r.url.endswith("/act") and answered.append(time.time()))
+        clicked = time.time()
         buyer.click("#confirm")
         provider.wait_for_selector("#paid:not([hidden])")
-        latency = time.perf_counter() - started
-        (ARTIFACTS / f"party-latency-{size}.txt").write_text(f"{latency:.3f}\n")
-        print(f"\nparty page update latency ({size}): {latency * 1000:.0f} ms")
+        updated = provider.evaluate("window.updatedAt") / 1000
+        figures = (
+            f"click to paid on the provider's page: {(updated - clicked) * 1000:.0f} ms; "
+            f"after the command's answer: {(updated - answered[0]) * 1000:.0f} ms"
+        )
+        (ARTIFACTS / f"party-latency-{size}.txt").write_text(figures + "\n")
+        print(f"\nparty page update latency ({size}): {figures}")
         assert "$2,500.00" in provider.inner_text("#paid")
         assert provider.inner_text(f"{first} .state") == "approved"
         check(provider, "provider-paid")
@@ -145,3 +158,57 @@ def test_the_seed_story_from_both_sides(server, size):
         check(buyer, "refused")
         browser.close()
     assert violations == {name: [] for name in violations}
+
+
+@contextmanager
+def embedding_site(url: str) -> Iterator[str]:
+    """A marketplace's page on its own origin that frames the party page."""
+    html = f'<!doctype html><title>Market</title><iframe src="{url}" title="Contract"></iframe>'
+
+    class Site(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    site = HTTPServer(("127.0.0.1", 0), Site)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{site.server_port}"
+    finally:
+        site.shutdown()
+        thread.join(timeout=5)
+
+
+def test_only_the_tenants_origins_may_frame_the_page(server):
+    base, app = server
+    ids = story(app)
+    url = f"{base}/p/{ids['buyer']}"
+    tranche = app.extensions["tranche"]
+    tenant = tranche.read(lambda uow: parties.open_link(uow, ids["buyer"]).tenant)
+    with embedding_site(url) as allowed, embedding_site(url) as other:
+        tranche.write(
+            lambda uow: parties.save_settings(
+                uow, tenant, mail_from=None, embed_origins=[allowed], theme={"accent": "#0a7d5a"}
+            )
+        )
+        with sync_api.sync_playwright() as playwright:
+            browser = launch(playwright)
+            page = browser.new_page(viewport=DESKTOP)
+            page.goto(allowed)
+            framed = page.frame_locator("iframe")
+            framed.locator("text=At a glance").wait_for()
+            accent = framed.locator("button.primary").first.evaluate(
+                "b => getComputedStyle(b).backgroundColor"
+            )
+            assert accent == "rgb(10, 125, 90)"  # the tenant's theme
+            page.goto(other)  # its load event waits for the frame's
+            assert page.frames[1].url == "chrome-error://chromewebdata/"  # frame-ancestors
+            browser.close()
