@@ -17,7 +17,6 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from engine.domain.clock import as_utc
-from engine.store import notices
 from engine.store.models import Contract, Event
 from engine.store.rows import written_by_database
 
@@ -75,8 +74,7 @@ def append(
     on `events` writes it, so a command sends no UPDATE of the contract for it.
 
     The returned Event carries its id but is not in the session (it was inserted as a
-    row); a later query in the same transaction finds it like any other. The parties its
-    `notify` names get their notices in the same transaction (engine.store.notices).
+    row); a later query in the same transaction finds it like any other.
     """
     event = Event(
         contract_id=contract.id,
@@ -101,8 +99,6 @@ def append(
     written_by_database(session, contract, {"event_seq": event.seq, "last_event_hash": event.hash})
     row = {key: getattr(event, key) for key in _COLUMNS}
     event.id = session.execute(_INSERT, row).scalar_one()
-    if data and data.get("notify"):
-        notices.record(session, contract, event, data["notify"])
     return event
 
 

@@ -1,9 +1,9 @@
 """Tables of the party pages: links, contacts, per-tenant page settings, and notices.
 
 A notice is the proof behind the checker's "the party was notified" assumption: one row
-per event and notified party, written in the event's own INSERT transaction
-(engine.store.notices), and stamped as its email is sent and accepted and as the party's
-page is opened after it. They live on `engine.store.models.Base`, so the one Alembic
+per event and notified party, written by a trigger in the event's own INSERT (migration
+0015, see engine.store.notices), and stamped as its email is sent and accepted and as
+the party's page is opened after it. They live on `engine.store.models.Base`, so the one Alembic
 history (revision 0015_party_pages) and the test fixtures see them.
 """
 

@@ -136,7 +136,11 @@ def _stamp(
     notice.email_attempts += 1
     notice.sent_at = notice.sent_at or began
     if error is None:
-        notice.email_status, notice.delivered_at, notice.email_next_at = notices.SENT, now, None
+        notice.email_status, notice.delivered_at, notice.email_next_at = (
+            notices.DELIVERED,
+            now,
+            None,
+        )
         notice.email_error = None
     else:
         permanent = error == "recipient_refused" or error.startswith("smtp_5")

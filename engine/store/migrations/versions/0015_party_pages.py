@@ -1,5 +1,11 @@
 """Party pages and notices: links, contacts, per-tenant page settings, notices.
 
+Each event whose data names parties under `notify` gets its notices from a trigger, in
+the event's own INSERT, whichever program wrote it (as the feed row and the chain head
+do): the "party was notified" record cannot be forgotten by an entry point, and costs a
+command no statement. A party with an email address (party_contacts) gets its notice
+queued for mail at once; one without is marked `no_address`.
+
 Revision ID: 0015_party_pages
 Revises: 0013_dispute_search
 """
@@ -11,6 +17,24 @@ revision = "0015_party_pages"
 down_revision = "0013_dispute_search"
 branch_labels = None
 depends_on = None
+
+NOTICES = """
+INSERT INTO notices (tenant, contract_id, milestone_id, event_id, event_type, role, party_id,
+                     created_at, email_to, email_status, email_attempts, email_next_at)
+SELECT c.tenant, NEW.contract_id, NEW.milestone_id, NEW.id, NEW.type, r.role,
+       CASE r.role WHEN 'buyer' THEN c.buyer_id ELSE c.provider_id END,
+       NEW.created_at, pc.email,
+       CASE WHEN pc.email IS NULL THEN 'no_address' ELSE 'pending' END, 0,
+       CASE WHEN pc.email IS NULL THEN NULL ELSE NEW.created_at END
+FROM (SELECT DISTINCT value AS role FROM {roles} WHERE value IN ('buyer', 'provider')) AS r
+JOIN contracts AS c ON c.id = NEW.contract_id
+LEFT JOIN party_contacts AS pc ON pc.contract_id = NEW.contract_id AND pc.role = r.role;
+"""
+SQLITE_ROLES = "json_each(NEW.data, '$.notify')"
+POSTGRES_ROLES = (
+    "jsonb_array_elements_text(CASE WHEN jsonb_typeof(NEW.data::jsonb -> 'notify') = 'array'"
+    " THEN NEW.data::jsonb -> 'notify' ELSE '[]'::jsonb END) AS value"
+)
 
 
 def upgrade() -> None:
@@ -68,8 +92,28 @@ def upgrade() -> None:
     op.create_index("ix_notices_event_id", "notices", ["event_id"])
     op.create_index("ix_notices_contract_role", "notices", ["contract_id", "role"])
     op.create_index("ix_notices_email_due", "notices", ["email_status", "email_next_at"])
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION tranche_notices() RETURNS trigger LANGUAGE plpgsql AS $$"
+            f" BEGIN {NOTICES.format(roles=POSTGRES_ROLES)} RETURN NULL; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER events_notices AFTER INSERT ON events FOR EACH ROW"
+            " WHEN (NEW.data LIKE '%\"notify\"%') EXECUTE FUNCTION tranche_notices()"
+        )
+    else:
+        op.execute(
+            "CREATE TRIGGER events_notices AFTER INSERT ON events"
+            " WHEN json_type(NEW.data, '$.notify') = 'array'"
+            f" BEGIN {NOTICES.format(roles=SQLITE_ROLES)} END"
+        )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER events_notices ON events")
+        op.execute("DROP FUNCTION tranche_notices()")
+    else:
+        op.execute("DROP TRIGGER events_notices")
     for table in ("notices", "party_settings", "party_contacts", "party_links"):
         op.drop_table(table)
