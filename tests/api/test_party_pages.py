@@ -178,13 +178,15 @@ def test_a_refund_request_notifies_the_provider_and_the_page_proves_it(
     )
     assert notice["email"]["status"] == "pending"
     assert notice["seen_at"] is None
+    _, buyer = mint(client, contract_id, "buyer")
+    told = client.http.get(buyer).get_data(as_text=True)  # the buyer sees the proof too
+    assert "provider notified 11/24/26, 9:00\u202fAM on the page" in told
+    assert "page not yet seen" in told
     clock.advance(timedelta(minutes=13))
     page = client.http.get(provider).get_data(as_text=True)
-    assert "provider notified" in page
-    assert "page not yet seen" in page
+    assert "page seen 11/24/26, 9:13\u202fAM" in page  # this very visit
     notice = client.get(f"/v1/contracts/{contract_id}/notices").get_json()["data"][-1]
     assert notice["seen_at"].startswith("2026-11-24T09:13")
-    assert "page seen" in client.http.get(provider).get_data(as_text=True)
 
 
 def test_settings_frame_the_page_and_theme_it(client, deal):

@@ -126,12 +126,14 @@ def _invalid(exc: ValidationError) -> Any:
 
 @party.get(f"/{TOKEN}")
 def page(token: str) -> Response:
+    """The page; opening it stamps the party's notices seen, and it shows them so."""
     found = _load(token)
     now = _service().clock.now()
     if any(n.seen_at is None and n.created_at <= now for n in found.notices):
         _service().write(
             lambda uow: notices.mark_seen(uow.session, found.contract.id, found.role, now)
         )
+        found = _load(token)
     return _render(found, "party/page.html", done=DONE.get(request.args.get("done", "")))
 
 
