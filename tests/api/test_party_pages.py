@@ -3,6 +3,7 @@ CSRF-checked actions audited as the party, notices and their stamps, embedding."
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 
@@ -278,3 +279,32 @@ def test_bad_page_input_is_a_precise_error_never_a_500(client, deal, form):
         assert answer.status_code in (404, 422), answer.status_code
         assert 'role="alert"' in answer.get_data(as_text=True)
     assert client.get(f"/v1/milestones/{milestone}").get_json()["version"] == 2
+
+
+def test_a_file_of_evidence_is_attached_from_the_page(client, deal, app):
+    contract_id, milestone = deal
+    _, buyer = mint(client, contract_id, "buyer")
+    act(client, buyer, action="event", target=milestone, event="dispute", reason="Missing.")
+    page = client.http.get(buyer).get_data(as_text=True)
+    dispute_id = re.search(r'name="target" value="(dp_[0-9a-f]{20})"', page).group(1)
+    csrf = CSRF.search(page).group(1)
+
+    def attach(name: str, content_type: str, data: bytes):
+        return client.http.post(
+            f"{buyer}/evidence",
+            data={
+                "csrf_token": csrf,
+                "target": dispute_id,
+                "description": "The empty pages",
+                "file": (io.BytesIO(data), name, content_type),
+            },
+            content_type="multipart/form-data",
+        )
+
+    assert attach("log.txt", "text/plain", b"pages 3-5: 404\n").status_code == 303
+    refused = attach("fake.png", "image/png", b"not a png")
+    assert refused.status_code == 422
+    limit = app.extensions["arbitration"].settings.max_evidence_bytes
+    assert attach("big.txt", "text/plain", b"a" * (limit + 100_000)).status_code == 413
+    told = client.get(f"/v1/disputes/{dispute_id}", actor="bob").get_json()
+    assert [(e["filename"], e["by"]) for e in told["evidence"]] == [("log.txt", "buyer")]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from arbitration import disputes, quota
+from arbitration.evidence import Upload
 from arbitration.models import Offer
 from arbitration.settings import Settings
 from engine.domain.actors import Actor
@@ -203,6 +204,25 @@ def run(uow: UnitOfWork, link: PartyLink, actor: Actor, action: Action, settings
     }
     handlers[action.name]()
     return f"{action.name.replace('_', ' ')}: done"
+
+
+def add_file(
+    uow: UnitOfWork,
+    link: PartyLink,
+    actor: Actor,
+    dispute_id: str,
+    upload: Upload,
+    description: str,
+    settings: Settings,
+) -> None:
+    """A file of evidence, through the same quota and checks as the API's uploads (it moves
+    no money, so the form itself says so instead of a confirmation step)."""
+    dispute = _dispute(uow, link, dispute_id)
+    if len(description) > TEXT_LIMIT:
+        raise ValidationError(f"the description is at most {TEXT_LIMIT} characters")
+    quota.add_evidence(
+        uow, dispute.id, actor, settings, link.tenant, upload=upload, description=description
+    )
 
 
 def preview(uow: UnitOfWork, link: PartyLink, action: Action, fmt: Formatter) -> list[str]:

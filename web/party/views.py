@@ -30,6 +30,7 @@ from flask import (
 )
 from sqlalchemy import select
 
+from arbitration.evidence import Upload
 from arbitration.service import Arbitration
 from engine.domain.errors import TrancheError, ValidationError
 from engine.service import parties
@@ -162,6 +163,36 @@ def act(token: str) -> Any:
         service.write(
             lambda uow: actions.run(
                 uow, parties.open_link(uow, token), found.actor, action, service.settings
+            )
+        )
+    except TrancheError as exc:
+        return _render(found, "party/page.html", _status(exc), error=exc.message)
+    return redirect(url_for("party.page", token=token, done="1"), code=303)
+
+
+@party.post(f"/{TOKEN}/evidence")
+def evidence_file(token: str) -> Any:
+    """A file of evidence for the dispute (multipart), within the evidence size limit."""
+    service = _service()
+    request.max_content_length = service.settings.max_evidence_bytes + 64 * 1024
+    found = _load(token)
+    _check_csrf(found.link)
+    sent = request.files.get("file")
+    try:
+        if sent is None or not sent.filename:
+            raise ValidationError("choose a file to attach", field="file")
+        upload = Upload(sent.filename, sent.mimetype, sent.read())
+        description = request.form.get("description", "").strip()
+        target = request.form.get("target", "")[:40]
+        service.write(
+            lambda uow: actions.add_file(
+                uow,
+                parties.open_link(uow, token),
+                found.actor,
+                target,
+                upload,
+                description,
+                service.settings,
             )
         )
     except TrancheError as exc:
