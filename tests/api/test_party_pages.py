@@ -308,3 +308,19 @@ def test_a_file_of_evidence_is_attached_from_the_page(client, deal, app):
     assert attach("big.txt", "text/plain", b"a" * (limit + 100_000)).status_code == 413
     told = client.get(f"/v1/disputes/{dispute_id}", actor="bob").get_json()
     assert [(e["filename"], e["by"]) for e in told["evidence"]] == [("log.txt", "buyer")]
+
+
+def test_a_party_never_sees_staff_notes_or_names(client, deal, app):
+    contract_id, milestone = deal
+    _, buyer = mint(client, contract_id, "buyer")
+    act(client, buyer, action="event", target=milestone, event="dispute", reason="Missing.")
+    page = client.http.get(buyer).get_data(as_text=True)
+    dispute_id = re.search(r'name="target" value="(dp_[0-9a-f]{20})"', page).group(1)
+    arb = app.extensions["arbitration"]
+    rita = arb.create_staff("rita@example.com", "reviewer", "a long enough password 1")
+    arb.claim(dispute_id, rita, "127.0.0.1")
+    arb.note(dispute_id, rita, "Internal: the buyer seems to be bluffing.", "127.0.0.1")
+    page = client.http.get(buyer).get_data(as_text=True)
+    assert "bluffing" not in page
+    assert "rita@example.com" not in page
+    assert "Missing." in page
