@@ -277,5 +277,9 @@ def _movement_line(movement: Any, fee_bps: int, fmt: Formatter) -> str:
     if PROVIDER_PAYABLE in legs:
         fee = legs.get(PLATFORM_FEES, 0)
         line = f"{fmt.money(movement.amount)} from escrow to the provider"
-        return line + (f" ({fmt.money(fee)} platform fee)" if fee else "")
-    return f"{fmt.money(movement.amount)} from escrow back to the buyer"
+        line += f" ({fmt.money(fee)} platform fee)" if fee else ""
+        return line + "; the marketplace then pays it out through its payment rail"
+    return (
+        f"{fmt.money(movement.amount)} from escrow back to the buyer; the marketplace then "
+        "refunds it through its payment rail"
+    )
