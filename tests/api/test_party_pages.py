@@ -8,10 +8,21 @@ import re
 from datetime import timedelta
 
 import pytest
+from flask import Flask
 
+from api.helpers import ENCRYPTION_KEYS
 from engine.domain.clock import FixedClock
+from engine.store.db import Database
+from web.app import create_app
 
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
+
+
+@pytest.fixture
+def app(database: Database, clock: FixedClock, tmp_path) -> Flask:
+    """Evidence files go to the test's own directory."""
+    config = {"DATABASE_URL": database.url, "ENCRYPTION_KEYS": ENCRYPTION_KEYS}
+    return create_app(config | {"EVIDENCE_DIR": str(tmp_path / "evidence")}, clock)
 
 
 @pytest.fixture
