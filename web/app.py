@@ -23,6 +23,7 @@ from engine.service.tranche import Tranche
 from engine.store.db import Database
 from web.console import init_console
 from web.home import home
+from web.party.views import party
 
 log = logging.getLogger(__name__)
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -51,6 +52,7 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
 
     install_api(app)
     app.register_blueprint(home)
+    app.register_blueprint(party)
 
     @app.get("/health")
     def health() -> Any:

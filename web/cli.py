@@ -220,3 +220,7 @@ from web.api.cli import apikey, deliver, secrets  # noqa: E402  (the API's comma
 main.add_command(apikey)
 main.add_command(deliver)
 main.add_command(secrets)
+
+from web.party.cli import notices  # noqa: E402  (the party pages' mail worker)
+
+main.add_command(notices)

@@ -59,9 +59,10 @@ def install(app: Flask) -> None:
         views_misc,
         views_rail,
     )
+    from web.party import api as party_api
 
     modules = (views_contracts, views_milestones, views_disputes, views_misc, views_rail)
-    for module in (*modules, stripe_webhook):
+    for module in (*modules, stripe_webhook, party_api):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs)
     problems.install(app, PREFIX)

@@ -35,6 +35,7 @@ from arbitration.search import search as find
 from arbitration.staff import all_staff
 from engine.domain.errors import NotFoundError, TrancheError, ValidationError
 from engine.domain.money import Money
+from engine.store import notices
 from web.api.body import has_forbidden_text
 from web.console.auth import (
     arbitration,
@@ -267,6 +268,7 @@ def render_case(
     except NotFoundError:
         abort(404, description=f"There is no dispute {dispute_id!r}.")
     trail = arbitration().read(lambda u: audit.trail(u.session, dispute_id))
+    told = arbitration().read(lambda u: notices.of_contract(u.session, found.dispute.contract_id))
     sent_back = found.sent_back
     if form is None and sent_back is not None and found.pending is None:
         cur = found.dispute.currency
@@ -284,6 +286,7 @@ def render_case(
         diagram=state_diagram(found.policy, found.milestone.state),
         exits=exits(found.policy, found.milestone.state),
         trail=trail,
+        notices=told,
         staff_list=arbitration().read(all_staff),
         event_data=read.event_data,
         now=_now(),
