@@ -20,7 +20,7 @@ from arbitration.settings import Settings
 from engine.domain.actors import Actor
 from engine.domain.decision import EventArgs, decide
 from engine.domain.errors import NotFoundError, TrancheError, ValidationError
-from engine.domain.ledger_legs import PLATFORM_FEES, PROVIDER_PAYABLE, legs_for
+from engine.domain.ledger_legs import PLATFORM_FEES, legs_for
 from engine.domain.money import Money
 from engine.domain.policy.vocabulary import DISPUTE
 from engine.service import contracts, milestones
@@ -273,9 +273,9 @@ def preview(uow: UnitOfWork, link: PartyLink, action: Action, fmt: Formatter) ->
 
 
 def _movement_line(movement: Any, fee_bps: int, fmt: Formatter) -> str:
-    legs = {leg.account: leg.amount for leg in legs_for(movement, fee_bps)}
-    if PROVIDER_PAYABLE in legs:
-        fee = legs.get(PLATFORM_FEES, 0)
+    legs = legs_for(movement, fee_bps)
+    if any(leg.party == "provider" for leg in legs):
+        fee = sum(leg.amount for leg in legs if leg.account == PLATFORM_FEES)
         line = f"{fmt.money(movement.amount)} from escrow to the provider"
         line += f" ({fmt.money(fee)} platform fee)" if fee else ""
         return line + "; the marketplace then pays it out through its payment rail"
