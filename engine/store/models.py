@@ -20,10 +20,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from engine.domain.clock import as_utc
+from engine.domain.decision import AWAITING_RESPONSE, OPEN_STATUSES
 
 
 def new_id(prefix: str) -> str:
@@ -109,6 +111,13 @@ class Milestone(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+OPEN_CASE = text("status IN (" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")")
+AWAITING_CASE = text(f"status = '{AWAITING_RESPONSE}'")
+"""The predicates of the partial indexes on open cases: closed cases outnumber open ones
+without bound, and the queue and the deadline sweep read only the few open ones. A query
+meets them only with the statuses written as literals (`sqlalchemy.literal_execute`)."""
+
+
 class Dispute(Base):
     """A milestone's dispute case: opened and closed by the milestone's own commands
     (engine.decision); arbitration adds what is said, offered and ruled in it."""
@@ -143,6 +152,20 @@ class Dispute(Base):
         Index("ix_disputes_status_due", "status", "due_at", "id"),
         Index("ix_disputes_assignee_status_due", "assignee_id", "status", "due_at", "id"),
         Index("ix_disputes_due", "due_at", "id"),
+        Index(
+            "ix_disputes_open_due",
+            "due_at",
+            "id",
+            postgresql_where=OPEN_CASE,
+            sqlite_where=OPEN_CASE,
+        ),
+        Index(
+            "ix_disputes_awaiting_respond_by",
+            "respond_by",
+            "id",
+            postgresql_where=AWAITING_CASE,
+            sqlite_where=AWAITING_CASE,
+        ),
     )
 
 
