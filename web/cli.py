@@ -24,6 +24,7 @@ from engine.store.db import Database, database_url
 from engine.store.keyring import KeyringError
 from engine.store.sqlite_queue import is_plain_file
 from web.api.auth import create_key
+from web.api.commands import purge_keys
 from web.policy_cli import policy
 
 
@@ -95,7 +96,8 @@ def _schema_revision(database: Database) -> str | None:
 @click.pass_context
 def sweep(ctx: click.Context, now: datetime | None, limit: int | None) -> None:
     """Do what is due: milestone timers (auto-approve, auto-refund), then disputes whose
-    response deadline passed. Safe to run from several processes at once."""
+    response deadline passed, then forget Idempotency-Keys older than a day. Safe to run
+    from several processes at once."""
     database = _database(ctx)
     fired = Tranche(database).sweep(now=now, limit=limit)
     for item in fired:
@@ -105,6 +107,7 @@ def sweep(ctx: click.Context, now: datetime | None, limit: int | None) -> None:
     for done in lapsed:
         click.echo(f"dispute {done.dispute_id}: {done.outcome}")
     click.echo(f"{len(lapsed)} dispute(s) past their response deadline")
+    click.echo(f"{purge_keys(Tranche(database))} Idempotency-Key record(s) past their window")
 
 
 @main.group()
