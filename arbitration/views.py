@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import bindparam, select, tuple_
 
 from arbitration.disputes import ACCEPTED, APPLIED, DECLINED, PENDING, load, party_role
 from arbitration.models import STATUSES, Evidence, Offer, Ruling, Staff, Statement
@@ -107,9 +107,9 @@ def queue(
         query = query.where(Dispute.created_at <= cutoff)
     if after:
         due, last_id = decode_cursor(after)
-        query = query.where(
-            or_(Dispute.due_at > due, and_(Dispute.due_at == due, Dispute.id > last_id))
-        )
+        # A row comparison, which both databases read as the start of an index range;
+        # the equivalent OR was a filter over every row before the cursor on PostgreSQL.
+        query = query.where(tuple_(Dispute.due_at, Dispute.id) > tuple_(due, last_id))
     rows = list(uow.session.scalars(query.order_by(Dispute.due_at, Dispute.id).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
