@@ -195,8 +195,12 @@ def grow(database: Database, grower: Grower, target: int) -> int:
                         f" FROM {table}"
                     )
                 )
-    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("VACUUM ANALYZE" if database.is_postgres else "ANALYZE")
+    if database.is_postgres:
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("VACUUM ANALYZE")
+    else:
+        with database.engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
     return have
 
 

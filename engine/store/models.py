@@ -113,6 +113,7 @@ class Milestone(Base):
 
 OPEN_CASE = text("status IN (" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")")
 AWAITING_CASE = text(f"status = '{AWAITING_RESPONSE}'")
+PENDING_TIMER = text("status = 'pending'")  # engine.store.timers.PENDING
 """The predicates of the partial indexes on open cases: closed cases outnumber open ones
 without bound, and the queue and the deadline sweep read only the few open ones. A query
 meets them only with the statuses written as literals (`sqlalchemy.literal_execute`)."""
@@ -159,8 +160,9 @@ class Dispute(Base):
             postgresql_where=OPEN_CASE,
             sqlite_where=OPEN_CASE,
         ),
-        Index(
+        Index(  # status leads so that SQLite, without statistics, prefers it to status_due
             "ix_disputes_awaiting_respond_by",
+            "status",
             "respond_by",
             "id",
             postgresql_where=AWAITING_CASE,
@@ -238,7 +240,20 @@ class Timer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_timers_status_due", "status", "due_at"),)
+    __table_args__ = (
+        # Only pending timers, the sweep's few among every finished one. A command's
+        # "cancel this milestone's pending timers" (status a bound parameter) cannot use
+        # it, and so always takes the milestone's index: a whole-table index on status
+        # let SQLite walk every pending timer instead.
+        Index(
+            "ix_timers_pending_due",
+            "status",
+            "due_at",
+            "id",
+            postgresql_where=PENDING_TIMER,
+            sqlite_where=PENDING_TIMER,
+        ),
+    )
 
 
 class PaymentRequest(Base):
