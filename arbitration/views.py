@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy import bindparam, literal, select, tuple_
 
 from arbitration.disputes import ACCEPTED, APPLIED, DECLINED, PENDING, load, party_role
 from arbitration.models import STATUSES, Evidence, Offer, Ruling, Staff, Statement
@@ -133,7 +133,7 @@ def pending_rulings(uow: UnitOfWork) -> list[tuple[Ruling, Dispute]]:
     rows = uow.session.execute(
         select(Ruling, Dispute)
         .join(Dispute, Dispute.id == Ruling.dispute_id)
-        .where(Ruling.status == PENDING)
+        .where(Ruling.status == literal(PENDING, literal_execute=True))  # the partial index
         .order_by(Ruling.created_at)
     )
     return [(r, d) for r, d in rows]

@@ -241,13 +241,12 @@ class Timer(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        # Only pending timers, the sweep's few among every finished one. A command's
-        # "cancel this milestone's pending timers" (status a bound parameter) cannot use
-        # it, and so always takes the milestone's index: a whole-table index on status
-        # let SQLite walk every pending timer instead.
+        # Only pending timers, the sweep's few among every finished one, in the sweep's
+        # order. Status does not lead: a command's "cancel this milestone's pending
+        # timers" then always takes the milestone's index (SQLite, without statistics,
+        # walked every pending timer through a status-led index instead).
         Index(
             "ix_timers_pending_due",
-            "status",
             "due_at",
             "id",
             postgresql_where=PENDING_TIMER,
