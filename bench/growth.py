@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Table, func, insert, select, text
@@ -113,7 +114,6 @@ class Grower:
     """Copies the template's rows under new ids, with their hash chains recomputed."""
 
     def __init__(self, database: Database) -> None:
-        self.database = database
         with database.engine.connect() as connection:
             self.rows = {
                 t.name: [dict(r._mapping) for r in connection.execute(select(t))] for t in TABLES
@@ -154,12 +154,7 @@ class Grower:
         previous: dict[str, str] = {}
         for row in sorted(events, key=lambda r: (r["contract_id"], r["seq"])):
             row["prev_hash"] = previous.get(row["contract_id"], GENESIS)
-            row["hash"] = previous[row["contract_id"]] = event_hash(_Row(row))
-
-
-class _Row:
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
+            row["hash"] = previous[row["contract_id"]] = event_hash(SimpleNamespace(**row))
 
 
 def _renamed(value: Any, ids: dict[Any, Any], key: str = "") -> Any:
