@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, literal, select
 
 from arbitration.disputes import APPLIED
 from arbitration.models import Ruling
@@ -28,6 +28,9 @@ from engine.store.db import Database
 from engine.store.models import Dispute, Milestone, new_id
 
 DEADLINE_ACTOR = "system:response-deadline"
+_AWAITING = literal(AWAITING_RESPONSE, literal_execute=True)
+"""A literal in the SQL, so the partial index on awaiting cases serves the sweep
+(engine.store.models.AWAITING_CASE); the milestone is found by its primary key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +47,11 @@ def _next_due(uow: UnitOfWork, now: datetime, passed: set[str]) -> tuple[Dispute
     """
     query = (
         select(Dispute, Milestone)
-        .join(Milestone, Milestone.dispute_id == Dispute.id)
-        .where(Dispute.status == AWAITING_RESPONSE, Dispute.respond_by <= now)
+        .join(
+            Milestone,
+            and_(Milestone.id == Dispute.milestone_id, Milestone.dispute_id == Dispute.id),
+        )
+        .where(Dispute.status == _AWAITING, Dispute.respond_by <= now)
         .order_by(Dispute.respond_by, Dispute.id)
         .limit(1)
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.domain.decision import CLOSED_STATUSES, OPEN_STATUSES
@@ -117,11 +117,22 @@ class Ruling(Base):
     to_provider: Mapped[int] = mapped_column(BigInteger)
     to_buyer: Mapped[int] = mapped_column(BigInteger)
     rationale: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(24), index=True)  # pending, applied, declined
+    status: Mapped[str] = mapped_column(String(24))  # pending, applied, declined
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(40))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_note: Mapped[str] = mapped_column(Text, default="")
+
+    # The approvals page's few pending rulings among every decided one; a case's own
+    # pending ruling is found by the case's index (migration 0016 says why).
+    __table_args__ = (
+        Index(
+            "ix_rulings_pending",
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
 
 
 class StaffAudit(Base):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import bindparam, literal, select, tuple_
 
 from arbitration.disputes import ACCEPTED, APPLIED, DECLINED, PENDING, load, party_role
 from arbitration.models import STATUSES, Evidence, Offer, Ruling, Staff, Statement
@@ -66,6 +66,11 @@ class QueuePage:
     """Contract titles by contract id, for the rows' first line."""
 
 
+_OPEN = bindparam("open", OPEN_STATUSES, expanding=True, literal_execute=True)
+"""Written into the SQL as literals, so the planner meets the partial index on open cases
+(engine.store.models.OPEN_CASE) instead of walking every closed case before them."""
+
+
 def encode_cursor(row: Dispute) -> str:
     return f"{row.due_at.isoformat()}|{row.id}"
 
@@ -85,7 +90,7 @@ def queue(
 ) -> QueuePage:
     query = select(Dispute)
     if filters.status == "open":
-        query = query.where(Dispute.status.in_(OPEN_STATUSES))
+        query = query.where(Dispute.status.in_(_OPEN))
     elif filters.status != "all":
         query = query.where(Dispute.status == filters.status)
     if filters.assignee == UNASSIGNED:
@@ -103,9 +108,9 @@ def queue(
         query = query.where(Dispute.created_at <= cutoff)
     if after:
         due, last_id = decode_cursor(after)
-        query = query.where(
-            or_(Dispute.due_at > due, and_(Dispute.due_at == due, Dispute.id > last_id))
-        )
+        # A row comparison, which both databases read as the start of an index range;
+        # the equivalent OR was a filter over every row before the cursor on PostgreSQL.
+        query = query.where(tuple_(Dispute.due_at, Dispute.id) > tuple_(due, last_id))
     rows = list(uow.session.scalars(query.order_by(Dispute.due_at, Dispute.id).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
@@ -129,7 +134,7 @@ def pending_rulings(uow: UnitOfWork) -> list[tuple[Ruling, Dispute]]:
     rows = uow.session.execute(
         select(Ruling, Dispute)
         .join(Dispute, Dispute.id == Ruling.dispute_id)
-        .where(Ruling.status == PENDING)
+        .where(Ruling.status == literal(PENDING, literal_execute=True))  # the partial index
         .order_by(Ruling.created_at)
     )
     return [(r, d) for r, d in rows]

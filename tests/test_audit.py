@@ -22,8 +22,8 @@ def forge(tranche, sql: str) -> None:
             connection.execute(text(sql))
             connection.execute(text("ALTER TABLE events ENABLE TRIGGER USER"))
         else:
-            connection.execute(text("DROP TRIGGER events_no_update"))
-            connection.execute(text("DROP TRIGGER events_no_delete"))
+            connection.execute(text("DROP TRIGGER IF EXISTS events_no_update"))
+            connection.execute(text("DROP TRIGGER IF EXISTS events_no_delete"))
             connection.execute(text(sql))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -28,7 +29,7 @@ _INSERT = insert(_EVENTS).returning(_EVENTS.c.id)
 the command's transaction, and the ORM's unit of work cost several times the statement."""
 
 
-def _canonical(event: Event) -> bytes:
+def _canonical(event: Any) -> bytes:
     fields = {
         "contract_id": event.contract_id,
         "milestone_id": event.milestone_id,
@@ -49,7 +50,8 @@ def _canonical(event: Event) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
 
-def event_hash(event: Event) -> str:
+def event_hash(event: Any) -> str:
+    """The hash of an event, or of any row with an event's columns."""
     return hashlib.sha256(_canonical(event)).hexdigest()
 
 
@@ -115,27 +117,58 @@ class ChainBreak:
         return f"contract {self.contract_id}: event {self.event_id} (#{self.seq}) {self.reason}"
 
 
-def verify_chain(session: Session, contract_id: str | None = None) -> list[ChainBreak]:
-    """Recompute every chain (or one contract's); one break per tampered contract."""
-    query = select(Event).order_by(Event.contract_id, Event.seq)
-    if contract_id is not None:
-        query = query.where(Event.contract_id == contract_id)
-    breaks: list[ChainBreak] = []
-    current, previous, expected_seq, broken = None, GENESIS, 1, False
-    for event in session.scalars(query):
+Mark = tuple[int, str]
+"""A contract's chain verified through event #seq, whose hash was this."""
+
+
+def walk_chains(
+    events: Iterable[Any], marks: Mapping[str, Mark] | None = None
+) -> Iterator[ChainBreak]:
+    """The first break of each contract's chain among `events` (rows with an event's
+    columns, in contract, seq order; streamed, never held).
+
+    A contract with a mark is checked from it: its events up to the mark were verified
+    before, and the event at the mark must still carry the hash then seen.
+    """
+    marks = marks or {}
+    current, previous, expected_seq, broken, at_mark = None, GENESIS, 1, False, False
+    for event in events:
         if event.contract_id != current:
-            current, previous, expected_seq, broken = event.contract_id, GENESIS, 1, False
-        if broken:
+            current, broken = event.contract_id, False
+            marked_seq, previous = marks.get(current, (0, GENESIS))
+            expected_seq, at_mark = max(marked_seq, 1), marked_seq > 0
+        if broken or (at_mark and event.seq < expected_seq):
             continue
         reason = None
-        if event.seq != expected_seq:
+        if at_mark:  # the first event at or past the mark must be the marked one, unchanged
+            at_mark = False
+            if event.seq != expected_seq:
+                reason = (
+                    f"follows #{expected_seq - 1}: the event an earlier audit verified is missing"
+                )
+            elif event.hash != previous or event_hash(event) != previous:
+                reason = "was altered after an earlier audit verified it"
+            else:
+                expected_seq += 1
+                continue
+        elif event.seq != expected_seq:
             reason = f"follows #{expected_seq - 1}: an event is missing"
         elif event.prev_hash != previous:
             reason = "does not link to the event before it"
         elif event_hash(event) != event.hash:
             reason = "was altered after it was written"
         if reason:
-            breaks.append(ChainBreak(event.contract_id, event.id, event.seq, reason))
+            yield ChainBreak(event.contract_id, event.id, event.seq, reason)
             broken = True
         previous, expected_seq = event.hash, expected_seq + 1
-    return breaks
+
+
+CHAIN = select(_EVENTS).order_by(_EVENTS.c.contract_id, _EVENTS.c.seq)
+"""Events as plain rows in chain order: the audit streams them, never as ORM objects."""
+
+
+def verify_chain(session: Session, contract_id: str | None = None) -> list[ChainBreak]:
+    """Recompute every chain (or one contract's); one break per tampered contract."""
+    query = CHAIN if contract_id is None else CHAIN.where(_EVENTS.c.contract_id == contract_id)
+    rows = session.execute(query.execution_options(yield_per=1000))
+    return list(walk_chains(rows))

@@ -21,10 +21,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from engine.domain.clock import as_utc
+from engine.domain.decision import AWAITING_RESPONSE, OPEN_STATUSES
 
 
 def new_id(prefix: str) -> str:
@@ -112,6 +114,14 @@ class Milestone(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+OPEN_CASE = text("status IN (" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")")
+AWAITING_CASE = text(f"status = '{AWAITING_RESPONSE}'")
+PENDING_TIMER = text("status = 'pending'")  # engine.store.timers.PENDING
+"""The predicates of the partial indexes on open cases: closed cases outnumber open ones
+without bound, and the queue and the deadline sweep read only the few open ones. A query
+meets them only with the statuses written as literals (`sqlalchemy.literal_execute`)."""
+
+
 class Dispute(Base):
     """A milestone's dispute case: opened and closed by the milestone's own commands
     (engine.decision); arbitration adds what is said, offered and ruled in it."""
@@ -146,6 +156,21 @@ class Dispute(Base):
         Index("ix_disputes_status_due", "status", "due_at", "id"),
         Index("ix_disputes_assignee_status_due", "assignee_id", "status", "due_at", "id"),
         Index("ix_disputes_due", "due_at", "id"),
+        Index(
+            "ix_disputes_open_due",
+            "due_at",
+            "id",
+            postgresql_where=OPEN_CASE,
+            sqlite_where=OPEN_CASE,
+        ),
+        Index(  # status leads so that SQLite, without statistics, prefers it to status_due
+            "ix_disputes_awaiting_respond_by",
+            "status",
+            "respond_by",
+            "id",
+            postgresql_where=AWAITING_CASE,
+            sqlite_where=AWAITING_CASE,
+        ),
     )
 
 
@@ -221,7 +246,19 @@ class Timer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_timers_status_due", "status", "due_at"),)
+    __table_args__ = (
+        # Only pending timers, the sweep's few among every finished one, in the sweep's
+        # order. Status does not lead: a command's "cancel this milestone's pending
+        # timers" then always takes the milestone's index (SQLite, without statistics,
+        # walked every pending timer through a status-led index instead).
+        Index(
+            "ix_timers_pending_due",
+            "due_at",
+            "id",
+            postgresql_where=PENDING_TIMER,
+            sqlite_where=PENDING_TIMER,
+        ),
+    )
 
 
 class PaymentRequest(Base):

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -37,6 +38,7 @@ _BY_MILESTONE = (
 )
 _ROWS = select(
     Milestone.id,
+    Milestone.contract_id,
     Milestone.amount,
     Milestone.escrow,
     Milestone.funded,
@@ -51,16 +53,27 @@ _ROWS = select(
 def cached_mismatches(session: Session) -> list[Mismatch]:
     """Every milestone figure whose row differs from its postings: empty unless a posting
     went uncounted or the row was edited behind the engine's back."""
+    return [mismatch for _, mismatch in mismatches(session)]
+
+
+def mismatches(
+    session: Session, contract_ids: Collection[str] | None = None
+) -> Iterator[tuple[str, Mismatch]]:
+    """(contract id, mismatch) for the milestones of `contract_ids` (or all): the audit
+    asks a chunk of contracts at a time, so it never holds every milestone's sums."""
+    by_milestone, rows = _BY_MILESTONE, _ROWS
+    if contract_ids is not None:
+        by_milestone = by_milestone.where(Posting.contract_id.in_(contract_ids))
+        rows = rows.where(Milestone.contract_id.in_(contract_ids))
     totals: dict[str | None, dict[tuple[str, str], int]] = defaultdict(dict)
-    for milestone_id, account, kind, total in session.execute(_BY_MILESTONE):
+    for milestone_id, account, kind, total in session.execute(by_milestone):
         totals[milestone_id][(account, kind)] = int(total)
-    found = []
-    for row in session.execute(_ROWS):
+    for row in session.execute(rows):
         cached = milestone_summary(row, "")
         ledger = figures("", row.amount, totals.get(row.id, {}))
-        found += [
-            Mismatch(row.id, name, getattr(cached, name), getattr(ledger, name))
-            for name in CACHED
-            if getattr(cached, name) != getattr(ledger, name)
-        ]
-    return found
+        for name in CACHED:
+            if getattr(cached, name) != getattr(ledger, name):
+                yield (
+                    row.contract_id,
+                    Mismatch(row.id, name, getattr(cached, name), getattr(ledger, name)),
+                )

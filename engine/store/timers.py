@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from engine.domain.policy.document import Policy
@@ -30,6 +30,8 @@ class Pending:
 
 
 _TIMERS = cast(Table, Timer.__table__)
+_PENDING = literal(PENDING, literal_execute=True)
+"""A literal in the sweep's SQL, so that it meets the partial index of pending timers."""
 _INSERT_TIMERS = insert(_TIMERS)
 """Timers go in as plain INSERTs, built once: the ORM would flush them in a unit of work
 of their own, on the path of every transition into a state with a deadline."""
@@ -120,7 +122,7 @@ def claim_due(session: Session, now: datetime, passed: set[int]) -> Timer | None
     postgres = session.get_bind().dialect.name == "postgresql"
     candidates = session.execute(
         select(Timer.id, Timer.milestone_id)
-        .where(Timer.status == PENDING, Timer.due_at <= now)
+        .where(Timer.status == _PENDING, Timer.due_at <= now)
         .order_by(Timer.due_at, Timer.id)
         .limit(len(passed) + 16)
     ).all()

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
 from api.helpers import BUYER, PROVIDER, Client
+from web.api.commands import purge_keys
+from web.api.models import IdempotencyRecord
+from web.cli import main
 
 
 def test_replay_returns_the_same_answer_without_acting(client: Client) -> None:
@@ -91,3 +99,31 @@ def test_stale_if_match_is_412_and_changes_nothing(client: Client) -> None:
         milestone["id"], "submit", PROVIDER, headers={"If-Match": funded.headers["ETag"]}
     )
     assert current.status_code == 200
+
+
+def stored_keys(app) -> set[str]:
+    with app.extensions["tranche"].reading() as uow:
+        return set(uow.session.scalars(select(IdempotencyRecord.key)))
+
+
+def test_keys_past_their_window_are_forgotten_a_batch_at_a_time(client: Client, app, clock):
+    contract = client.contract()
+    path = f"/v1/contracts/{contract['id']}/milestones"
+    for n in range(5):
+        client.post(path, {"title": "a", "amount": 1}, headers={"Idempotency-Key": f"old-{n}"})
+    clock.advance(timedelta(hours=25))
+    client.post(path, {"title": "b", "amount": 1}, headers={"Idempotency-Key": "fresh"})
+    assert purge_keys(app.extensions["tranche"], batch=2) == 5  # three transactions
+    assert stored_keys(app) == {"fresh"}
+
+
+def test_the_sweep_forgets_keys_past_their_window(client: Client, app) -> None:
+    """`tranche sweep` purges too, so keys do not pile up where no webhook worker runs
+    (the records here were written on the test clock, days before the real one)."""
+    body = {"buyer_id": BUYER, "provider_id": PROVIDER, "currency": "USD", "agreed_amount": 1}
+    client.post("/v1/contracts", {**body, "title": "t"}, headers={"Idempotency-Key": "a-day-old"})
+    result = CliRunner().invoke(
+        main, ["--database-url", app.extensions["tranche"].database.url, "sweep"]
+    )
+    assert "1 Idempotency-Key record(s) past their window" in result.output
+    assert stored_keys(app) == set()

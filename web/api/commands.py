@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Response, current_app, request
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select, tuple_
 
 from engine.domain.errors import TrancheError
 from engine.service.tranche import Tranche, conflicts_as_errors
@@ -149,13 +149,28 @@ def run(
     return Response(text, status=status, headers=headers)
 
 
-def purge_keys(tranche_: Tranche, keep: timedelta = KEEP_KEYS) -> int:
-    """Forget Idempotency-Keys older than `keep` (never less than 24 hours)."""
+PURGE_BATCH = 10_000
+"""Records forgotten per transaction: a backlog of millions never becomes one long DELETE."""
+
+
+def purge_keys(tranche_: Tranche, keep: timedelta = KEEP_KEYS, batch: int = PURGE_BATCH) -> int:
+    """Forget Idempotency-Keys older than `keep` (never less than 24 hours), a batch per
+    transaction; returns how many. Run by `tranche deliver` and `tranche sweep`."""
     keep = max(keep, KEEP_KEYS)
-    with tranche_.unit_of_work() as uow:
-        cutoff = uow.clock.now() - keep
-        result = uow.session.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)
-        )
-        uow.commit()
-        return int(getattr(result, "rowcount", 0) or 0)
+    record = IdempotencyRecord.__table__.c
+    purged = 0
+    while True:
+        with tranche_.unit_of_work() as uow:
+            stale = (
+                select(record.tenant, record.key)
+                .where(record.created_at < uow.clock.now() - keep)
+                .limit(batch)
+            )
+            result = uow.session.execute(
+                delete(IdempotencyRecord).where(tuple_(record.tenant, record.key).in_(stale))
+            )
+            uow.commit()
+        done = int(getattr(result, "rowcount", 0) or 0)
+        purged += done
+        if done < batch:
+            return purged
