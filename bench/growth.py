@@ -170,6 +170,23 @@ def _renamed(value: Any, ids: dict[Any, Any], key: str = "") -> Any:
     return value
 
 
+def _sum_balances(connection: Any) -> None:
+    """The copies owe their parties too (the template's ids): each party's cached balance
+    is summed again from its postings, as `tranche audit verify` will."""
+    connection.exec_driver_sql("DELETE FROM party_balances")
+    columns = {"payable_pending": "pending", "payable": "available"}
+    columns |= {"payout_in_flight": "in_flight", "paid_out": "paid_out"}
+    sums = ", ".join(
+        f"SUM(CASE WHEN p.account = '{account}' THEN p.amount ELSE 0 END)" for account in columns
+    )
+    connection.exec_driver_sql(
+        f"INSERT INTO party_balances (tenant, party_id, currency, {', '.join(columns.values())})"
+        f" SELECT c.tenant, p.party_id, c.currency, {sums} FROM postings p"
+        " JOIN contracts c ON c.id = p.contract_id WHERE p.party_id IS NOT NULL"
+        " GROUP BY c.tenant, p.party_id, c.currency"
+    )
+
+
 def grow(database: Database, grower: Grower, target: int) -> int:
     """Copies until the database holds at least `target` milestones; returns the count."""
     with database.engine.connect() as connection:
@@ -179,6 +196,8 @@ def grow(database: Database, grower: Grower, target: int) -> int:
             for _ in range(min(50, -(-(target - have) // grower.milestones))):
                 grower.copy(connection)
                 have += grower.milestones
+    with database.engine.begin() as connection:
+        _sum_balances(connection)
     with UnitOfWork(database) as uow:
         catch_up(uow, batch=20_000)
     with database.engine.begin() as connection:

@@ -15,8 +15,14 @@ def history(tranche, contract, milestone):
 
 
 def forge(tranche, sql: str) -> None:
-    """What an attacker with database access would do: drop the guard, then edit."""
+    """What an attacker with database access would do: drop the guard, then edit (and
+    remove what refers to an event they delete: its notices)."""
     with tranche.database.engine.begin() as connection:
+        if sql.startswith("DELETE FROM events WHERE "):
+            where = sql.removeprefix("DELETE FROM events WHERE ")
+            connection.execute(
+                text(f"DELETE FROM notices WHERE event_id IN (SELECT id FROM events WHERE {where})")
+            )
         if tranche.database.is_postgres:
             connection.execute(text("ALTER TABLE events DISABLE TRIGGER USER"))
             connection.execute(text(sql))

@@ -21,7 +21,8 @@ def test_the_growth_benchmark_grows_real_lifecycles_and_reports_ratios():
     audits = [line for line in done.stdout.splitlines() if "full audit at" in line]
     assert len(audits) == 2
     assert all(
-        line.endswith("audit ok: every event chain and ledger entry verifies") for line in audits
+        line.endswith("audit ok: every event chain, ledger entry and balance verifies")
+        for line in audits
     )
     ratios = [line for line in done.stdout.splitlines() if line.rstrip().endswith("x")]
     assert any(line.split()[0] == "fund" for line in ratios)
