@@ -30,7 +30,7 @@ from engine.domain.rail import BOOKED, CONFIRMED, LOST, WON, split_chargeback
 from engine.service import fundings
 from engine.service.milestones import load_for_update, milestone_policy
 from engine.service.uow import UnitOfWork
-from engine.store import balances
+from engine.store import balances, rail_records
 from engine.store.events import append
 from engine.store.ledger import post
 from engine.store.models import Chargeback, Contract, Milestone, PayableHold, Posting, new_id
@@ -171,18 +171,12 @@ def chargebacks_of(uow: UnitOfWork, milestone_id: str) -> list[Chargeback]:
 
 
 def get_chargeback(uow: UnitOfWork, chargeback_id: str, tenant: str | None = None) -> Chargeback:
-    chargeback = uow.session.get(Chargeback, chargeback_id)
-    if chargeback is None or (tenant is not None and chargeback.tenant != tenant):
-        raise NotFoundError(f"no chargeback {chargeback_id!r}", chargeback_id=chargeback_id)
-    return chargeback
+    return rail_records.owned(uow.session, Chargeback, chargeback_id, tenant, "chargeback")
 
 
 def by_reference(uow: UnitOfWork, tenant: str, reference: str) -> Chargeback | None:
-    return uow.session.scalars(
-        select(Chargeback).where(
-            Chargeback.tenant == tenant, Chargeback.rail_reference == reference
-        )
-    ).first()
+    found: Chargeback | None = rail_records.by_reference(uow.session, Chargeback, tenant, reference)
+    return found
 
 
 def _earlier(uow: UnitOfWork, funding_id: str) -> list[Chargeback]:

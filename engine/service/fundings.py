@@ -26,7 +26,6 @@ from engine.domain.errors import (
     AlreadySettledError,
     DuplicateReferenceError,
     ForbiddenEventError,
-    NotFoundError,
 )
 from engine.domain.ledger_legs import FUNDING_CLOSED, FUNDING_OPENED
 from engine.domain.policy.vocabulary import HOLD
@@ -41,6 +40,7 @@ from engine.domain.rail import (
 )
 from engine.service.milestones import Prepared, load_for_update, prepare
 from engine.service.uow import UnitOfWork
+from engine.store import rail_records
 from engine.store.events import append
 from engine.store.ledger import post
 from engine.store.models import Contract, Funding, Milestone, new_id
@@ -156,10 +156,7 @@ def expire(uow: UnitOfWork, funding_id: str) -> Funding:
 
 
 def get_funding(uow: UnitOfWork, funding_id: str, tenant: str | None = None) -> Funding:
-    funding = uow.session.get(Funding, funding_id)
-    if funding is None or (tenant is not None and funding.tenant != tenant):
-        raise NotFoundError(f"no funding {funding_id!r}", funding_id=funding_id)
-    return funding
+    return rail_records.owned(uow.session, Funding, funding_id, tenant, "funding")
 
 
 def fundings_of(uow: UnitOfWork, milestone_id: str) -> list[Funding]:
@@ -171,9 +168,8 @@ def fundings_of(uow: UnitOfWork, milestone_id: str) -> list[Funding]:
 
 
 def by_reference(uow: UnitOfWork, tenant: str, reference: str) -> Funding | None:
-    return uow.session.scalars(
-        select(Funding).where(Funding.tenant == tenant, Funding.rail_reference == reference)
-    ).first()
+    found: Funding | None = rail_records.by_reference(uow.session, Funding, tenant, reference)
+    return found
 
 
 def _unused(uow: UnitOfWork, tenant: str, reference: str) -> None:

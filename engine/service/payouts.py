@@ -40,7 +40,7 @@ from engine.domain.rail import (
 )
 from engine.service.contracts import get_contract
 from engine.service.uow import UnitOfWork
-from engine.store import balances
+from engine.store import balances, rail_records
 from engine.store.events import append
 from engine.store.ledger import post
 from engine.store.models import Contract, PayableHold, Payout, new_id
@@ -195,16 +195,12 @@ def due_now(uow: UnitOfWork, tenant: str, currency: str | None = None) -> list[P
 
 
 def get_payout(uow: UnitOfWork, payout_id: str, tenant: str | None = None) -> Payout:
-    payout = uow.session.get(Payout, payout_id)
-    if payout is None or (tenant is not None and payout.tenant != tenant):
-        raise NotFoundError(f"no payout {payout_id!r}", payout_id=payout_id)
-    return payout
+    return rail_records.owned(uow.session, Payout, payout_id, tenant, "payout")
 
 
 def by_reference(uow: UnitOfWork, tenant: str, reference: str) -> Payout | None:
-    return uow.session.scalars(
-        select(Payout).where(Payout.tenant == tenant, Payout.rail_reference == reference)
-    ).first()
+    found: Payout | None = rail_records.by_reference(uow.session, Payout, tenant, reference)
+    return found
 
 
 def _payout_for_update(

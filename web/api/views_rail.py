@@ -80,6 +80,26 @@ def _answer(
     return run(command, body)
 
 
+def _read(query: Callable[[UnitOfWork], Any]) -> Any:
+    """Answer a GET with what `query` reads, in a read-only unit of work."""
+    with tranche().reading() as uow:
+        return json_response(200, query(uow))
+
+
+def _of_milestone(
+    milestone_id: str,
+    rows: Callable[[UnitOfWork, str], list[Any]],
+    shown: Callable[[Any], dict[str, Any]],
+) -> Any:
+    """A milestone's records (a milestone of the caller's tenant: else 404)."""
+
+    def query(uow: UnitOfWork) -> Any:
+        view_milestone(uow, milestone_id, tenant=auth.tenant())  # existence and tenancy
+        return {"data": [shown(row) for row in rows(uow, milestone_id)]}
+
+    return _read(query)
+
+
 def _invalid(field: str, message: str) -> ProblemError:
     return ProblemError("validation", f"{field}: {message}", errors={field: [message]})
 
@@ -87,19 +107,14 @@ def _invalid(field: str, message: str) -> ProblemError:
 @blp.route("/fundings/<string:funding_id>", methods=["GET"])
 @blp.response(200, schemas.FundingOut)
 def get_funding(funding_id: str) -> Any:
-    with tranche().reading() as uow:
-        found = fundings.get_funding(uow, funding_id, auth.tenant())
-        return json_response(200, present.funding(found))
+    return _read(lambda uow: present.funding(fundings.get_funding(uow, funding_id, auth.tenant())))
 
 
 @blp.route("/milestones/<string:milestone_id>/fundings", methods=["GET"])
 @blp.response(200, schemas.FundingList)
 def milestone_fundings(milestone_id: str) -> Any:
     """The milestone's fundings, oldest first."""
-    with tranche().reading() as uow:
-        view_milestone(uow, milestone_id, tenant=auth.tenant())  # existence and tenancy
-        found = fundings.fundings_of(uow, milestone_id)
-        return json_response(200, {"data": [present.funding(f) for f in found]})
+    return _of_milestone(milestone_id, fundings.fundings_of, present.funding)
 
 
 @blp.route("/fundings/<string:funding_id>/confirm", methods=["POST"])
@@ -155,8 +170,7 @@ def create_payout(body: dict[str, Any]) -> Any:
 @blp.route("/payouts/<string:payout_id>", methods=["GET"])
 @blp.response(200, schemas.PayoutOut)
 def get_payout(payout_id: str) -> Any:
-    with tranche().reading() as uow:
-        return json_response(200, present.payout(payouts.get_payout(uow, payout_id, auth.tenant())))
+    return _read(lambda uow: present.payout(payouts.get_payout(uow, payout_id, auth.tenant())))
 
 
 @blp.route("/payouts/<string:payout_id>/paid", methods=["POST"])
@@ -220,18 +234,18 @@ def create_chargeback(body: dict[str, Any]) -> Any:
 @blp.route("/chargebacks/<string:chargeback_id>", methods=["GET"])
 @blp.response(200, schemas.ChargebackOut)
 def get_chargeback(chargeback_id: str) -> Any:
-    with tranche().reading() as uow:
-        found = chargebacks.get_chargeback(uow, chargeback_id, auth.tenant())
-        return json_response(200, present.chargeback(found))
+    return _read(
+        lambda uow: present.chargeback(
+            chargebacks.get_chargeback(uow, chargeback_id, auth.tenant())
+        )
+    )
 
 
 @blp.route("/milestones/<string:milestone_id>/chargebacks", methods=["GET"])
 @blp.response(200, schemas.ChargebackList)
 def milestone_chargebacks(milestone_id: str) -> Any:
-    with tranche().reading() as uow:
-        view_milestone(uow, milestone_id, tenant=auth.tenant())  # existence and tenancy
-        found = chargebacks.chargebacks_of(uow, milestone_id)
-        return json_response(200, {"data": [present.chargeback(c) for c in found]})
+    """What the card network took back from the milestone's fundings, oldest first."""
+    return _of_milestone(milestone_id, chargebacks.chargebacks_of, present.chargeback)
 
 
 def _closing(won: bool) -> Any:
@@ -261,9 +275,11 @@ for _won in (True, False):
 @blp.response(200, schemas.BalanceList)
 def party_balances(party_id: str) -> Any:
     """What Tranche owes the party, per currency, over all their contracts."""
-    with tranche().reading() as uow:
-        found = payouts.balances_of(uow, auth.tenant(), party_id)
-        return json_response(200, {"data": [b.as_dict() for b in found]})
+    return _read(
+        lambda uow: {
+            "data": [b.as_dict() for b in payouts.balances_of(uow, auth.tenant(), party_id)]
+        }
+    )
 
 
 @blp.route("/payables", methods=["GET"])
@@ -272,6 +288,7 @@ def party_balances(party_id: str) -> Any:
 def payables(args: dict[str, Any]) -> Any:
     """Every party with money available to pay out now (at most 1,000, largest first)."""
     currency = args.get("currency")
-    with tranche().reading() as uow:
-        found = payouts.due_now(uow, auth.tenant(), currency.upper() if currency else None)
-        return json_response(200, {"data": [b.as_dict() for b in found]})
+    currency = currency.upper() if currency else None
+    return _read(
+        lambda uow: {"data": [b.as_dict() for b in payouts.due_now(uow, auth.tenant(), currency)]}
+    )
