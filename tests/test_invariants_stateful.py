@@ -508,7 +508,11 @@ class EscrowStory(RuleBasedStateMachine):
 
     def dispute_deadlines_pass(self, now: datetime) -> None:
         """Nobody answers a dispute here: at its deadline the opener's claim is granted."""
-        lapsed = {d.milestone_id for d in self.cases("open") if d.respond_by <= now}
+        lapsed = {
+            d.milestone_id
+            for d in self.cases("open")
+            if d.status == "awaiting_response" and d.respond_by <= now
+        }  # an escalated case was answered: its answer period no longer runs
         outcomes = {x.dispute_id: x.outcome for x in self.arbitration.sweep(now)}
         for m in self.milestones:
             if m.id not in lapsed:
