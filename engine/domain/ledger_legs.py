@@ -46,8 +46,6 @@ PAYABLE = "payable"
 PAYOUT_IN_FLIGHT = "payout_in_flight"
 PAID_OUT = "paid_out"
 DEBT_CLEARING = "debt_clearing"
-PARTY_ACCOUNTS = (PAYABLE_PENDING, PAYABLE, PAYOUT_IN_FLIGHT, PAID_OUT)
-"""A party's balance, account by account (the clearing account always nets to zero)."""
 
 DIRECT = "direct"
 """Entry kind of a payment from buyer to provider outside any milestone."""

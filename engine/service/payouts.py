@@ -60,11 +60,11 @@ def record_payout(
 ) -> Payout:
     """The rail is paying `amount` to the party: it leaves what is available, in flight."""
     contract = get_contract(uow, contract_id, tenant, lock=True)
-    role = balances.role_of_party(contract, party_id)
     if party_id not in (contract.buyer_id, contract.provider_id):
         raise NotFoundError(
             f"{party_id!r} is not a party to contract {contract.id}", party_id=party_id
         )
+    role = _role(contract, party_id)
     amount = positive_amount(amount)
     if check_currency(currency) != contract.currency:
         raise ValidationError(
@@ -93,7 +93,7 @@ def record_payout(
         status=IN_FLIGHT,
         created_at=now,
     )
-    legs = payout_recorded(amount, str(role), available)
+    legs = payout_recorded(amount, role, available)
     uow.session.add(payout)
     _book(uow, contract, payout, PAYOUT, legs, f"{payout.kind}_recorded", now)
     return payout
@@ -104,10 +104,14 @@ def settle_payout(
 ) -> Payout:
     """The rail paid it, or it failed (and what it took is available again)."""
     payout, contract = _payout_for_update(uow, payout_id, tenant)
+    return _settle(uow, payout, contract, paid, reason)
+
+
+def _settle(uow: UnitOfWork, payout: Payout, contract: Contract, paid: bool, reason: str) -> Payout:
     now = uow.clock.now()
     status = PAID if paid else FAILED
     _move(uow, payout, IN_FLIGHT, status=status, settled_at=now, failure_reason=reason or None)
-    role = str(balances.role_of_party(contract, payout.party_id))
+    role = _role(contract, payout.party_id)
     legs = payout_paid(payout.amount, role) if paid else payout_failed(payout.amount, role)
     kind = PAYOUT_PAID if paid else PAYOUT_FAILED
     _book(uow, contract, payout, kind, legs, f"{payout.kind}_{status}", now)
@@ -123,9 +127,7 @@ def reverse_payout(
     """
     payout, contract = _payout_for_update(uow, payout_id, tenant)
     if payout.status == IN_FLIGHT:
-        return settle_payout(
-            uow, payout_id, paid=False, reason="reversed by the rail", tenant=tenant
-        )
+        return _settle(uow, payout, contract, False, "reversed by the rail")
     amount = min(reversed_total, payout.amount) - payout.reversed_amount
     if payout.status not in (PAID, REVERSED) or amount <= 0:
         raise AlreadySettledError(
@@ -141,8 +143,7 @@ def reverse_payout(
         reversed_amount=payout.reversed_amount + amount,
         settled_at=now,
     )
-    role = str(balances.role_of_party(contract, payout.party_id))
-    legs = payout_reversed(amount, role)
+    legs = payout_reversed(amount, _role(contract, payout.party_id))
     _book(uow, contract, payout, PAYOUT_REVERSED, legs, f"{payout.kind}_reversed", now, amount)
     return payout
 
@@ -168,8 +169,9 @@ def mature(uow: UnitOfWork, hold_id: int, now: datetime) -> bool:
     if hold.matured_at is not None:
         return False
     hold.matured_at = now
-    role = str(balances.role_of_party(contract, hold.party_id))
-    entry = post(uow.session, contract, MATURED, matured(hold.amount, role), now)
+    entry = post(
+        uow.session, contract, MATURED, matured(hold.amount, _role(contract, hold.party_id)), now
+    )
     append(
         uow.session,
         contract,
@@ -201,6 +203,11 @@ def get_payout(uow: UnitOfWork, payout_id: str, tenant: str | None = None) -> Pa
 def by_reference(uow: UnitOfWork, tenant: str, reference: str) -> Payout | None:
     found: Payout | None = rail_records.by_reference(uow.session, Payout, tenant, reference)
     return found
+
+
+def _role(contract: Contract, party_id: str) -> str:
+    """The party's role on the contract, as a party leg names it."""
+    return str(balances.role_of_party(contract, party_id))
 
 
 def _payout_for_update(
