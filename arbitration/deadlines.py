@@ -26,6 +26,7 @@ from engine.service.tranche import conflicts_as_errors
 from engine.service.uow import UnitOfWork
 from engine.store.db import Database
 from engine.store.models import Dispute, Milestone, new_id
+from engine.store.sandbox import tenant_scope
 
 DEADLINE_ACTOR = "system:response-deadline"
 _AWAITING = literal(AWAITING_RESPONSE, literal_execute=True)
@@ -39,7 +40,9 @@ class Lapsed:
     outcome: str
 
 
-def _next_due(uow: UnitOfWork, now: datetime, passed: set[str]) -> tuple[Dispute, Milestone] | None:
+def _next_due(
+    uow: UnitOfWork, now: datetime, passed: set[str], tenant: str | None
+) -> tuple[Dispute, Milestone] | None:
     """The most overdue unanswered live case not in `passed`, with its milestone, locked.
 
     Only a milestone's live case is considered: a withdrawn or otherwise closed case
@@ -51,7 +54,11 @@ def _next_due(uow: UnitOfWork, now: datetime, passed: set[str]) -> tuple[Dispute
             Milestone,
             and_(Milestone.id == Dispute.milestone_id, Milestone.dispute_id == Dispute.id),
         )
-        .where(Dispute.status == _AWAITING, Dispute.respond_by <= now)
+        .where(
+            Dispute.status == _AWAITING,
+            Dispute.respond_by <= now,
+            tenant_scope(Dispute.tenant, tenant),
+        )
         .order_by(Dispute.respond_by, Dispute.id)
         .limit(1)
     )
@@ -107,9 +114,14 @@ def _default_outcome(uow: UnitOfWork, dispute: Dispute, milestone: Milestone, no
 
 
 def sweep(
-    database: Database, settings: Settings, now: datetime, limit: int | None = None
+    database: Database,
+    settings: Settings,
+    now: datetime,
+    limit: int | None = None,
+    tenant: str | None = None,
 ) -> list[Lapsed]:
-    """Apply every default outcome due at `now`, one case per transaction.
+    """Apply every default outcome due at `now`, one case per transaction: of every live
+    tenant, or of one sandbox tenant (`tenant`, as its test clock tells `now`).
 
     A case whose outcome the rules refuse is reported as `failed: ...` and passed over
     for the rest of this sweep; it never blocks the others. A case busy with a command
@@ -120,7 +132,7 @@ def sweep(
     while limit is None or len(done) < limit:
         try:
             with conflicts_as_errors(), UnitOfWork(database) as uow:
-                picked = _next_due(uow, now, passed)
+                picked = _next_due(uow, now, passed, tenant)
                 if picked is None:
                     return done
                 dispute, milestone = picked

@@ -171,7 +171,12 @@ class Arbitration(Service):
             )
         )
 
-    def sweep(self, now: datetime | None = None) -> list[deadlines.Lapsed]:
-        """Disputes past their deadlines; and forget stale sign-in counts and sessions."""
-        self.write(lambda u: (throttle.purge(u, self.settings), sessions.purge(u)))
-        return deadlines.sweep(self.database, self.settings, now or self.clock.now())
+    def sweep(
+        self, now: datetime | None = None, tenant: str | None = None
+    ) -> list[deadlines.Lapsed]:
+        """Disputes past their deadlines (of live tenants, or of one sandbox tenant); and,
+        on the wall clock's sweep, forget stale sign-in counts and staff sessions."""
+        if tenant is None:
+            self.write(lambda u: (throttle.purge(u, self.settings), sessions.purge(u)))
+        now = now or self.clock.now()
+        return deadlines.sweep(self.database, self.settings, now, tenant=tenant)

@@ -26,6 +26,7 @@ from engine.store.sqlite_queue import is_plain_file
 from web.api.auth import create_key
 from web.api.commands import purge_keys
 from web.policy_cli import policy
+from web.sweeping import sweep_due
 
 
 class IsoMoment(click.ParamType):
@@ -100,18 +101,17 @@ def sweep(ctx: click.Context, now: datetime | None, limit: int | None) -> None:
     hold ran out; then forget Idempotency-Keys older than a day. Safe to run from several
     processes at once."""
     database = _database(ctx)
-    fired = Tranche(database).sweep(now=now, limit=limit)
-    for item in fired:
+    swept = sweep_due(Tranche(database), Arbitration(database), now, limit=limit)
+    for item in swept.fired:
         click.echo(f"timer {item.timer_id}: {item.event} on {item.milestone_id} -> {item.outcome}")
-    click.echo(f"{len(fired)} timer(s) fired")
-    lapsed = Arbitration(database).sweep(now)
-    for done in lapsed:
+    click.echo(f"{len(swept.fired)} timer(s) fired")
+    for done in swept.lapsed:
         click.echo(f"dispute {done.dispute_id}: {done.outcome}")
-    click.echo(f"{len(lapsed)} dispute(s) past their response deadline")
-    expired, matured = Tranche(database).settle_rail(now)
-    for funding_id in expired:
+    click.echo(f"{len(swept.lapsed)} dispute(s) past their response deadline")
+    for funding_id in swept.expired:
         click.echo(f"funding {funding_id}: expired, nothing was held")
-    click.echo(f"{len(expired)} pending funding(s) expired, {len(matured)} hold(s) ran out")
+    expired, matured = len(swept.expired), len(swept.matured)
+    click.echo(f"{expired} pending funding(s) expired, {matured} hold(s) ran out")
     click.echo(f"{purge_keys(Tranche(database))} Idempotency-Key record(s) past their window")
 
 

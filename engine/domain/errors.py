@@ -145,6 +145,12 @@ class UnsafePolicyError(PolicyError):
         self.violations = violations
 
 
+class ClockNotForwardError(ConflictError):
+    """A sandbox's test clock only moves forward: what happened at a moment stays there."""
+
+    code = "clock_not_forward"
+
+
 class FundingPendingError(ConflictError):
     """A two-phase funding is open on the milestone: until the rail confirms it, reports it
     failed or it expires, nothing else happens to the milestone."""

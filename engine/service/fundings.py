@@ -45,6 +45,7 @@ from engine.store.events import append
 from engine.store.ledger import post
 from engine.store.models import Contract, Funding, Milestone, new_id
 from engine.store.rows import as_json, moved_once
+from engine.store.sandbox import tenant_scope
 
 RAIL_ACT = ("rail", SYSTEM)
 """Who settles what the rail reports, as an event records it: the integrator's rail."""
@@ -139,12 +140,19 @@ def fail_funding(
     return funding
 
 
-def expiring(uow: UnitOfWork, now: datetime, limit: int = 100) -> list[str]:
-    """The pending fundings past their deadline, oldest deadline first."""
+def expiring(
+    uow: UnitOfWork, now: datetime, tenant: str | None = None, limit: int = 100
+) -> list[str]:
+    """The pending fundings past their deadline, oldest deadline first (of live tenants,
+    or of one sandbox tenant)."""
     return list(
         uow.session.scalars(
             select(Funding.id)
-            .where(Funding.status == PENDING, Funding.expires_at <= now)
+            .where(
+                Funding.status == PENDING,
+                Funding.expires_at <= now,
+                tenant_scope(Funding.tenant, tenant),
+            )
             .order_by(Funding.expires_at)
             .limit(limit)
         )

@@ -45,6 +45,7 @@ from engine.store.events import append
 from engine.store.ledger import post
 from engine.store.models import Contract, PayableHold, Payout, new_id
 from engine.store.rows import as_json, moved_once
+from engine.store.sandbox import tenant_scope
 
 RAIL = "rail"
 
@@ -148,12 +149,19 @@ def reverse_payout(
     return payout
 
 
-def maturing(uow: UnitOfWork, now: datetime, limit: int = 100) -> list[int]:
-    """The held credits whose security hold ran out, soonest first."""
+def maturing(
+    uow: UnitOfWork, now: datetime, tenant: str | None = None, limit: int = 100
+) -> list[int]:
+    """The held credits whose security hold ran out, soonest first (of live tenants, or of
+    one sandbox tenant)."""
     return list(
         uow.session.scalars(
             select(PayableHold.id)
-            .where(PayableHold.matured_at.is_(None), PayableHold.available_at <= now)
+            .where(
+                PayableHold.matured_at.is_(None),
+                PayableHold.available_at <= now,
+                tenant_scope(PayableHold.tenant, tenant),
+            )
             .order_by(PayableHold.available_at, PayableHold.id)
             .limit(limit)
         )

@@ -203,18 +203,21 @@ class Tranche(Service):
     def due_now(self, tenant: str, currency: str | None = None) -> list[PartyBalance]:
         return self.read(lambda uow: payouts.due_now(uow, tenant, currency))
 
-    def settle_rail(self, now: datetime | None = None) -> tuple[list[str], list[int]]:
+    def settle_rail(
+        self, now: datetime | None = None, tenant: str | None = None
+    ) -> tuple[list[str], list[int]]:
         """Expire the pending fundings past their deadline and make the credits whose hold
-        ran out available, each in its own transaction; return what was done."""
+        ran out available, each in its own transaction (for live tenants, or one sandbox
+        tenant); return what was done."""
         now = now or self.clock.now()
         expired = [
             funding_id
-            for funding_id in self.read(lambda uow: fundings.expiring(uow, now))
+            for funding_id in self.read(lambda uow: fundings.expiring(uow, now, tenant))
             if self._quietly(partial(fundings.expire, funding_id=funding_id))
         ]
         matured = [
             hold_id
-            for hold_id in self.read(lambda uow: payouts.maturing(uow, now))
+            for hold_id in self.read(lambda uow: payouts.maturing(uow, now, tenant))
             if self._quietly(partial(payouts.mature, hold_id=hold_id, now=now))
         ]
         return expired, matured
@@ -227,8 +230,11 @@ class Tranche(Service):
             return False
 
     # timers and audit ----------------------------------------------------------------
-    def sweep(self, now: datetime | None = None, limit: int | None = None) -> list[Fired]:
+    def sweep(
+        self, now: datetime | None = None, limit: int | None = None, tenant: str | None = None
+    ) -> list[Fired]:
         """Fire every timer due at `now`, one per transaction; safe beside other sweepers.
+        Live tenants' timers, or those of one sandbox tenant (`tenant`, by its test clock).
 
         A timer whose milestone is busy (a command or another sweeper holds it), or
         whose transaction loses a race, is passed over in this round, never lost: it
@@ -240,7 +246,7 @@ class Tranche(Service):
         while limit is None or len(fired) < limit:
             try:
                 with conflicts_as_errors(), self.unit_of_work() as uow:
-                    timer = claim_due(uow.session, now, passed)
+                    timer = claim_due(uow.session, now, passed, tenant)
                     if timer is None:
                         return fired
                     passed.add(timer.id)

@@ -6,7 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session
 
-from engine.domain.clock import Clock, SystemClock
+from engine.domain.clock import Clock, SystemClock, effective
 from engine.domain.policy.document import Policy
 from engine.store.db import Database
 from engine.store.policy_store import get_policy
@@ -24,7 +24,7 @@ class UnitOfWork:
         self, database: Database, clock: Clock | None = None, read_only: bool = False
     ) -> None:
         self.database = database
-        self.clock = clock or SystemClock()
+        self.clock = effective(clock or SystemClock())
         self.read_only = read_only
         self.session: Session
         self.held: list[object] = []

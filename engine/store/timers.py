@@ -15,7 +15,8 @@ from sqlalchemy import Table, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from engine.domain.policy.document import Policy
-from engine.store.models import Milestone, Timer, UTCDateTime
+from engine.store.models import Contract, Milestone, Timer, UTCDateTime
+from engine.store.sandbox import tenant_scope
 
 PENDING, DONE, CANCELLED, VOID = "pending", "done", "cancelled", "void"
 
@@ -111,8 +112,11 @@ def next_pending(session: Session, milestone_id: str) -> Pending | None:
     return None if row is None else Pending(*row)
 
 
-def claim_due(session: Session, now: datetime, passed: set[int]) -> Timer | None:
-    """The most overdue pending timer not in `passed`, locked for this transaction.
+def claim_due(
+    session: Session, now: datetime, passed: set[int], tenant: str | None = None
+) -> Timer | None:
+    """The most overdue pending timer not in `passed`, locked for this transaction: of
+    every live tenant, or of one sandbox tenant (`tenant`, swept by its test clock).
 
     On PostgreSQL the milestone is locked first and then the timer, the order every
     command takes (a command locks its milestone, then cancels its timers), so a
@@ -122,7 +126,9 @@ def claim_due(session: Session, now: datetime, passed: set[int]) -> Timer | None
     postgres = session.get_bind().dialect.name == "postgresql"
     candidates = session.execute(
         select(Timer.id, Timer.milestone_id)
-        .where(Timer.status == _PENDING, Timer.due_at <= now)
+        .join(Milestone, Milestone.id == Timer.milestone_id)
+        .join(Contract, Contract.id == Milestone.contract_id)
+        .where(Timer.status == _PENDING, Timer.due_at <= now, tenant_scope(Contract.tenant, tenant))
         .order_by(Timer.due_at, Timer.id)
         .limit(len(passed) + 16)
     ).all()

@@ -1,6 +1,7 @@
 """API keys and the caller of a request: tenant (the key) and actor (Tranche-Actor).
 
-A key is `tr_<id>_<secret>`; only the SHA-256 of the whole key is stored, so a
+A key is `tr_<id>_<secret>` (`tr_test_<id>_<secret>` in test mode, whose tenant is a
+sandbox: engine.domain.sandbox); only the SHA-256 of the whole key is stored, so a
 leaked database does not leak usable keys. SHA-256 (not a slow password hash)
 is enough because the secret is 256 random bits, never a human password.
 """
@@ -18,7 +19,9 @@ from sqlalchemy import select, update
 from engine.domain.actors import Actor, check_party_id
 from engine.domain.clock import SystemClock
 from engine.domain.errors import ValidationError
+from engine.domain.sandbox import TEST_PREFIX, is_test_tenant
 from engine.store.db import Database
+from engine.store.sandbox import open_sandbox
 from web.api.models import ApiKey
 from web.api.problems import ProblemError
 
@@ -30,31 +33,41 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(database: Database, name: str, tenant: str | None = None) -> tuple[ApiKey, str]:
+def create_key(
+    database: Database, name: str, tenant: str | None = None, test: bool = False
+) -> tuple[ApiKey, str]:
     """A new key; the plain key is returned once and never stored.
 
     A `tenant` given must be one an existing key has (rotation), so a typo does not
-    silently start a new tenant. Keys are never deleted, so that read needs no lock.
+    silently start a new tenant, and of the key's own mode: a test key never joins a
+    live tenant, nor the reverse. A new test tenant gets its sandbox, its clock at now.
+    Keys are never deleted, so the tenant's read needs no lock.
     """
     name = name.strip()
     if not name or len(name) > 100:
         raise ValueError("a key's name must be 1 to 100 characters")
     if tenant is not None:
+        if is_test_tenant(tenant) != test:
+            mode = "a sandbox (test)" if is_test_tenant(tenant) else "a live"
+            raise ValueError(f"tenant {tenant!r} is {mode} tenant: use a key of its mode")
         with database.session(read_only=True) as session:
             if session.scalar(select(ApiKey.id).where(ApiKey.tenant == tenant).limit(1)) is None:
                 raise ValueError(f"no key has tenant {tenant!r}")
-    key_id = "key_" + secrets.token_hex(8)
-    plain = f"tr_{key_id[4:]}_{secrets.token_urlsafe(32)}"
+    hexid = secrets.token_hex(8)
+    plain = f"tr_{'test_' if test else ''}{hexid}_{secrets.token_urlsafe(32)}"
+    now = SystemClock().now()
     row = ApiKey(
-        id=key_id,
+        id="key_" + hexid,
         name=name,
-        tenant=tenant or key_id,
+        tenant=tenant or (TEST_PREFIX + hexid if test else "key_" + hexid),
         key_hash=digest(plain),
-        prefix=plain[:11],
-        created_at=SystemClock().now(),
+        prefix=plain[: 16 if test else 11],
+        created_at=now,
     )
     with database.session() as session, session.begin():
         session.add(row)
+        if test:
+            open_sandbox(session, row.tenant, now)
     return row, plain
 
 

@@ -27,12 +27,15 @@ def apikey() -> None:
 @apikey.command("create")
 @click.argument("name")
 @click.option("--tenant", default=None, help="Share an existing key's tenant (key rotation).")
+@click.option(
+    "--test", is_flag=True, help="A test-mode key: its tenant is a sandbox with a test clock."
+)
 @click.pass_context
-def apikey_create(ctx: click.Context, name: str, tenant: str | None) -> None:
+def apikey_create(ctx: click.Context, name: str, tenant: str | None, test: bool) -> None:
     """Create a key and print it once; only its hash is stored."""
     database = Database(ctx.obj["url"])
     try:
-        row, plain = create_key(database, name, tenant)
+        row, plain = create_key(database, name, tenant, test)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="NAME or --tenant") from exc
     click.echo(f"created {row.id} ({row.name}), tenant {row.tenant}; this key is shown once:")

@@ -43,6 +43,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from engine.domain.clock import SystemClock, as_utc
 from engine.service.uow import UnitOfWork
 from engine.store.models import Event
 from web.api.models import FeedEntry, WebhookDelivery, WebhookSubscription
@@ -113,6 +114,7 @@ def number_pending(session: Session, batch: int = BATCH) -> int:
     positions = session.scalars(_NUMBERING, {"batch": batch}).all()
     if not positions:  # another reader numbered them while we waited for the lock
         return 0
+    wall = SystemClock().now()  # a sandbox's clock may be ahead: its webhooks go out now
     deliveries = [
         {
             "id": "dl_" + secrets.token_hex(10),
@@ -122,7 +124,7 @@ def number_pending(session: Session, batch: int = BATCH) -> int:
             "position": position,
             "status": "pending",
             "attempts": 0,
-            "next_attempt_at": created_at,
+            "next_attempt_at": min(as_utc(created_at), wall),
             "created_at": created_at,
         }
         for event_id, position, tenant, subscription_id, created_at in session.execute(

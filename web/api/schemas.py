@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, validate, validates_schema
+from marshmallow import ValidationError as MarshmallowError
 
 from engine.domain.actors import PARTY_ID
 from engine.domain.money import MAX_AMOUNT
+from engine.domain.policy.schema import Duration
 from web.api.webhook_post import ERRORS
 
 Amount = lambda **kw: fields.Integer(  # noqa: E731
@@ -135,6 +137,26 @@ class ChargebackCreate(Schema):
     respond_by = fields.AwareDateTime(
         load_default=None, metadata={"description": "the card network's deadline"}
     )
+
+
+class ClockAdvance(Schema):
+    """Exactly one of `to` and `by`."""
+
+    to = fields.AwareDateTime(metadata={"description": "the moment to move the clock to"})
+    by = Duration(metadata={"description": "how far to move it: 14d, 12h or 30m"})
+
+    @validates_schema
+    def one_of(self, data: dict, **kwargs: object) -> None:
+        if ("to" in data) == ("by" in data):
+            raise MarshmallowError("send exactly one of to and by", "to")
+
+
+class PretendChargeback(Schema):
+    funding_id = Text(1, 40, required=True)
+    amount = Amount(
+        load_default=None, metadata={"description": "what the network takes (default: all)"}
+    )
+    reason = Text(1, 500, load_default="fraudulent")
 
 
 class CurrencyArgs(Schema):
@@ -456,3 +478,25 @@ class BalanceOut(Schema):
 
 class BalanceList(Schema):
     data = fields.List(fields.Nested(BalanceOut), required=True)
+
+
+class ClockOut(Schema):
+    tenant = fields.String(required=True)
+    now = fields.DateTime(required=True, metadata={"description": "the sandbox's frozen time"})
+
+
+class AdvanceOut(ClockOut):
+    previous = fields.DateTime(required=True)
+    timers = fields.List(
+        fields.Dict(), required=True, metadata={"description": "timers fired, with outcomes"}
+    )
+    disputes = fields.List(
+        fields.Dict(), required=True, metadata={"description": "cases past their deadline"}
+    )
+    fundings_expired = fields.List(fields.String(), required=True)
+    holds_matured = fields.Integer(required=True)
+
+
+class OrderOut(Schema):
+    order = fields.String(required=True, metadata={"example": "fail_next_funding"})
+    reason = fields.String(required=True)

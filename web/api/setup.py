@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import copy
+from contextlib import ExitStack
+from functools import partial
 from typing import Any
 
-from flask import Flask, Request, Response, jsonify, request
+from flask import Flask, Request, Response, g, jsonify, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_smorest import Api
 
 from engine.domain.actors import PARTY_ID
+from engine.domain.clock import tenant_time
+from engine.domain.sandbox import is_test_tenant
+from engine.service.sandbox import clock
 from web.api import body, problems, schemas
 from web.api.auth import KeyCache, authenticate
 from web.api.docs import docs
@@ -58,10 +63,12 @@ def install(app: Flask) -> None:
         views_milestones,
         views_misc,
         views_rail,
+        views_sandbox,
     )
     from web.party import api as party_api
 
     modules = (views_contracts, views_milestones, views_disputes, views_misc, views_rail)
+    modules += (views_sandbox,)
     for module in (*modules, stripe_webhook, party_api):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs)
@@ -69,7 +76,8 @@ def install(app: Flask) -> None:
     app.extensions["tranche_webhooks"] = WebhookSettings.from_config(app.config)
     app.session_interface = SessionsOutsideApi()
     cache = KeyCache()
-    database = app.extensions["tranche"].database
+    tranche = app.extensions["tranche"]
+    database = tranche.database
 
     @app.before_request
     def guard() -> None:
@@ -87,12 +95,23 @@ def install(app: Flask) -> None:
                     "unsupported_media_type",
                     f"send the body as application/json, not {request.mimetype or 'nothing'}",
                 )
-        authenticate(database, cache)
+        caller = authenticate(database, cache)
+        if is_test_tenant(caller.tenant):
+            g.sandbox_time = ExitStack()  # every unit of work of the request: the test clock
+            g.sandbox_time.enter_context(
+                tenant_time(tranche.read(partial(clock, tenant=caller.tenant)))
+            )
         for name, value in [*(request.view_args or {}).items(), *request.args.items(multi=True)]:
             if isinstance(value, str):
                 body.check_text(name, value)
         if data:
             body.check_json_body(data)
+
+    @app.teardown_request
+    def leave_sandbox_time(_: BaseException | None) -> None:
+        stack = g.pop("sandbox_time", None)
+        if stack is not None:
+            stack.close()
 
     document: dict[str, Any] = {}
 

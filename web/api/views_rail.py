@@ -14,7 +14,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from engine.domain.actors import Actor
-from engine.service import chargebacks, fundings, payouts
+from engine.service import chargebacks, fundings, payouts, sandbox
 from engine.service.fundings import Charge
 from engine.service.milestones import view_milestone
 from engine.service.uow import UnitOfWork
@@ -41,7 +41,7 @@ def fund(
             found = fundings.open_funding(
                 uow, milestone_id, event, actor, expiry, body.get("rail_reference"), **options
             )
-            return _funded(uow, found, actor, 202)
+            return _funded(uow, sandbox.funding_opened(uow, found), actor, 202)
 
         return run(opening, {"body": body, "if_match": version})
     for name in ("amount", "currency"):
@@ -63,7 +63,7 @@ def _funded(uow: UnitOfWork, found: Any, actor: Actor | None, status: int) -> An
     return status, payload, headers
 
 
-def _answer(
+def answer(
     action: Callable[[UnitOfWork], Any],
     shown: Callable[[Any], dict[str, Any]],
     body: Any = None,
@@ -136,7 +136,7 @@ def confirm_funding(body: dict[str, Any], funding_id: str) -> Any:
 @blp.response(200, schemas.FundingOut)
 def fail_funding(body: dict[str, Any], funding_id: str) -> Any:
     """The charge failed: nothing was held, the milestone is where it was."""
-    return _answer(
+    return answer(
         lambda uow: fundings.fail_funding(uow, funding_id, body["reason"], auth.tenant()),
         present.funding,
         body,
@@ -150,15 +150,18 @@ def create_payout(body: dict[str, Any]) -> Any:
     """Record a payout (to the provider) or refund (to the buyer) the rail is making: never
     more than is available to the party on the contract."""
 
-    return _answer(
-        lambda uow: payouts.record_payout(
+    return answer(
+        lambda uow: sandbox.payout_recorded(
             uow,
-            auth.tenant(),
-            body["contract_id"],
-            body["party_id"],
-            body["amount"],
-            body["currency"].upper(),
-            body["rail_reference"],
+            payouts.record_payout(
+                uow,
+                auth.tenant(),
+                body["contract_id"],
+                body["party_id"],
+                body["amount"],
+                body["currency"].upper(),
+                body["rail_reference"],
+            ),
         ),
         present.payout,
         body,
@@ -177,7 +180,7 @@ def get_payout(payout_id: str) -> Any:
 @blp.response(200, schemas.PayoutOut)
 def payout_paid(payout_id: str) -> Any:
     """The rail paid it."""
-    return _answer(
+    return answer(
         lambda uow: payouts.settle_payout(uow, payout_id, True, tenant=auth.tenant()),
         present.payout,
     )
@@ -188,7 +191,7 @@ def payout_paid(payout_id: str) -> Any:
 @blp.response(200, schemas.PayoutOut)
 def payout_failed(body: dict[str, Any], payout_id: str) -> Any:
     """The rail could not pay it: the amount is available again."""
-    return _answer(
+    return answer(
         lambda uow: payouts.settle_payout(uow, payout_id, False, body["reason"], auth.tenant()),
         present.payout,
         body,
@@ -200,7 +203,7 @@ def payout_failed(body: dict[str, Any], payout_id: str) -> Any:
 @blp.response(200, schemas.PayoutOut)
 def payout_reversed(body: dict[str, Any], payout_id: str) -> Any:
     """The rail took (part of) it back from the party: that much is owed to them again."""
-    return _answer(
+    return answer(
         lambda uow: payouts.reverse_payout(uow, payout_id, body["reversed_total"], auth.tenant()),
         present.payout,
         body,
@@ -213,7 +216,7 @@ def payout_reversed(body: dict[str, Any], payout_id: str) -> Any:
 def create_chargeback(body: dict[str, Any]) -> Any:
     """The rail took money back from a funding: booked in the policy's order."""
 
-    return _answer(
+    return answer(
         lambda uow: chargebacks.report_chargeback(
             uow,
             auth.tenant(),
@@ -250,7 +253,7 @@ def milestone_chargebacks(milestone_id: str) -> Any:
 
 def _closing(won: bool) -> Any:
     def close(chargeback_id: str) -> Any:
-        return _answer(
+        return answer(
             lambda uow: chargebacks.close_chargeback(uow, chargeback_id, won, auth.tenant()),
             present.chargeback,
         )
