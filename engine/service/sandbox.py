@@ -9,11 +9,15 @@ on demand through the same command as a real rail's report.
 from __future__ import annotations
 
 import secrets
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
+from functools import partial
 
+from engine.domain.clock import tenant_time
 from engine.domain.errors import ConflictError
-from engine.domain.sandbox import check_advance, failure_reason
+from engine.domain.sandbox import check_advance, failure_reason, is_test_tenant
 from engine.service import chargebacks, fundings, payouts
+from engine.service.tranche import Service
 from engine.service.uow import UnitOfWork
 from engine.store import sandbox
 from engine.store.models import Chargeback, Funding, Payout
@@ -27,6 +31,13 @@ RESPOND_WITHIN = timedelta(days=7)
 
 def clock(uow: UnitOfWork, tenant: str) -> datetime:
     return sandbox.sandbox_of(uow.session, tenant).now
+
+
+def tenant_clock(service: Service, tenant: str) -> AbstractContextManager[None]:
+    """Run a block's commands on the tenant's test clock (a sandbox) or, for a live
+    tenant, on the service's own clock (no query is made)."""
+    moment = service.read(partial(clock, tenant=tenant)) if is_test_tenant(tenant) else None
+    return tenant_time(moment)
 
 
 def move_clock(

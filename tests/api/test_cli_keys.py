@@ -66,3 +66,19 @@ def test_a_rotated_key_joins_a_tenant_that_exists(database: Database) -> None:
 def refuse() -> None:
     """What a racer that found the key revoked already reports."""
     raise ConflictError("already revoked")
+
+
+def test_a_test_key_starts_a_sandbox_and_never_joins_a_live_tenant(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    runner = CliRunner()
+    assert runner.invoke(main, ["--database-url", url, "db", "upgrade"]).exit_code == 0
+    made = runner.invoke(main, ["--database-url", url, "apikey", "create", "try", "--test"])
+    assert made.exit_code == 0, made.output
+    assert made.output.strip().splitlines()[-1].startswith("tr_test_")
+    live = runner.invoke(main, ["--database-url", url, "apikey", "create", "prod"])
+    tenant = live.output.split("tenant ", 1)[1].split(";", 1)[0]
+    refused = runner.invoke(
+        main, ["--database-url", url, "apikey", "create", "x", "--test", "--tenant", tenant]
+    )
+    assert refused.exit_code == 2
+    assert f"tenant {tenant!r} is a live tenant" in refused.output

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
 
-from api.helpers import ENCRYPTION_KEYS
+from api.helpers import ENCRYPTION_KEYS, Client
 from engine.domain.clock import FixedClock
 from engine.store.db import Database
+from web.api.auth import create_key
 from web.app import create_app
 
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
@@ -27,6 +28,11 @@ def app(database: Database, clock: FixedClock, tmp_path) -> Flask:
 
 @pytest.fixture
 def deal(client):
+    return make_deal(client)
+
+
+def make_deal(client):
+    """A contract with one funded milestone: its id and the milestone's."""
     body = {
         "buyer_id": "alice",
         "provider_id": "bob",
@@ -335,3 +341,15 @@ def test_a_party_never_sees_staff_notes_or_names(client, deal, app):
     assert "bluffing" not in page
     assert "rita@example.com" not in page
     assert "Missing." in page
+
+
+def test_a_sandbox_party_acts_on_the_sandbox_clock(app):
+    sandbox = Client(app, create_key(app.extensions["tranche"].database, "try", test=True)[1])
+    contract_id, milestone = make_deal(sandbox)
+    moved = sandbox.post("/v1/test-clock/advance", {"by": "3d"}).get_json()
+    _, path = mint(sandbox, contract_id, "buyer")
+    form = {"action": "event", "target": milestone, "event": "release", "amount": "62.50"}
+    assert act(sandbox, path, **form)[1].status_code == 303
+    last = sandbox.get(f"/v1/milestones/{milestone}/history").get_json()["data"][-1]
+    assert last["type"] == "release"
+    assert datetime.fromisoformat(last["created_at"]) == datetime.fromisoformat(moved["now"])

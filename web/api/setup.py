@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from contextlib import ExitStack
-from functools import partial
 from typing import Any
 
 from flask import Flask, Request, Response, g, jsonify, request
@@ -12,9 +11,8 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_smorest import Api
 
 from engine.domain.actors import PARTY_ID
-from engine.domain.clock import tenant_time
 from engine.domain.sandbox import is_test_tenant
-from engine.service.sandbox import clock
+from engine.service.sandbox import tenant_clock
 from web.api import body, problems, schemas
 from web.api.auth import KeyCache, authenticate
 from web.api.docs import docs
@@ -96,11 +94,9 @@ def install(app: Flask) -> None:
                     f"send the body as application/json, not {request.mimetype or 'nothing'}",
                 )
         caller = authenticate(database, cache)
-        if is_test_tenant(caller.tenant):
-            g.sandbox_time = ExitStack()  # every unit of work of the request: the test clock
-            g.sandbox_time.enter_context(
-                tenant_time(tranche.read(partial(clock, tenant=caller.tenant)))
-            )
+        if is_test_tenant(caller.tenant):  # every unit of work of the request: the test clock
+            g.sandbox_time = ExitStack()
+            g.sandbox_time.enter_context(tenant_clock(tranche, caller.tenant))
         for name, value in [*(request.view_args or {}).items(), *request.args.items(multi=True)]:
             if isinstance(value, str):
                 body.check_text(name, value)

@@ -34,6 +34,7 @@ from arbitration.evidence import Upload
 from arbitration.service import Arbitration
 from engine.domain.errors import TrancheError, ValidationError
 from engine.service import parties
+from engine.service.sandbox import tenant_clock
 from engine.service.uow import UnitOfWork
 from engine.store import notices
 from engine.store.models import Contract
@@ -160,11 +161,12 @@ def act(token: str) -> Any:
     service = _service()
     try:
         action = actions.parse(request.form, found.contract.currency)
-        service.write(
-            lambda uow: actions.run(
-                uow, parties.open_link(uow, token), found.actor, action, service.settings
+        with tenant_clock(service, found.link.tenant):  # a sandbox's parties act on its clock
+            service.write(
+                lambda uow: actions.run(
+                    uow, parties.open_link(uow, token), found.actor, action, service.settings
+                )
             )
-        )
     except TrancheError as exc:
         return _render(found, "party/page.html", _status(exc), error=exc.message)
     return redirect(url_for("party.page", token=token, done="1"), code=303)
@@ -184,17 +186,18 @@ def evidence_file(token: str) -> Any:
         upload = Upload(sent.filename, sent.mimetype, sent.read())
         description = request.form.get("description", "").strip()
         target = request.form.get("target", "")[:40]
-        service.write(
-            lambda uow: actions.add_file(
-                uow,
-                parties.open_link(uow, token),
-                found.actor,
-                target,
-                upload,
-                description,
-                service.settings,
+        with tenant_clock(service, found.link.tenant):
+            service.write(
+                lambda uow: actions.add_file(
+                    uow,
+                    parties.open_link(uow, token),
+                    found.actor,
+                    target,
+                    upload,
+                    description,
+                    service.settings,
+                )
             )
-        )
     except TrancheError as exc:
         return _render(found, "party/page.html", _status(exc), error=exc.message)
     return redirect(url_for("party.page", token=token, done="1"), code=303)
