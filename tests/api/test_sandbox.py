@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
+from rail.conftest import assert_books_match, publish_variant
 
 from api.helpers import BUYER, PROVIDER, Client
 from arbitration.service import Arbitration
@@ -236,3 +237,31 @@ def test_a_sandbox_tenant_and_a_live_tenant_never_see_each_other(sandbox, client
         tenants = {c.id: c.tenant for c in uow.session.query(Contract)}
     assert is_test_tenant(tenants[theirs])
     assert not is_test_tenant(tenants[ours])
+
+
+def test_a_security_hold_runs_out_on_the_sandbox_clock_and_the_books_match(sandbox, database):
+    policy = publish_variant(database, "held-five-days", "  payout_hold: 5d\n")
+    contract = sandbox.post(
+        "/v1/contracts",
+        {
+            "buyer_id": BUYER,
+            "provider_id": PROVIDER,
+            "currency": "USD",
+            "agreed_amount": 20_000,
+            "title": "Held",
+            "policy": policy,
+            "milestones": [{"title": "All", "amount": 20_000}],
+        },
+    ).json
+    milestone = contract["milestones"][0]["id"]
+    for actor, event in ((BUYER, "fund"), (PROVIDER, "submit"), (BUYER, "approve")):
+        assert sandbox.fire(milestone, event, actor).status_code == 200
+    owed = sandbox.get(f"/v1/parties/{PROVIDER}/balances").json["data"][0]
+    assert (owed["pending"], owed["available"]) == (19_000, 0)
+    far = datetime.now(UTC) + timedelta(days=400)  # the wall-clock sweep leaves it held
+    assert sweep_due(Tranche(database, FixedClock(far)), Arbitration(database), far).matured == []
+    assert advance(sandbox, by="4d")["holds_matured"] == 0
+    assert advance(sandbox, by="1d")["holds_matured"] == 1
+    owed = sandbox.get(f"/v1/parties/{PROVIDER}/balances").json["data"][0]
+    assert (owed["pending"], owed["available"]) == (0, 19_000)
+    assert_books_match(Tranche(database))
