@@ -243,7 +243,7 @@ def test_a_dispute_is_opened_answered_and_settled_from_the_pages(client, deal):
     assert {n["role"] for n in told if n["event_type"] == "dispute"} == {"buyer", "provider"}
     assert dispute["state"] == "disputed"
     page = client.http.get(buyer).get_data(as_text=True)
-    dispute_id = re.search(r'name="target" value="(dp_[0-9a-f]{20})"', page).group(1)
+    dispute_id = re.search(r'name="target" value="(dp_[0-9a-f]{28})"', page).group(1)
     act(client, buyer, action="statement", target=dispute_id, body="Only half of it.")
     act(client, buyer, action="evidence", target=dispute_id, text="Pages 3-5 are empty.")
     review, _ = act(
@@ -303,7 +303,7 @@ def test_a_file_of_evidence_is_attached_from_the_page(client, deal, app):
     _, buyer = mint(client, contract_id, "buyer")
     act(client, buyer, action="event", target=milestone, event="dispute", reason="Missing.")
     page = client.http.get(buyer).get_data(as_text=True)
-    dispute_id = re.search(r'name="target" value="(dp_[0-9a-f]{20})"', page).group(1)
+    dispute_id = re.search(r'name="target" value="(dp_[0-9a-f]{28})"', page).group(1)
     csrf = CSRF.search(page).group(1)
 
     def attach(name: str, content_type: str, data: bytes):
@@ -332,7 +332,7 @@ def test_a_party_never_sees_staff_notes_or_names(client, deal, app):
     _, buyer = mint(client, contract_id, "buyer")
     act(client, buyer, action="event", target=milestone, event="dispute", reason="Missing.")
     page = client.http.get(buyer).get_data(as_text=True)
-    dispute_id = re.search(r'name="target" value="(dp_[0-9a-f]{20})"', page).group(1)
+    dispute_id = re.search(r'name="target" value="(dp_[0-9a-f]{28})"', page).group(1)
     arb = app.extensions["arbitration"]
     rita = arb.create_staff("rita@example.com", "reviewer", "a long enough password 1")
     arb.claim(dispute_id, rita, "127.0.0.1")

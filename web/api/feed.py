@@ -37,7 +37,6 @@ cancelled when they come due.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, text, update
@@ -45,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from engine.domain.clock import SystemClock, as_utc
 from engine.service.uow import UnitOfWork
-from engine.store.models import Event
+from engine.store.models import Event, new_id
 from web.api.models import FeedEntry, WebhookDelivery, WebhookSubscription
 
 FEED_LOCK = 7_301_900_001
@@ -117,7 +116,7 @@ def number_pending(session: Session, batch: int = BATCH) -> int:
     wall = SystemClock().now()  # a sandbox's clock may be ahead: its webhooks go out now
     deliveries = [
         {
-            "id": "dl_" + secrets.token_hex(10),
+            "id": new_id("dl"),
             "subscription_id": subscription_id,
             "tenant": tenant,
             "event_id": event_id,

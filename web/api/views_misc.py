@@ -12,7 +12,7 @@ from sqlalchemy import select
 from engine.domain.policy.diagram import MEDIA_TYPES
 from engine.service.drawings import policy_diagram
 from engine.service.uow import UnitOfWork
-from engine.store.models import PolicyVersion
+from engine.store.models import PolicyVersion, new_id
 from engine.store.policy_store import get_policy
 from web.api import auth, present, schemas
 from web.api.commands import json_response, run, tranche
@@ -152,7 +152,7 @@ def create_webhook(body: dict[str, Any]) -> Any:
     def command(uow: UnitOfWork) -> Any:
         secret = "whsec_" + secrets.token_hex(24)
         row = WebhookSubscription(
-            id="wh_" + secrets.token_hex(10),
+            id=new_id("wh"),
             tenant=auth.tenant(),
             url=body["url"],
             secret_token=keyring.encrypt(secret),
