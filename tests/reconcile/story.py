@@ -45,8 +45,10 @@ class Story:
     euro_contract_id: str
 
 
-def story(tranche: Tranche) -> Story:
-    def contract(currency: str, tenant: str = "default") -> str:
+def story(tranche: Tranche, tenant: str = "default") -> Story:
+    """The records of `tenant` the report speaks of (and one of another tenant)."""
+
+    def contract(currency: str, tenant: str = tenant) -> str:
         return tranche.create_contract(
             buyer_id=BUYER.id,
             provider_id=PROVIDER.id,
@@ -63,7 +65,7 @@ def story(tranche: Tranche) -> Story:
     ]
     released(tranche, ids[0], "pi_1")
     payout = tranche.record_payout(
-        tenant="default",
+        tenant=tenant,
         contract_id=usd,
         party_id=PROVIDER.id,
         amount=23_750,
@@ -75,7 +77,7 @@ def story(tranche: Tranche) -> Story:
     tranche.fund_confirmed(ids[2], "fund", BUYER, Charge("pi_3", 20_000, "USD"))
     tranche.open_funding(ids[3], "fund", BUYER, reference="pi_4")
     tranche.report_chargeback(
-        tenant="default", funding_reference="pi_2", reference="du_1", amount=30_000, currency="USD"
+        tenant=tenant, funding_reference="pi_2", reference="du_1", amount=30_000, currency="USD"
     )
     eur = contract("EUR")
     euro_milestone = tranche.add_milestone(eur, title="Euro", amount=10_000).id

@@ -20,7 +20,7 @@ from marshmallow import Schema, fields, validate
 
 from engine.domain.reconcile import STRIPE, generic_mapping
 from engine.service import reconciliations
-from web.api import auth
+from web.api import auth, body
 from web.api.commands import tranche
 from web.api.problems import ProblemError
 from web.reconcile_report import WRITERS
@@ -75,7 +75,9 @@ def _uploaded() -> tuple[bytes, str]:
                 "send the report as the form's `file` part",
                 errors={"file": ["Missing."]},
             )
-        return part.read(), (part.filename or "report.csv")[:255]
+        name = (part.filename or "report.csv")[:255]
+        body.check_text("filename", name)
+        return part.read(), name
     if request.mimetype not in CSV_TYPES:
         raise ProblemError(
             "unsupported_media_type",
@@ -102,8 +104,24 @@ def _answer(report: Any, replayed: bool, output: str, status: int) -> Response:
 
 
 @blp.route("/reconciliations", methods=["POST"], endpoint="upload")
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+        },
+    }
+)
 @blp.arguments(UploadArgs, location="query")
 @blp.response(201, ReconciliationOut)
+@blp.alt_response(200, schema=ReconciliationOut, description="imported before: its result")
 def upload(args: dict[str, Any]) -> Any:
     """Reconcile a report of the rail: per line matched, not in Tranche, amount, currency
     or status differs; per settled record within its dates not in the rail; fees; per
