@@ -62,6 +62,7 @@ SHORT = {
     "amount_differs": "amount",
     "currency_differs": "currency",
     "status_differs": "status",
+    "duplicate_in_rail": "twice",
     "not_tracked": "untracked",
 }
 

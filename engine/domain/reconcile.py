@@ -35,6 +35,8 @@ MISSING_IN_TRANCHE = "missing_in_tranche"
 MISSING_IN_RAIL = "missing_in_rail"
 """Tranche recorded a settled movement within the report's dates that the report lacks."""
 AMOUNT_DIFFERS, CURRENCY_DIFFERS = "amount_differs", "currency_differs"
+DUPLICATE_IN_RAIL = "duplicate_in_rail"
+"""A later line of the report moved the same record's money again (charged twice)."""
 STATUS_DIFFERS = "status_differs"
 """The rail moved the money, but Tranche's record is not settled that way (a funding still
 pending or failed, a payout still in flight or failed)."""
@@ -48,15 +50,11 @@ OUTCOMES = (
     AMOUNT_DIFFERS,
     CURRENCY_DIFFERS,
     STATUS_DIFFERS,
+    DUPLICATE_IN_RAIL,
     NOT_TRACKED,
 )
-DIFFERENCES = (
-    MISSING_IN_TRANCHE,
-    MISSING_IN_RAIL,
-    AMOUNT_DIFFERS,
-    CURRENCY_DIFFERS,
-    STATUS_DIFFERS,
-)
+DIFFERENCES = OUTCOMES[1:-1]
+"""Every outcome but matched and not tracked."""
 
 STRIPE_CATEGORIES = {
     "charge": FUNDING,

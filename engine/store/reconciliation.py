@@ -42,6 +42,7 @@ from engine.domain.reconcile import (
     AMOUNT_DIFFERS,
     CHARGEBACK,
     CURRENCY_DIFFERS,
+    DUPLICATE_IN_RAIL,
     FUNDING,
     MATCHED,
     MISSING_IN_RAIL,
@@ -100,6 +101,7 @@ class RailReportLine(Base):
     rail_currency: Mapped[str | None] = mapped_column(String(3))
     fee: Mapped[int] = mapped_column(BigInteger, default=0)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reference: Mapped[str | None] = mapped_column(String(255))  # the record's, once found
     record_id: Mapped[str | None] = mapped_column(String(40))
     contract_id: Mapped[str | None] = mapped_column(String(40))
     milestone_id: Mapped[str | None] = mapped_column(String(40))
@@ -180,6 +182,14 @@ def match(session: Session, report: RailReport) -> None:
             found = update(L).where(*conditions, *([only] if only is not None else []))
             session.execute(found.values(_record_values(model)))
     session.execute(update(L).where(L.c.report_id == report.id).values(outcome=_judged()))
+    earlier = L.alias("earlier")
+    again = exists().where(
+        earlier.c.report_id == report.id,
+        earlier.c.record_id == L.c.record_id,
+        earlier.c.id < L.c.id,
+    )
+    twice = update(L).where(L.c.report_id == report.id, L.c.record_id.is_not(None), again)
+    session.execute(twice.values(outcome=DUPLICATE_IN_RAIL))
     if report.first_at is not None:
         for kind, model, only in RECORDS:
             session.execute(_missing_in_rail(report, kind, model, only))
@@ -187,6 +197,7 @@ def match(session: Session, report: RailReport) -> None:
 
 def _record_values(model: Any) -> dict[str, Any]:
     return {
+        "reference": model.rail_reference,
         "record_id": model.id,
         "contract_id": model.contract_id,
         "milestone_id": getattr(model, "milestone_id", null()),
@@ -209,15 +220,14 @@ def _judged() -> Any:
 
 def _missing_in_rail(report: RailReport, kind: str, model: Any, only: Any) -> Any:
     """The tenant's settled records of `kind` dated within the report that no line found."""
-    moment = func.coalesce(model.settled_at, model.created_at) if kind != CHARGEBACK else None
-    moment = model.created_at if moment is None else moment
+    booked = model is Chargeback  # settled_at is when a chargeback was won or lost
+    moment = model.created_at if booked else func.coalesce(model.settled_at, model.created_at)
     unmatched = ~exists().where(L.c.report_id == report.id, L.c.record_id == model.id)
     values = _record_values(model)
     chosen = select(
         literal(report.id),
         literal(""),
         literal(kind),
-        model.rail_reference,
         literal(0),
         moment,
         literal(MISSING_IN_RAIL),
@@ -229,7 +239,7 @@ def _missing_in_rail(report: RailReport, kind: str, model: Any, only: Any) -> An
         unmatched,
         *([only] if only is not None else []),
     )
-    columns = ["report_id", "category", "kind", "ref1", "fee", "at", "outcome", *values]
+    columns = ["report_id", "category", "kind", "fee", "at", "outcome", *values]
     return insert(L).from_select(columns, chosen)
 
 
@@ -290,7 +300,7 @@ ITEM = (
     L.c.outcome,
     L.c.kind,
     L.c.category,
-    func.coalesce(L.c.ref1, L.c.ref2, L.c.ref3).label("reference"),
+    func.coalesce(L.c.reference, L.c.ref1, L.c.ref2, L.c.ref3).label("reference"),
     L.c.record_id,
     L.c.contract_id,
     L.c.milestone_id,

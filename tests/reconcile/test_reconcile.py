@@ -7,7 +7,6 @@ import csv
 import io
 import json
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -39,10 +38,10 @@ def test_every_kind_of_difference_is_found_per_contract_and_milestone(tranche, d
     assert (found["source"], found["lines"], found["replayed"]) == ("stripe", 8, False)
     outcomes = {(d["line"], d["outcome"], d["reference"]) for d in found["differences"]}
     assert outcomes == {
-        (3, "amount_differs", "ch_2"),
-        (5, "status_differs", "ch_4"),
+        (3, "amount_differs", "pi_2"),
+        (5, "status_differs", "pi_4"),
         (6, "missing_in_tranche", "ch_9"),
-        (9, "currency_differs", "ch_5"),
+        (9, "currency_differs", "pi_5"),
         (None, "missing_in_rail", "pi_3"),
     }
     missing = next(d for d in found["differences"] if d["outcome"] == "missing_in_rail")
@@ -105,6 +104,14 @@ def test_csv_output_has_a_row_per_line_and_per_record_the_rail_lacks(tranche, da
     assert (rows[-1]["outcome"], rows[-1]["reference"]) == ("missing_in_rail", "pi_3")
 
 
+def test_a_second_line_for_the_same_record_is_the_rail_moving_it_twice(tranche, database, tmp_path):
+    story(tranche)
+    twice = (LINES[0], LINES[0].replace("txn_1", "txn_1b"))
+    done = reconcile(database, str(report(tmp_path, twice)), "--tenant", "default")
+    assert done.exit_code == 1
+    assert "line 3: duplicate_in_rail: funding pi_1: rail 25000 USD, tranche 25000" in done.stdout
+
+
 def test_a_generic_csv_with_a_mapping_in_minor_units(tranche, database, milestone, tmp_path):
     tranche.fund_confirmed(milestone.id, "fund", BUYER, Charge("pi_3", 25_000, "USD"))
     path = tmp_path / "bank.csv"
@@ -134,7 +141,7 @@ def test_a_generic_csv_with_a_mapping_in_minor_units(tranche, database, mileston
             "matched": 1,
             **dict.fromkeys(
                 ("missing_in_tranche", "missing_in_rail", "amount_differs", "currency_differs")
-                + ("status_differs", "not_tracked"),
+                + ("status_differs", "duplicate_in_rail", "not_tracked"),
                 0,
             ),
             "fees": 0,
@@ -142,38 +149,24 @@ def test_a_generic_csv_with_a_mapping_in_minor_units(tranche, database, mileston
     ]
 
 
-@pytest.mark.parametrize(
-    ("line", "message"),
-    [
-        (
-            "txn_2,2026-11-24 09:00:00,usd,300.001,0,0,charge,ch_2,pi_2,ch_2,x",
-            "has 3 decimals; USD has 2",
-        ),
-        (
-            "txn_2,2026-11-24 09:00:00,jpy,300.5,0,0,charge,ch_2,pi_2,ch_2,x",
-            "has 1 decimals; JPY has 0",
-        ),
-        ("txn_2,2026-11-24 09:00:00,usd,12,0,0,charge,,,,x", "a funding without a reference"),
-        ("txn_2,yesterday,usd,12,0,0,charge,ch_2,pi_2,ch_2,x", "'yesterday' is not a date"),
-        (
-            "txn_2,2026-11-24 09:00:00,xyz,12,0,0,charge,ch_2,pi_2,ch_2,x",
-            "'XYZ' is not an ISO 4217",
-        ),
-        ("txn_2,2026-11-24 09:00:00,usd,12,0,0,charge,ch_2", "8 fields where the header has 11"),
-        (
-            "txn_2,2026-11-24 09:00:00,usd,twelve,0,0,charge,ch_2,pi_2,ch_2,x",
-            "'twelve' is not a decimal",
-        ),
-    ],
-)
-def test_a_bad_line_is_named_by_file_and_line_and_changes_nothing(
-    database, tmp_path, line, message
-):
-    path = report(tmp_path, (LINES[0], line))
-    done = reconcile(database, str(path), "--tenant", "default")
-    assert done.exit_code == 2
-    assert done.stderr.startswith(f"error: {path}, line 3: ")
-    assert message in done.stderr
+BAD_LINES = {
+    "txn_2,2026-11-24 09:00:00,usd,300.001,0,0,charge,ch_2,pi_2,ch_2,x": "3 decimals; USD has 2",
+    "txn_2,2026-11-24 09:00:00,jpy,300.5,0,0,charge,ch_2,pi_2,ch_2,x": "has 1 decimals; JPY has 0",
+    "txn_2,2026-11-24 09:00:00,usd,12,0,0,charge,,,,x": "a funding without a reference",
+    "txn_2,yesterday,usd,12,0,0,charge,ch_2,pi_2,ch_2,x": "'yesterday' is not a date",
+    "txn_2,2026-11-24 09:00:00,xyz,12,0,0,charge,ch_2,pi_2,ch_2,x": "'XYZ' is not an ISO 4217",
+    "txn_2,2026-11-24 09:00:00,usd,12,0,0,charge,ch_2": "8 fields where the header has 11",
+    "txn_2,2026-11-24 09:00:00,usd,twelve,0,0,charge,ch_2,pi_2,ch_2,x": "'twelve' is not a decimal",
+}
+
+
+def test_a_bad_line_is_named_by_file_and_line_and_changes_nothing(database, tmp_path):
+    for line, message in BAD_LINES.items():
+        path = report(tmp_path, (LINES[0], line))
+        done = reconcile(database, str(path), "--tenant", "default")
+        assert done.exit_code == 2, line
+        assert done.stderr.startswith(f"error: {path}, line 3: ")
+        assert message in done.stderr
     assert counts(database) == (0, 0)
 
 

@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("rail_currency", sa.String(3)),
         sa.Column("fee", MINOR, nullable=False),
         sa.Column("at", MOMENT, nullable=False),
+        sa.Column("reference", sa.String(255)),
         sa.Column("record_id", sa.String(40)),
         sa.Column("contract_id", sa.String(40)),
         sa.Column("milestone_id", sa.String(40)),
