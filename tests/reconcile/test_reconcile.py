@@ -10,7 +10,7 @@ import json
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from conftest import BUYER
+from conftest import BUYER, PROVIDER
 from engine.service.fundings import Charge
 from engine.store.reconciliation import RailReport, RailReportLine
 from reconcile.story import LINES, report, story
@@ -110,6 +110,40 @@ def test_a_second_line_for_the_same_record_is_the_rail_moving_it_twice(tranche, 
     done = reconcile(database, str(report(tmp_path, twice)), "--tenant", "default")
     assert done.exit_code == 1
     assert "line 3: duplicate_in_rail: funding pi_1: rail 25000 USD, tranche 25000" in done.stdout
+
+
+def test_a_refund_matches_a_refund_to_the_buyer_and_never_a_payout(
+    tranche, database, milestone, tmp_path
+):
+    tranche.fund_confirmed(milestone.id, "fund", BUYER, Charge("pi_1", 25_000, "USD"))
+    tranche.fire(milestone.id, "request_refund", BUYER)
+    tranche.fire(milestone.id, "accept_refund", PROVIDER)
+    refund = tranche.record_payout(
+        tenant="default",
+        contract_id=milestone.contract_id,
+        party_id=BUYER.id,
+        amount=25_000,
+        currency="USD",
+        reference="re_1",
+    )
+    tranche.settle_payout(refund.id, True)
+    lines = (
+        LINES[0],
+        "txn_r,2026-11-24 10:00:00,usd,-250.00,0.00,-250.00,refund,re_1,pi_1,ch_1,refund",
+        "txn_t,2026-11-24 11:00:00,usd,-250.00,0.00,-250.00,transfer,re_1,,,not a transfer",
+    )
+    done = reconcile(
+        database, str(report(tmp_path, lines)), "--tenant", "default", "--format", "csv"
+    )
+    outcomes = [
+        (row["line"], row["outcome"], row["kind"])
+        for row in csv.DictReader(io.StringIO(done.stdout))
+    ]
+    assert outcomes == [
+        ("2", "matched", "funding"),
+        ("3", "matched", "refund"),
+        ("4", "missing_in_tranche", "payout"),
+    ]
 
 
 def test_a_generic_csv_with_a_mapping_in_minor_units(tranche, database, milestone, tmp_path):
