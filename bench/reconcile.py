@@ -156,7 +156,7 @@ def reconcile(url: str, path: Path) -> tuple[float, float, str]:
         _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
-    child.returncode = code
+    child.returncode = code  # reaped by wait4: Popen must not wait (or warn) again
     last = output.read_text().strip().splitlines()[-1:] or [""]
     if code not in (0, 1):  # 1: differences found, as planted
         raise SystemExit(f"tranche reconcile failed ({code}): {last[0]}")
