@@ -339,13 +339,14 @@ def table_bytes(database: Database) -> dict[str, int]:
 
 
 @contextmanager
-def backend(name: str) -> Iterator[str]:
+def backend(name: str, prefix: str = "tranche_growth") -> Iterator[str]:
+    """A throwaway database of the backend `name` (postgres or sqlite), removed after."""
     if name == "postgres":
-        with postgres_url("tranche_growth") as url:
+        with postgres_url(prefix) as url:
             yield url
     else:
-        with tempfile.TemporaryDirectory(prefix="tranche-growth-") as workdir:
-            yield f"sqlite:///{workdir}/growth.db"
+        with tempfile.TemporaryDirectory(prefix=prefix.replace("_", "-") + "-") as workdir:
+            yield f"sqlite:///{workdir}/{prefix}.db"
 
 
 def run(name: str, scales: list[int], samples: int) -> None:

@@ -27,6 +27,7 @@ from engine.domain.actors import Actor
 from engine.domain.clock import FixedClock
 from engine.service.tranche import Tranche
 from engine.store import notice_models as _notice_models  # noqa: F401  (truncated too)
+from engine.store import reconciliation as _reconciliation  # noqa: F401  (truncated too)
 from engine.store.db import Database
 from engine.store.models import Base
 from web.api import models as _api_models  # noqa: F401  (their tables are truncated too)

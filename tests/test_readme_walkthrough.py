@@ -21,14 +21,24 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 PORT, RECEIVER_PORT = 8765, 8766
 
 
-def walkthrough() -> str:
-    section = README.split("## The HTTP API in five minutes (curl)", 1)[1]
+def sh_block(heading: str) -> str:
+    """The first ```sh block of the README after `heading`, as it stands there."""
+    section = README.split(heading, 1)[1]
     return section.split("```sh\n", 1)[1].split("\n```\n", 1)[0] + "\n"
 
 
+def walkthrough() -> str:
+    return sh_block("## The HTTP API in five minutes (curl)")
+
+
 def run(tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    script = tmp_path / "walkthrough.sh"
-    script.write_text(walkthrough())
+    return run_script(walkthrough(), tmp_path)
+
+
+def run_script(text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run a README script with bash, the way a reader would, with `tranche` on the PATH."""
+    script = tmp_path / "readme.sh"
+    script.write_text(text)
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env["TMPDIR"] = str(tmp_path)  # its scratch directory (mktemp -d) goes here

@@ -241,3 +241,7 @@ main.add_command(secrets)
 from web.party.cli import notices  # noqa: E402  (the party pages' mail worker)
 
 main.add_command(notices)
+
+from web.reconcile_cli import reconcile  # noqa: E402  (the rail's report)
+
+main.add_command(reconcile)

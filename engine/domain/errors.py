@@ -181,3 +181,11 @@ class InsufficientBalanceError(TrancheError):
     """A payout or refund may not exceed what is available to the party on the contract."""
 
     code = "insufficient_balance"
+
+
+class ReportError(ValidationError):
+    """A rail report (or its column mapping) cannot be read: names the file and the line.
+
+    Reconciling stages a report in one transaction, so a bad line changes nothing."""
+
+    code = "report_invalid"

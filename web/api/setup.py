@@ -61,12 +61,13 @@ def install(app: Flask) -> None:
         views_milestones,
         views_misc,
         views_rail,
+        views_reconciliations,
         views_sandbox,
     )
     from web.party import api as party_api
 
     modules = (views_contracts, views_milestones, views_disputes, views_misc, views_rail)
-    modules += (views_sandbox,)
+    modules += (views_reconciliations, views_sandbox)
     for module in (*modules, stripe_webhook, party_api):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs)
@@ -85,10 +86,13 @@ def install(app: Flask) -> None:
             return  # Stripe's signature authenticates it (web.api.stripe_webhook)
         if request.endpoint == views_disputes.EVIDENCE_ENDPOINT:
             request.max_content_length = views_disputes.evidence_body_limit(app)
+        report = request.endpoint == views_reconciliations.UPLOAD_ENDPOINT
+        if report:  # a CSV file, not JSON (read by the view)
+            request.max_content_length = views_reconciliations.upload_limit(app)
         data = b""
         if request.method in ("POST", "PUT", "PATCH") and request.content_length != 0:
             data = request.get_data(cache=True)  # 413 beyond request.max_content_length
-            if data and not request.is_json:
+            if data and not request.is_json and not report:
                 raise ProblemError(
                     "unsupported_media_type",
                     f"send the body as application/json, not {request.mimetype or 'nothing'}",
@@ -100,7 +104,7 @@ def install(app: Flask) -> None:
         for name, value in [*(request.view_args or {}).items(), *request.args.items(multi=True)]:
             if isinstance(value, str):
                 body.check_text(name, value)
-        if data:
+        if data and not report:
             body.check_json_body(data)
 
     @app.teardown_request
