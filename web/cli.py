@@ -241,3 +241,7 @@ main.add_command(secrets)
 from web.party.cli import notices  # noqa: E402  (the party pages' mail worker)
 
 main.add_command(notices)
+
+from web.statements.cli import statement  # noqa: E402  (a contract's statement)
+
+main.add_command(statement)

@@ -60,9 +60,10 @@ def install(app: Flask) -> None:
         views_rail,
     )
     from web.party import api as party_api
+    from web.statements import api as statements_api
 
     modules = (views_contracts, views_milestones, views_disputes, views_misc, views_rail)
-    for module in (*modules, stripe_webhook, party_api):
+    for module in (*modules, stripe_webhook, party_api, statements_api):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs)
     problems.install(app, PREFIX)

@@ -1,0 +1,257 @@
+"""A statement as a PDF a person would send (ReportLab): A4 landscape, a title, the parties,
+the contract, currency and period, every movement with the running balances after it
+(its header repeated on every page), the closing totals, the generation instant and
+"page N of M" on every page.
+
+Amounts are right-aligned in the contract's currency with its decimals; the agreed
+amount does not move with the rows, so it is stated above the table and in the totals.
+Text a party typed (titles, notes) is escaped before ReportLab's paragraph markup reads
+it. With `invariant`, the file's creation date and id are fixed, so the same statement
+gives the same bytes (tests; reproducible archives).
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from engine.domain.money import EXPONENTS
+from engine.domain.statement import COLUMNS, Statement
+
+PAGE = landscape(A4)
+MARGIN = 15 * mm
+FONT, BOLD, SIZE = "Helvetica", "Helvetica-Bold", 7
+PAD = 3
+MIN_COLUMN = 36.0
+INK, MUTED, RULE, BAND = (
+    colors.HexColor("#1a1a1a"),
+    colors.HexColor("#5c5c5c"),
+    colors.HexColor("#b8b8b8"),
+    colors.HexColor("#f1f3f5"),
+)
+TABLE_COLUMNS = [(name, label) for name, label in COLUMNS if name != "agreed"]
+"""The running balances in the table: the agreed amount stands above it instead."""
+
+_TITLE = ParagraphStyle("title", fontName=BOLD, fontSize=15, leading=19, textColor=INK)
+_CELL = ParagraphStyle("cell", fontName=FONT, fontSize=SIZE, leading=SIZE + 1.5, textColor=INK)
+_HEAD = ParagraphStyle("head", parent=_CELL, fontName=BOLD)
+_HEAD_RIGHT = ParagraphStyle("head_right", parent=_HEAD, alignment=TA_RIGHT)
+_INFO = ParagraphStyle("info", parent=_CELL, fontSize=8.5, leading=11)
+_INFO_KEY = ParagraphStyle("info_key", parent=_INFO, textColor=MUTED)
+_NOTE = ParagraphStyle("note", parent=_INFO, textColor=MUTED)
+
+
+def as_pdf(statement: Statement, invariant: bool = False) -> bytes:
+    out = io.BytesIO()
+    document = SimpleDocTemplate(
+        out,
+        pagesize=PAGE,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN + 5 * mm,
+        title=f"Statement of contract {statement.contract_id}",
+        author="Tranche",
+        subject=statement.title,
+        creator="Tranche",
+        invariant=invariant,
+        lang="en",
+    )
+    width = PAGE[0] - 2 * MARGIN
+    story: list[Any] = [
+        Paragraph(f"Statement: {_text(statement.title)}", _TITLE),
+        Spacer(1, 4 * mm),
+        _info(statement),
+        Spacer(1, 5 * mm),
+    ]
+    if statement.rows:
+        story.append(_movements(statement, width))
+    else:
+        story.append(Paragraph("No money has moved on this contract yet.", _NOTE))
+    story += [Spacer(1, 5 * mm), KeepTogether(_totals(statement))]
+    document.build(story, canvasmaker=_numbered(statement))
+    return out.getvalue()
+
+
+def _text(value: str) -> str:
+    return escape(value)
+
+
+def _moment(value: datetime) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC"
+
+
+def _info(statement: Statement) -> Table:
+    exponent = EXPONENTS[statement.currency]
+    pairs = [
+        ("Contract", statement.contract_id),
+        ("Buyer", statement.buyer_id),
+        ("Provider", statement.provider_id),
+    ]
+    if statement.party is not None:
+        pairs.append(("Prepared for", f"{statement.party_id} ({statement.party})"))
+    pairs += [
+        ("Currency", f"{statement.currency} ({exponent} decimal{'s' if exponent != 1 else ''})"),
+        ("Agreed", f"{statement.money(statement.agreed)} {statement.currency}"),
+        ("Period", f"{_moment(statement.opened_at)} to {_moment(statement.generated_at)}"),
+        ("Generated", _moment(statement.generated_at)),
+    ]
+    rows = [[Paragraph(k, _INFO_KEY), Paragraph(_text(v), _INFO)] for k, v in pairs]
+    table = Table(rows, colWidths=[28 * mm, 140 * mm], hAlign="LEFT")
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), *_padding(1)]))
+    return table
+
+
+def _padding(points: float) -> list[tuple[Any, ...]]:
+    return [
+        (side, (0, 0), (-1, -1), points)
+        for side in ("LEFTPADDING", "RIGHTPADDING", "TOPPADDING", "BOTTOMPADDING")
+    ]
+
+
+def _movements(statement: Statement, width: float) -> Table:
+    amounts = [
+        [statement.money(row.amount)]
+        + [statement.money(row.balances.values()[name]) for name, _ in TABLE_COLUMNS]
+        for row in statement.rows
+    ]
+    labels = ["Amount", *(label.capitalize() for _, label in TABLE_COLUMNS)]
+    widths = [_fit(label, [cells[i] for cells in amounts]) for i, label in enumerate(labels)]
+    date, milestone = 60.0, 80.0
+    what = max(width - date - milestone - sum(widths), 90.0)
+    header = [
+        Paragraph("Date (UTC)", _HEAD),
+        Paragraph("Milestone", _HEAD),
+        Paragraph("What happened", _HEAD),
+        *(Paragraph(label, _HEAD_RIGHT) for label in labels),
+    ]
+    body = [
+        [
+            f"{row.at:%Y-%m-%d %H:%M}",
+            Paragraph(_text(row.milestone or "(contract)"), _CELL),
+            Paragraph(_text(row.what), _CELL),
+            *cells,
+        ]
+        for row, cells in zip(statement.rows, amounts, strict=True)
+    ]
+    table = Table(
+        [header, *body], colWidths=[date, milestone, what, *widths], repeatRows=1, hAlign="LEFT"
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, SIZE),
+                ("TEXTCOLOR", (0, 0), (-1, -1), INK),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("ALIGN", (3, 0), (-1, -1), "RIGHT"),
+                ("VALIGN", (0, 0), (-1, 0), "BOTTOM"),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.8, INK),
+                ("LINEBELOW", (0, 1), (-1, -1), 0.25, RULE),
+                ("LINEBEFORE", (3, 0), (3, -1), 0.25, RULE),
+                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, BAND]),
+                *_padding(PAD),
+            ]
+        )
+    )
+    return table
+
+
+def _fit(label: str, cells: list[str]) -> float:
+    """A column as wide as its widest amount, its header's longest word, or two short words
+    (so that no header wraps to more than a few lines)."""
+    texts = [stringWidth(cell, FONT, SIZE) for cell in cells]
+    words = [stringWidth(word, BOLD, SIZE) for word in label.split()]
+    return max(*texts, *words, MIN_COLUMN) + 2 * PAD + 1
+
+
+def _totals(statement: Statement) -> Table:
+    closing = statement.closing
+    figures = closing.summary
+    lines = [
+        ("Agreed", figures.agreed),
+        ("Funded", figures.funded),
+        ("Pending funding", figures.pending_funding),
+        ("In escrow", figures.in_escrow),
+        ("Paid to date", figures.paid_to_date),
+        ("  released from escrow", figures.released),
+        ("  paid directly", figures.direct_payments),
+        ("Refunded", figures.refunded),
+        ("Platform fees", figures.fees),
+        ("Charged back", figures.charged_back),
+        ("Paid out by the rail", closing.paid_out),
+        ("Debts", closing.debt),
+        ("Remaining", figures.remaining),
+    ]
+    rows: list[list[Any]] = [["Totals at the close", "", ""]]
+    rows += [[label.strip(), statement.money(value), statement.currency] for label, value in lines]
+    indented = [
+        ("LEFTPADDING", (0, i), (0, i), 12)
+        for i, (label, _) in enumerate(lines, start=1)
+        if label.startswith(" ")
+    ]
+    table = Table(rows, colWidths=[45 * mm, 30 * mm, 12 * mm], hAlign="LEFT")
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, 0), BOLD, 8.5),
+                ("FONT", (0, 1), (-1, -1), FONT, 8.5),
+                ("TEXTCOLOR", (0, 1), (-1, -1), INK),
+                ("ALIGN", (1, 1), (1, -1), "RIGHT"),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.8, INK),
+                ("LINEABOVE", (0, -1), (-1, -1), 0.8, INK),
+                ("FONT", (0, -1), (-1, -1), BOLD, 8.5),
+                *_padding(2),
+                *indented,
+            ]
+        )
+    )
+    return table
+
+
+def _numbered(statement: Statement) -> type[Canvas]:
+    """A canvas that holds its pages until the end, so each can say "page N of M"."""
+    left = (
+        f"Tranche statement of contract {statement.contract_id}, "
+        f"generated {_moment(statement.generated_at)}"
+    )
+
+    class Numbered(Canvas):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._held: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:
+            self._held.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            for number, page in enumerate(self._held, start=1):
+                self.__dict__.update(page)
+                self.setFont(FONT, 7)
+                self.setFillColor(MUTED)
+                self.drawString(MARGIN, MARGIN, left)
+                self.drawRightString(
+                    PAGE[0] - MARGIN, MARGIN, f"Page {number} of {len(self._held)}"
+                )
+                super().showPage()
+            super().save()
+
+    return Numbered
