@@ -113,6 +113,8 @@ def statement(args: dict[str, Any], contract_id: str) -> Any:
 
 
 def _negotiated() -> str:
+    if not request.accept_mimetypes:  # no Accept header: anything will do
+        return "json"
     best = request.accept_mimetypes.best_match(list(MEDIA_TYPES.values()))
     if best is None:
         raise ProblemError(
