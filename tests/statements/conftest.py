@@ -6,9 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+import pytest
+
 from conftest import BUYER, PROVIDER
 from engine.domain.decision import EventArgs
 from engine.service.fundings import Charge
+from engine.service.tranche import Tranche
 
 LONG_TITLE = "Shop redesign & <checkout>, a title long enough that it has to wrap on the page"
 
@@ -86,3 +89,9 @@ def tell_story(
         after(contract.id)
         clock.advance(timedelta(hours=1))
     return Story(contract.id, (first, second, third))
+
+
+@pytest.fixture
+def sqlite_tranche(sqlite_database, clock) -> Tranche:
+    """For what does not depend on the database (rendering): SQLite only, to stay fast."""
+    return Tranche(sqlite_database, clock)

@@ -12,7 +12,6 @@ from engine.domain.policy.vocabulary import PARTIES
 from engine.service.tranche import Tranche
 from engine.store.db import Database
 from web.statements import FORMATS
-from web.statements.document import as_pdf
 from web.statements.table import as_csv
 
 
@@ -51,7 +50,12 @@ def statement(
     if output is None:
         click.echo(as_csv(found), nl=False)
         return
-    body = as_csv(found).encode() if format_ == "csv" else as_pdf(found)
+    if format_ == "csv":
+        body = as_csv(found).encode()
+    else:
+        from web.statements.document import as_pdf  # ReportLab loads only for a PDF
+
+        body = as_pdf(found)
     try:
         output.write_bytes(body)
     except OSError as exc:

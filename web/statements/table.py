@@ -1,7 +1,8 @@
 """A statement as CSV: one row per movement, its running balances beside it.
 
 Amounts are exact decimals in the contract's currency (`1234.50`, `1500` for JPY,
-`12.345` for KWD: `Money.parse` reads them back exactly); times are UTC, ISO 8601.
+`12.345` for KWD: `Money.parse` reads them back exactly); times are UTC, ISO 8601, to
+the second.
 The last row's balances are the closing balances. A text cell a party typed that a
 spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return first) is
 quoted with a leading apostrophe.
@@ -35,7 +36,7 @@ def as_csv(statement: Statement) -> str:
         writer.writerow(
             [
                 row.entry_id,
-                row.at.isoformat(),
+                row.at.isoformat(timespec="seconds"),
                 _text(row.milestone or ""),
                 _text(row.what),
                 statement.money(row.amount, grouped=False),
