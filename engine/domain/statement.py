@@ -202,10 +202,23 @@ def build(
     )
 
 
+WHY = {
+    "approve": "the buyer approved",
+    "release": "the buyer released part",
+    "review_period_elapsed": "the review period elapsed",
+    "refund": "the provider refunded",
+    "accept_refund": "the provider accepted the refund request",
+    "refund_deadline_passed": "the refund request went unanswered",
+    "accept_offer": "a settlement was accepted",
+    "rule": "a staff ruling",
+}
+"""Why escrow moved, by the bundled policies' events; another policy's event is named."""
+
+
 def describe(entry: Entry, currency: str, parties: Mapping[str, str]) -> str:
     """What happened, in plain words."""
     kind, memo, record = entry.kind, entry.memo, entry.record
-    why = memo.replace("_", " ")
+    why = WHY.get(memo, memo.replace("_", " "))
     if kind == HOLD:
         return f"{parties['buyer']} funded the milestone into escrow"
     if kind == RELEASE:
@@ -219,8 +232,8 @@ def describe(entry: Entry, currency: str, parties: Mapping[str, str]) -> str:
             f": {memo}" if memo else ""
         )
     if kind == MATURED:
-        party = next((leg.party for leg in entry.legs if leg.party), None)
-        return f"security hold ended: available to pay out to {parties.get(party or '', party)}"
+        role = next((leg.party for leg in entry.legs if leg.party), None)
+        return f"security hold ended: available to pay out to {parties.get(str(role), role)}"
     if kind == DEBT_OFFSET:
         return f"debt offset: {memo}"
     if record is None:

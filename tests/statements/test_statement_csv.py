@@ -39,11 +39,11 @@ def test_the_csv_parses_back_to_the_ledger_s_amounts(sqlite_tranche, clock, curr
     closing = read[-1]
     assert closing["in escrow"] == {"USD": "0.00", "JPY": "0", "KWD": "0.000"}[currency]
     assert closing["debts"] == {"USD": "57.50", "JPY": "5750", "KWD": "5.750"}[currency]
-    text = [" ".join(line.split()) for page in pages(as_pdf(found)) for line in page.splitlines()]
+    text = " ".join(" ".join(pages(as_pdf(found))).split())
     agreed = {"USD": "1,000.00", "JPY": "100,000", "KWD": "100.000"}[currency]
     assert f"Agreed {agreed} {currency}" in text
     fee = {"USD": "20.00", "JPY": "2,000", "KWD": "2.000"}[currency]
-    assert any(f"platform fee of {fee} {currency}" in line for line in text)
+    assert f"platform fee of {fee} {currency}" in text
     decimals = {"USD": 2, "JPY": 0, "KWD": 3}[currency]
     assert f"Currency {currency} ({decimals} decimals)" in text
 

@@ -39,16 +39,21 @@ def test_the_statement_follows_the_ledger_step_by_step(tranche, clock) -> None:
     )
     for line in [
         ("Wireframes", "the rail confirmed funding pi_1"),
-        ("Wireframes", "released to provider-1 (approve), less the platform fee of 20.00 USD"),
+        (
+            "Wireframes",
+            "released to provider-1 (the buyer approved), less the platform fee of 20.00 USD",
+        ),
         (None, "buyer-1 paid provider-1 directly: =a bonus"),
-        ("Visual design", "refunded to buyer-1 from escrow (refund)"),
+        ("Visual design", "refunded to buyer-1 from escrow (the provider refunded)"),
         (None, "payout tr_1 to provider-1 paid by the rail"),
         (None, "refund re_1 to buyer-1 paid by the rail"),
         ("Wireframes", "chargeback du_1 (fraudulent): the card network took the money back"),
     ]:
         assert line in said
     by_what = {row.what: row.balances.values() for row in found.rows}
-    released = by_what["released to provider-1 (release), less the platform fee of 5.00 USD"]
+    released = by_what[
+        "released to provider-1 (the buyer released part), less the platform fee of 5.00 USD"
+    ]
     assert (released["in_escrow"], released["paid_to_date"], released["fees"]) == (
         20_000,
         55_000,

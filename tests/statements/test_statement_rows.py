@@ -99,7 +99,7 @@ def test_each_row_carries_the_balances_after_its_movement() -> None:
 def test_what_happened_is_said_in_plain_words() -> None:
     assert [row.what for row in statement().rows] == [
         "alice funded the milestone into escrow",
-        "released to bob (approve), less the platform fee of 5.00 USD",
+        "released to bob (the buyer approved), less the platform fee of 5.00 USD",
         "payout tr_1 to bob recorded: in flight at the rail",
         "payout tr_1 to bob paid by the rail",
         "chargeback du_1 (fraudulent): the card network took the money back",

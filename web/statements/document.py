@@ -1,10 +1,10 @@
-"""A statement as a PDF a person would send (ReportLab): A4 landscape, a title, the parties,
-the contract, currency and period, every movement with the running balances after it
-(its header repeated on every page), the closing totals, the generation instant and
-"page N of M" on every page.
+"""A statement as a PDF a person would send (ReportLab): A4 landscape, a title; the parties,
+contract, currency and period beside the closing balances; every movement with the
+running balances after it (its header repeated on every page); the generation instant
+and "page N of M" on every page.
 
 Amounts are right-aligned in the contract's currency with its decimals; the agreed
-amount does not move with the rows, so it is stated above the table and in the totals.
+amount does not move with the rows, so it is stated above the table, not in it.
 Text a party typed (titles, notes) is escaped before ReportLab's paragraph markup reads
 it. With `invariant`, the file's creation date and id are fixed, so the same statement
 gives the same bytes (tests; reproducible archives).
@@ -25,7 +25,6 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
-    KeepTogether,
     Paragraph,
     SimpleDocTemplate,
     Spacer,
@@ -76,17 +75,18 @@ def as_pdf(statement: Statement, invariant: bool = False) -> bytes:
         lang="en",
     )
     width = PAGE[0] - 2 * MARGIN
+    heading = Table([[_info(statement), _closing(statement)]], hAlign="LEFT")
+    heading.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), *_padding(0)]))
     story: list[Any] = [
         Paragraph(f"Statement: {_text(statement.title)}", _TITLE),
         Spacer(1, 4 * mm),
-        _info(statement),
-        Spacer(1, 5 * mm),
+        heading,
+        Spacer(1, 6 * mm),
     ]
     if statement.rows:
         story.append(_movements(statement, width))
     else:
         story.append(Paragraph("No money has moved on this contract yet.", _NOTE))
-    story += [Spacer(1, 5 * mm), KeepTogether(_totals(statement))]
     document.build(story, canvasmaker=_numbered(statement))
     return out.getvalue()
 
@@ -115,7 +115,7 @@ def _info(statement: Statement) -> Table:
         ("Generated", _moment(statement.generated_at)),
     ]
     rows = [[Paragraph(k, _INFO_KEY), Paragraph(_text(v), _INFO)] for k, v in pairs]
-    table = Table(rows, colWidths=[28 * mm, 140 * mm], hAlign="LEFT")
+    table = Table(rows, colWidths=[28 * mm, 150 * mm], hAlign="LEFT")
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), *_padding(1)]))
     return table
 
@@ -182,7 +182,7 @@ def _fit(label: str, cells: list[str]) -> float:
     return max(*texts, *words, MIN_COLUMN) + 2 * PAD + 1
 
 
-def _totals(statement: Statement) -> Table:
+def _closing(statement: Statement) -> Table:
     closing = statement.closing
     figures = closing.summary
     lines = [
@@ -200,7 +200,7 @@ def _totals(statement: Statement) -> Table:
         ("Debts", closing.debt),
         ("Remaining", figures.remaining),
     ]
-    rows: list[list[Any]] = [["Totals at the close", "", ""]]
+    rows: list[list[Any]] = [["Balances at the close", "", ""]]
     rows += [[label.strip(), statement.money(value), statement.currency] for label, value in lines]
     indented = [
         ("LEFTPADDING", (0, i), (0, i), 12)
