@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from engine.domain.errors import ValidationError
 from engine.domain.ledger_legs import (
@@ -90,6 +91,10 @@ class Balances:
     summary: Summary
     paid_out: int = 0
     debt: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every figure of the summary, and the rail's."""
+        return self.summary.as_dict() | {"paid_out": self.paid_out, "debt": self.debt}
 
     def values(self) -> dict[str, int]:
         """Each of COLUMNS by name."""

@@ -42,7 +42,7 @@ def test_the_statement_as_json_csv_or_pdf(app: Flask, clock) -> None:
     assert (closing["paid_out"], closing["debt"]) == (40_000, 5_750)
     assert (body["currency"], body["exponent"], body["party"]) == ("USD", 2, None)
     assert len(body["rows"]) == 14
-    assert body["rows"][-1]["balances"]["pending_funding"] == 30_000
+    assert body["rows"][-1]["balances"] == closing  # the last row closes the statement
     assert body["rows"][0]["at"] == "2026-11-24T09:00:00+00:00"
     table = answers["text/csv"]
     assert table.headers["Content-Disposition"] == (

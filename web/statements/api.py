@@ -41,14 +41,9 @@ class StatementArgs(Schema):
     )
 
 
-class BalancesOut(Schema):
-    agreed = fields.Integer(required=True)
-    funded = fields.Integer(required=True)
-    pending_funding = fields.Integer(required=True)
-    in_escrow = fields.Integer(required=True)
-    paid_to_date = fields.Integer(required=True)
-    refunded = fields.Integer(required=True)
-    fees = fields.Integer(required=True)
+class BalancesOut(SummaryOut):
+    """The contract summary's figures after a movement, and the rail's beside them."""
+
     paid_out = fields.Integer(
         required=True, metadata={"description": "paid out to the parties by the rail"}
     )
@@ -66,11 +61,6 @@ class RowOut(Schema):
     balances = fields.Nested(BalancesOut, required=True)
 
 
-class ClosingOut(SummaryOut):
-    paid_out = fields.Integer(required=True)
-    debt = fields.Integer(required=True)
-
-
 class StatementOut(Schema):
     contract_id = fields.String(required=True)
     title = fields.String(required=True)
@@ -82,7 +72,7 @@ class StatementOut(Schema):
     opened_at = fields.DateTime(required=True)
     generated_at = fields.DateTime(required=True)
     rows = fields.List(fields.Nested(RowOut), required=True)
-    closing = fields.Nested(ClosingOut, required=True)
+    closing = fields.Nested(BalancesOut, required=True)
 
 
 DOCUMENTS = {
@@ -127,7 +117,6 @@ def _negotiated() -> str:
 
 
 def _json(found: Statement) -> dict[str, Any]:
-    closing = found.closing
     return {
         "contract_id": found.contract_id,
         "title": found.title,
@@ -145,9 +134,9 @@ def _json(found: Statement) -> dict[str, Any]:
                 "milestone": row.milestone,
                 "what": row.what,
                 "amount": row.amount,
-                "balances": row.balances.values(),
+                "balances": row.balances.as_dict(),
             }
             for row in found.rows
         ],
-        "closing": closing.summary.as_dict() | {"paid_out": closing.paid_out, "debt": closing.debt},
+        "closing": found.closing.as_dict(),
     }

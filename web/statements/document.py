@@ -72,6 +72,7 @@ def as_pdf(statement: Statement, invariant: bool = False) -> bytes:
         subject=statement.title,
         creator="Tranche",
         invariant=invariant,
+        pageCompression=1,
         lang="en",
     )
     width = PAGE[0] - 2 * MARGIN
@@ -146,8 +147,8 @@ def _movements(statement: Statement, width: float) -> Table:
     body = [
         [
             f"{row.at:%Y-%m-%d %H:%M}",
-            Paragraph(_text(row.milestone or "(contract)"), _CELL),
-            Paragraph(_text(row.what), _CELL),
+            _cell(row.milestone or "(contract)", milestone),
+            _cell(row.what, what),
             *cells,
         ]
         for row, cells in zip(statement.rows, amounts, strict=True)
@@ -172,6 +173,14 @@ def _movements(statement: Statement, width: float) -> Table:
         )
     )
     return table
+
+
+def _cell(text: str, width: float) -> str | Paragraph:
+    """The text as it is if it fits its column on one line, else a paragraph that wraps
+    (a paragraph costs several times a plain cell, and most texts fit)."""
+    if stringWidth(text, FONT, SIZE) <= width - 2 * PAD:
+        return text
+    return Paragraph(_text(text), _CELL)
 
 
 def _fit(label: str, cells: list[str]) -> float:
