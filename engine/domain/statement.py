@@ -98,12 +98,8 @@ class Balances:
 
     def values(self) -> dict[str, int]:
         """Each of COLUMNS by name."""
-        return {
-            name: getattr(self, name)
-            if name in ("paid_out", "debt")
-            else getattr(self.summary, name)
-            for name, _ in COLUMNS
-        }
+        figures = self.as_dict()
+        return {name: figures[name] for name, _ in COLUMNS}
 
 
 @dataclass(frozen=True, slots=True)

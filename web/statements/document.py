@@ -72,7 +72,6 @@ def as_pdf(statement: Statement, invariant: bool = False) -> bytes:
         subject=statement.title,
         creator="Tranche",
         invariant=invariant,
-        pageCompression=1,
         lang="en",
     )
     width = PAGE[0] - 2 * MARGIN
