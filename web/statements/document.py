@@ -13,6 +13,7 @@ gives the same bytes (tests; reproducible archives).
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape
@@ -25,8 +26,11 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
+    BaseDocTemplate,
+    Frame,
+    NextPageTemplate,
+    PageTemplate,
     Paragraph,
-    SimpleDocTemplate,
     Spacer,
     Table,
     TableStyle,
@@ -39,6 +43,11 @@ PAGE = landscape(A4)
 MARGIN = 15 * mm
 FONT, BOLD, SIZE = "Helvetica", "Helvetica-Bold", 7
 PAD = 3
+FRAME_PAD = 6  # ReportLab's default padding inside a frame
+CHUNK = 100
+"""Rows per table. ReportLab measures the rest of a table again at every page it splits it
+over, so one table of N rows costs N times its pages; tables of CHUNK rows cost N. Even,
+so that the rows' bands alternate across them."""
 MIN_COLUMN = 36.0
 INK, MUTED, RULE, BAND = (
     colors.HexColor("#1a1a1a"),
@@ -60,7 +69,7 @@ _NOTE = ParagraphStyle("note", parent=_INFO, textColor=MUTED)
 
 def as_pdf(statement: Statement, invariant: bool = False) -> bytes:
     out = io.BytesIO()
-    document = SimpleDocTemplate(
+    document = BaseDocTemplate(
         out,
         pagesize=PAGE,
         leftMargin=MARGIN,
@@ -74,7 +83,12 @@ def as_pdf(statement: Statement, invariant: bool = False) -> bytes:
         invariant=invariant,
         lang="en",
     )
-    width = PAGE[0] - 2 * MARGIN
+    left, bottom, width, height = (
+        document.leftMargin,
+        document.bottomMargin,
+        document.width,
+        document.height,
+    )
     heading = Table([[_info(statement), _closing(statement)]], hAlign="LEFT")
     heading.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), *_padding(0)]))
     story: list[Any] = [
@@ -83,10 +97,22 @@ def as_pdf(statement: Statement, invariant: bool = False) -> bytes:
         heading,
         Spacer(1, 6 * mm),
     ]
+    templates = [PageTemplate("first", [Frame(left, bottom, width, height)])]
     if statement.rows:
-        story.append(_movements(statement, width))
+        header, chunks = _movements(statement, width - 2 * FRAME_PAD)
+        above = header().wrap(width, height)[1]
+
+        def draw_header(canvas: Canvas, _: Any) -> None:
+            table = header()
+            table.wrapOn(canvas, width, height)
+            table.drawOn(canvas, left + FRAME_PAD, bottom + height - FRAME_PAD - above)
+
+        later = Frame(left, bottom, width, height - above)
+        templates.append(PageTemplate("later", [later], onPage=draw_header))
+        story += [NextPageTemplate("later"), header(), *chunks]
     else:
         story.append(Paragraph("No money has moved on this contract yet.", _NOTE))
+    document.addPageTemplates(templates)
     document.build(story, canvasmaker=_numbered(statement))
     return out.getvalue()
 
@@ -127,7 +153,9 @@ def _padding(points: float) -> list[tuple[Any, ...]]:
     ]
 
 
-def _movements(statement: Statement, width: float) -> Table:
+def _movements(statement: Statement, width: float) -> tuple[Callable[[], Table], list[Table]]:
+    """The movements' header (a new table each call: page 1 flows it above the rows, every
+    later page draws it at its top) and their rows, in tables of CHUNK rows."""
     amounts = [
         [statement.money(row.amount)]
         + [statement.money(row.balances.values()[name]) for name, _ in TABLE_COLUMNS]
@@ -137,12 +165,7 @@ def _movements(statement: Statement, width: float) -> Table:
     widths = [_fit(label, [cells[i] for cells in amounts]) for i, label in enumerate(labels)]
     date, milestone = 60.0, 80.0
     what = max(width - date - milestone - sum(widths), 90.0)
-    header = [
-        Paragraph("Date (UTC)", _HEAD),
-        Paragraph("Milestone", _HEAD),
-        Paragraph("What happened", _HEAD),
-        *(Paragraph(label, _HEAD_RIGHT) for label in labels),
-    ]
+    columns = [date, milestone, what, *widths]
     body = [
         [
             f"{row.at:%Y-%m-%d %H:%M}",
@@ -152,26 +175,45 @@ def _movements(statement: Statement, width: float) -> Table:
         ]
         for row, cells in zip(statement.rows, amounts, strict=True)
     ]
-    table = Table(
-        [header, *body], colWidths=[date, milestone, what, *widths], repeatRows=1, hAlign="LEFT"
-    )
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONT", (0, 0), (-1, -1), FONT, SIZE),
-                ("TEXTCOLOR", (0, 0), (-1, -1), INK),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("ALIGN", (3, 0), (-1, -1), "RIGHT"),
-                ("VALIGN", (0, 0), (-1, 0), "BOTTOM"),
-                ("LINEBELOW", (0, 0), (-1, 0), 0.8, INK),
-                ("LINEBELOW", (0, 1), (-1, -1), 0.25, RULE),
-                ("LINEBEFORE", (3, 0), (3, -1), 0.25, RULE),
-                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, BAND]),
-                *_padding(PAD),
-            ]
+
+    def header() -> Table:
+        cells = [
+            Paragraph("Date (UTC)", _HEAD),
+            Paragraph("Milestone", _HEAD),
+            Paragraph("What happened", _HEAD),
+            *(Paragraph(label, _HEAD_RIGHT) for label in labels),
+        ]
+        table = Table([cells], colWidths=columns, hAlign="LEFT")
+        table.setStyle(
+            TableStyle(
+                [
+                    ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
+                    ("LINEBELOW", (0, 0), (-1, 0), 0.8, INK),
+                    ("LINEBEFORE", (3, 0), (3, 0), 0.25, RULE),
+                    *_padding(PAD),
+                ]
+            )
         )
+        return table
+
+    style = TableStyle(
+        [
+            ("FONT", (0, 0), (-1, -1), FONT, SIZE),
+            ("TEXTCOLOR", (0, 0), (-1, -1), INK),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("ALIGN", (3, 0), (-1, -1), "RIGHT"),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE),
+            ("LINEBEFORE", (3, 0), (3, -1), 0.25, RULE),
+            ("ROWBACKGROUNDS", (0, 0), (-1, -1), [colors.white, BAND]),
+            *_padding(PAD),
+        ]
     )
-    return table
+    chunks = []
+    for start in range(0, len(body), CHUNK):
+        table = Table(body[start : start + CHUNK], colWidths=columns, hAlign="LEFT")
+        table.setStyle(style)
+        chunks.append(table)
+    return header, chunks
 
 
 def _cell(text: str, width: float) -> str | Paragraph:
