@@ -96,6 +96,12 @@ class Balances:
         """Every figure of the summary, and the rail's."""
         return self.summary.as_dict() | {"paid_out": self.paid_out, "debt": self.debt}
 
+    def labelled(self) -> list[tuple[str, int]]:
+        """The summary's labelled figures, with the rail's before what remains."""
+        *figures, remaining = self.summary.labelled()
+        rail = [(label, self.as_dict()[name]) for name, label in COLUMNS[-2:]]
+        return [*figures, *rail, remaining]
+
     def values(self) -> dict[str, int]:
         """Each of COLUMNS by name."""
         figures = self.as_dict()

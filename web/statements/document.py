@@ -234,22 +234,12 @@ def _fit(label: str, cells: list[str]) -> float:
 
 def _closing(statement: Statement) -> Table:
     closing = statement.closing
-    figures = closing.summary
-    lines = [
-        ("Agreed", figures.agreed),
-        ("Funded", figures.funded),
-        ("Pending funding", figures.pending_funding),
-        ("In escrow", figures.in_escrow),
-        ("Paid to date", figures.paid_to_date),
-        ("  released from escrow", figures.released),
-        ("  paid directly", figures.direct_payments),
-        ("Refunded", figures.refunded),
-        ("Platform fees", figures.fees),
-        ("Charged back", figures.charged_back),
-        ("Paid out by the rail", closing.paid_out),
-        ("Debts", closing.debt),
-        ("Remaining", figures.remaining),
-    ]
+    lines = []
+    for label, value in closing.labelled():
+        lines.append((label.capitalize(), value))
+        if label == "paid to date":  # what it is made of
+            lines.append(("  released from escrow", closing.summary.released))
+            lines.append(("  paid directly", closing.summary.direct_payments))
     rows: list[list[Any]] = [["Balances at the close", "", ""]]
     rows += [[label.strip(), statement.money(value), statement.currency] for label, value in lines]
     indented = [
