@@ -93,8 +93,8 @@ def run(backend: str, sizes: list[int], samples: int) -> None:
         base: dict[str, float] = {}
         print(f"\n{backend}: microseconds per movement (ratio to {sizes[0]} movements)")
         print(
-            f"{'movements':>10} {'statement':>16} {'csv':>16} {'pdf':>16} {'pages':>6}"
-            f" {'pdf bytes':>10} {'statement/summary':>18}"
+            f"{'movements':>10} {'statement, wall':>16} {'csv, cpu':>16} {'pdf, cpu':>16}"
+            f" {'pages':>6} {'pdf bytes':>10} {'statement/summary':>18}"
         )
         for size in sizes:
             contract_id = contract_with(tranche, size)
