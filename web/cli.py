@@ -245,3 +245,7 @@ main.add_command(notices)
 from web.reconcile_cli import reconcile  # noqa: E402  (the rail's report)
 
 main.add_command(reconcile)
+
+from web.statements.cli import statement  # noqa: E402  (a contract's statement)
+
+main.add_command(statement)

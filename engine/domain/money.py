@@ -144,12 +144,17 @@ class Money:
         check_minor_units(basis_points)
         return Money(share(self.minor, basis_points), self.currency)
 
-    def format(self) -> str:
-        """Render as a decimal string with the currency's exponent: '250.00 USD'."""
+    def decimal(self, grouped: bool = True) -> str:
+        """The amount in the currency's decimals, without its code: '1,250.00' (grouped
+        by thousands) or '1250.00' (what `parse` reads back exactly)."""
         sign = "-" if self.minor < 0 else ""
         whole, frac = divmod(abs(self.minor), 10**self.exponent)
-        body = f"{whole:,}" + (f".{frac:0{self.exponent}d}" if self.exponent else "")
-        return f"{sign}{body} {self.currency}"
+        body = f"{whole:,}" if grouped else str(whole)
+        return sign + body + (f".{frac:0{self.exponent}d}" if self.exponent else "")
+
+    def format(self) -> str:
+        """Render as a decimal string with the currency's exponent: '250.00 USD'."""
+        return f"{self.decimal()} {self.currency}"
 
     def __str__(self) -> str:
         return self.format()

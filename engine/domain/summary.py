@@ -92,10 +92,9 @@ class Summary:
         # Not dataclasses.asdict: it deep-copies every field, and every response has one.
         return {name: getattr(self, name) for name in self.__slots__}
 
-    def lines(self) -> list[str]:
-        """Human-readable lines, amounts in the currency's own decimals (the rail's figures
-        only when there is something to say)."""
-        labels = [
+    def labelled(self) -> list[tuple[str, int]]:
+        """Each figure a party reads, by its label, in the order they read them."""
+        return [
             ("agreed", self.agreed),
             ("funded", self.funded),
             ("pending funding", self.pending_funding),
@@ -106,7 +105,11 @@ class Summary:
             ("charged back", self.charged_back),
             ("remaining", self.remaining),
         ]
-        shown = [(label, v) for label, v in labels if v or label not in _RAIL_LINES]
+
+    def lines(self) -> list[str]:
+        """Human-readable lines, amounts in the currency's own decimals (the rail's figures
+        only when there is something to say)."""
+        shown = [(label, v) for label, v in self.labelled() if v or label not in _RAIL_LINES]
         width = max(14, *(len(label) for label, _ in shown))
         return [f"{label:>{width}}: {Money(v, self.currency).format():>16}" for label, v in shown]
 

@@ -23,8 +23,9 @@ from engine.domain.clock import Clock, SystemClock
 from engine.domain.decision import EventArgs
 from engine.domain.errors import ConflictError, TrancheError
 from engine.domain.rail import PartyBalance
+from engine.domain.statement import Statement
 from engine.domain.summary import Mismatch, Summary
-from engine.service import chargebacks, contracts, fundings, milestones, payouts
+from engine.service import chargebacks, contracts, fundings, milestones, payouts, statements
 from engine.service.fundings import Charge
 from engine.service.milestones import MilestoneView
 from engine.service.uow import UnitOfWork
@@ -124,6 +125,12 @@ class Tranche(Service):
                 uow.session, contracts.get_contract(uow, contract_id, tenant)
             )
         )
+
+    def statement(
+        self, contract_id: str, tenant: str | None = None, party: str | None = None
+    ) -> Statement:
+        """Every movement of the contract in order, with the running balances after each."""
+        return self.read(lambda uow: statements.statement(uow, contract_id, tenant, party))
 
     def milestones_of(self, contract_id: str, tenant: str | None = None) -> list[Milestone]:
         def query(uow: UnitOfWork) -> list[Milestone]:
