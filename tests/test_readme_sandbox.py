@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-
-
-def script() -> str:
-    section = README.split("### A sandbox with a test clock", 1)[1]
-    return section.split("```sh\n", 1)[1].split("\n```\n", 1)[0] + "\n"
+from test_readme_walkthrough import run_script, sh_block
 
 
 def test_the_sandbox_story_runs_as_the_readme_says(tmp_path: Path) -> None:
-    path = tmp_path / "sandbox.sh"
-    path.write_text(script())
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env["TMPDIR"] = str(tmp_path)
-    done = subprocess.run(["bash", str(path)], env=env, capture_output=True, text=True, timeout=300)
+    done = run_script(sh_block("### A sandbox with a test clock"), tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[1:] == [
         '{"state":"submitted","next":"review_period_elapsed"}',
