@@ -191,7 +191,9 @@ def demo(ctx: click.Context) -> None:
     database = Database(url)
     database.upgrade()
     key = create_key(database, "demo") if fresh else None
-    clock = FixedClock(datetime.now(UTC) - timedelta(days=32))
+    # 09:00 UTC, 32 days ago: the story's hours never carry it past a midnight it should not
+    start = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+    clock = FixedClock(start - timedelta(days=32))
     tranche = Tranche(database, clock)
     story = play(tranche, clock, click.echo, tenant=key[0].tenant if key else "default")
     dispute_the_launch(Arbitration(database, clock), tranche, story, clock, click.echo)
