@@ -47,6 +47,14 @@ def run_script(text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def script_output(heading: str, tmp_path: Path) -> list[str]:
+    """What the README's script under `heading` prints after its first line (the scratch
+    directory it works in); the script must succeed."""
+    done = run_script(sh_block(heading), tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.splitlines()[1:]
+
+
 def listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_readme_walkthrough import run_script, sh_block
+from test_readme_walkthrough import script_output
 
 
 def test_the_rail_story_runs_as_the_readme_says(tmp_path: Path) -> None:
-    done = run_script(sh_block("## Money in and out: the payment rail"), tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    lines = done.stdout.splitlines()[1:]
-    assert lines == [
+    assert script_output("## Money in and out: the payment rail", tmp_path) == [
         '{"state":"proposed","pending":25000,"in_escrow":0}',
         '{"status":"confirmed","state":"funded","in_escrow":25000}',
         '{"available":23750,"due":23750}',

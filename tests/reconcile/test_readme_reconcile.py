@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_readme_walkthrough import run_script, sh_block
+from test_readme_walkthrough import script_output
 
 
 def test_the_reconciliation_story_runs_as_the_readme_says(tmp_path: Path) -> None:
-    done = run_script(sh_block("### Reconcile with the rail's report"), tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[1:] == [
+    assert script_output("### Reconcile with the rail's report", tmp_path) == [
         "exit code 1",
         "line 3: amount_differs: funding pi_2: rail 30001 USD, tranche 30000 USD (confirmed)",
         "1 difference(s)",
