@@ -216,7 +216,7 @@ def payout_reversed(body: dict[str, Any], payout_id: str) -> Any:
 def create_chargeback(body: dict[str, Any]) -> Any:
     """The rail took money back from a funding: booked in the policy's order."""
 
-    return answer(
+    return booked(
         lambda uow: chargebacks.report_chargeback(
             uow,
             auth.tenant(),
@@ -227,11 +227,13 @@ def create_chargeback(body: dict[str, Any]) -> Any:
             body["reason"],
             body["respond_by"],
         ),
-        present.chargeback,
         body | {"respond_by": present.moment(body["respond_by"])},
-        201,
-        "/v1/chargebacks",
     )
+
+
+def booked(action: Callable[[UnitOfWork], Any], body: Any) -> Any:
+    """Answer 201 with the chargeback `action` booked (once per Idempotency-Key)."""
+    return answer(action, present.chargeback, body, 201, "/v1/chargebacks")
 
 
 @blp.route("/chargebacks/<string:chargeback_id>", methods=["GET"])

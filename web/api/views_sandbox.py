@@ -19,7 +19,7 @@ from engine.service.uow import UnitOfWork
 from web.api import auth, present, schemas
 from web.api.commands import json_response, run, tranche
 from web.api.problems import ProblemError
-from web.api.views_rail import answer
+from web.api.views_rail import booked
 from web.sweeping import sweep_due
 
 blp = Blueprint(
@@ -109,12 +109,9 @@ for _order_name in sandbox.ORDERS:
 @blp.response(201, schemas.ChargebackOut)
 def pretend_chargeback(body: dict[str, Any]) -> Any:
     """The pretend card network takes back a confirmed funding (all of it by default)."""
-    return answer(
+    return booked(
         lambda uow: sandbox.bring_chargeback(
             uow, auth.tenant(), body["funding_id"], body["amount"], body["reason"]
         ),
-        present.chargeback,
         body,
-        201,
-        "/v1/chargebacks",
     )
