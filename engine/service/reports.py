@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from engine.domain.liability import Aging, Liability, aged, parse_instant
 from engine.service.uow import UnitOfWork
@@ -25,6 +25,10 @@ class Report(Generic[T]):
     as_of: datetime
     tenant: str | None
     lines: list[T]
+
+    def as_dict(self) -> dict[str, Any]:
+        lines = [line.as_dict() for line in self.lines]  # type: ignore[attr-defined]
+        return {"as_of": self.as_of.isoformat(), "tenant": self.tenant, "data": lines}
 
 
 def _as_of(uow: UnitOfWork, as_of: str | None) -> datetime:

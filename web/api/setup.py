@@ -58,10 +58,12 @@ def install(app: Flask) -> None:
         views_milestones,
         views_misc,
         views_rail,
+        views_reports,
     )
     from web.party import api as party_api
 
     modules = (views_contracts, views_milestones, views_disputes, views_misc, views_rail)
+    modules += (views_reports,)
     for module in (*modules, stripe_webhook, party_api):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs)
