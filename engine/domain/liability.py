@@ -32,7 +32,7 @@ class InvalidInstantError(ValidationError):
     code = "invalid_as_of"
 
 
-def parse_instant(text: str, now: datetime, name: str = "as_of") -> datetime:
+def parse_instant(text: str, now: datetime) -> datetime:
     """The instant `text` names (ISO 8601 with a zone, like 2026-10-31T23:59:59Z), in UTC.
 
     A date alone, a moment without its zone, or an instant after `now` (whose postings
@@ -41,19 +41,17 @@ def parse_instant(text: str, now: datetime, name: str = "as_of") -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInstantError(
-            f"{name} {text!r} is not an ISO 8601 instant (like 2026-10-31T23:59:59Z)",
-            field=name,
+            f"{text!r} is not an ISO 8601 instant (like 2026-10-31T23:59:59Z)", field="as_of"
         ) from None
     if moment.tzinfo is None:
         raise InvalidInstantError(
-            f"{name} {text!r} has no time zone: add Z or an offset like +02:00", field=name
+            f"{text!r} has no time zone: add Z or an offset like +02:00", field="as_of"
         )
     moment = as_utc(moment)
     if moment > now:
         raise InvalidInstantError(
-            f"{name} {text!r} is in the future (now is {now.isoformat()}): later postings may"
-            " still come",
-            field=name,
+            f"{text!r} is in the future (now is {now.isoformat()}): later postings may still come",
+            field="as_of",
         )
     return moment
 

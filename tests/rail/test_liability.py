@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -204,3 +205,52 @@ def test_a_bad_instant_is_refused_by_name(tranche, as_of, says):
         with pytest.raises(ValidationError, match=says) as refused:
             report(as_of, "default")
         assert refused.value.code == "invalid_as_of"
+
+
+def report(database, *args):
+    from click.testing import CliRunner
+
+    from web.cli import main
+
+    return CliRunner().invoke(main, ["--database-url", database.url, "report", *args])
+
+
+def test_the_command_line_reports_one_tenant_or_all(database, story):
+    day_61 = stamp(T0 + timedelta(days=61))
+    done = report(
+        database, "liability", "--as-of", day_61, "--tenant", "default", "--format", "csv"
+    )
+    assert done.exit_code == 0, done.output
+    assert done.output.splitlines() == [
+        "currency,in_escrow,pending_funding,held,available,in_flight,debts,total",
+        "USD,0,10000,0,28500,23750,0,52250",
+    ]
+    done = report(database, "liability")  # every tenant, now, as a table
+    assert done.exit_code == 0, done.output
+    assert done.output.splitlines()[1:] == [
+        "currency  in_escrow  pending_funding  held  available  in_flight  debts   total",
+        "EUR            0.00             0.00  0.00       0.00       0.00  95.00    0.00",
+        "USD          200.00           100.00  0.00     285.00       0.00   0.00  485.00",
+    ]
+    done = report(database, "aging", "--as-of", stamp(START), "--format", "json")
+    assert done.exit_code == 0, done.output
+    assert [(r["party_id"], r["owed"]) for r in json.loads(done.output)["data"]] == [
+        (PROVIDER.id, 28_500)
+    ]
+    done = report(database, "aging", "--tenant", "nobody")
+    assert done.output.splitlines()[1:] == ["nothing to report"]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--as-of", "2026-10-31"], "Invalid value for --as-of: '2026-10-31' has no time zone"),
+        (["--as-of", "soon"], "Invalid value for --as-of: 'soon' is not an ISO 8601 instant"),
+        (["--format", "xml"], "Invalid value for '--format'"),
+    ],
+)
+def test_a_bad_argument_is_named_and_exits_2(database, args, says):
+    for name in ("liability", "aging"):
+        done = report(database, name, *args)
+        assert done.exit_code == 2
+        assert says in done.output
