@@ -15,6 +15,8 @@ from engine.domain.liability import FIGURES, Liability
 from engine.service.fundings import Charge
 from engine.store.models import UTCDateTime
 from rail.conftest import released
+from rail.test_chargebacks import charge_back
+from rail.test_payouts import pay
 
 T0 = START - timedelta(days=100)
 OTHER_BUYER, OTHER_PROVIDER = Actor("buyer-2"), Actor("provider-2")
@@ -45,14 +47,7 @@ def story(tranche, clock):
     second = tranche.add_milestone(contract.id, title="Two", amount=30_000)
     released(tranche, second.id, "pi_2")  # 28,500 more (day 40)
     at(61)
-    payout = tranche.record_payout(
-        tenant="default",
-        contract_id=contract.id,
-        party_id=PROVIDER.id,
-        amount=23_750,
-        currency="USD",
-        reference="tr_1",
-    )
+    payout = pay(tranche, contract, 23_750, "tr_1")
     third = tranche.add_milestone(contract.id, title="Three", amount=10_000)
     tranche.open_funding(third.id, "fund", BUYER)  # 10,000 pending funding
     at(71)
@@ -72,24 +67,10 @@ def story(tranche, clock):
     charge = Charge("pi_9", 10_000, "EUR")
     tranche.fund_confirmed(theirs.id, "fund", OTHER_BUYER, charge, tenant="acme")
     tranche.fire(theirs.id, "approve", OTHER_BUYER, tenant="acme")
-    paid = tranche.record_payout(
-        tenant="acme",
-        contract_id=elsewhere.id,
-        party_id=OTHER_PROVIDER.id,
-        amount=9_500,
-        currency="EUR",
-        reference="tr_9",
-    )
+    paid = pay(tranche, elsewhere, 9_500, "tr_9", OTHER_PROVIDER.id, "EUR")
     tranche.settle_payout(paid.id, True)
     at(99)
-    tranche.report_chargeback(
-        tenant="acme",
-        funding_reference="pi_9",
-        reference="du_9",
-        amount=10_000,
-        currency="EUR",
-        reason="fraudulent",
-    )
+    charge_back(tranche, "pi_9", 10_000, "du_9", "acme", "EUR")
     clock.set(START)
     return moments
 
