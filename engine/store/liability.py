@@ -44,12 +44,13 @@ def _of_account(account: str, sign: int = 1) -> Any:
     return func.sum(case((_P.c.account == account, _P.c.amount), else_=0)) * sign
 
 
-def _postings(tenant: str | None, accounts: list[str], when: Any, tail: bool = False) -> Any:
+def _postings(tenant: str | None, accounts: list[str], when: Any, by_time: bool = False) -> Any:
     """Postings on `accounts` of the entries `when` selects, of the tenant's contracts.
 
-    For the `tail` (the entries after an instant) the tenant is matched without its index,
-    so that the entries' `created_at` index leads: else SQLite reads every posting of the
-    tenant to keep the few made after the instant."""
+    `by_time` (SQLite, for the entries after an instant): the tenant is matched without
+    its index, so that the entries' `created_at` index leads; else SQLite reads every
+    posting of the tenant to keep the few made after the instant. PostgreSQL's planner
+    weighs both itself, and misjudges the disguised match (it then reads them all)."""
     query = (
         select()
         .select_from(_P.join(_E, _E.c.id == _P.c.entry_id).join(_C, _C.c.id == _P.c.contract_id))
@@ -57,17 +58,21 @@ def _postings(tenant: str | None, accounts: list[str], when: Any, tail: bool = F
     )
     if tenant is None:
         return query
-    return query.where((_C.c.tenant.concat("") if tail else _C.c.tenant) == tenant)
+    return query.where((_C.c.tenant.concat("") if by_time else _C.c.tenant) == tenant)
 
 
-def _per_party(tenant: str | None, as_of: datetime) -> Any:
+def _by_time(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _per_party(tenant: str | None, as_of: datetime, by_time: bool) -> Any:
     """Each party's pending, available and in-flight sums as of the instant: the balance
     row less the postings after it."""
     now = select(_B.c.tenant, _B.c.party_id, _B.c.currency, *(_B.c[c] for c in _PARTY.values()))
     if tenant is not None:
         now = now.where(_B.c.tenant == tenant)
     later = (
-        _postings(tenant, list(_PARTY), _E.c.created_at > as_of, tail=True)
+        _postings(tenant, list(_PARTY), _E.c.created_at > as_of, by_time)
         .add_columns(_C.c.tenant, _P.c.party_id, _P.c.currency)
         .add_columns(*(_of_account(a, -1).label(c) for a, c in _PARTY.items()))
         .group_by(_C.c.tenant, _P.c.party_id, _P.c.currency)
@@ -86,7 +91,7 @@ def _lines(query: Select[Any], columns: dict[str, Any], currency: Any) -> Select
 
 def liability(session: Session, as_of: datetime, tenant: str | None) -> list[Liability]:
     """What the tenant (every tenant: None) held for others per currency as of `as_of`."""
-    party = _per_party(tenant, as_of)
+    party = _per_party(tenant, as_of, _by_time(session))
     positive = case((party.c.available > 0, party.c.available), else_=0)
     negative = case((party.c.available < 0, -party.c.available), else_=0)
     parties = _lines(
@@ -108,7 +113,7 @@ def liability(session: Session, as_of: datetime, tenant: str | None) -> list[Lia
         _C.c.currency,
     )
     escrow_later = _lines(
-        _postings(tenant, [ESCROW, PENDING_FUNDING], _E.c.created_at > as_of, tail=True),
+        _postings(tenant, [ESCROW, PENDING_FUNDING], _E.c.created_at > as_of, _by_time(session)),
         {"in_escrow": _of_account(ESCROW, -1), "pending_funding": _of_account(PENDING_FUNDING, -1)},
         _P.c.currency,
     )
@@ -126,7 +131,7 @@ def owed_credits(session: Session, as_of: datetime, tenant: str | None) -> list[
     (a hold maturing, or a debt moved between their contracts, nets to nothing); what they
     are owed (held + available, when positive) is their newest credits, the last one
     counted only in part."""
-    party = _per_party(tenant, as_of)
+    party = _per_party(tenant, as_of, _by_time(session))
     owed = party.c.pending + party.c.available
     owed_now = (
         select(party.c.tenant, party.c.party_id, party.c.currency, owed.label("owed"))
