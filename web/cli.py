@@ -230,6 +230,10 @@ def run() -> None:
 
 main.add_command(policy)
 
+from web.report_cli import report  # noqa: E402  (finance reports)
+
+main.add_command(report)
+
 from web.arbitration_cli import staff  # noqa: E402  (registered below)
 
 main.add_command(staff)

@@ -22,10 +22,19 @@ from engine.domain.actors import Actor
 from engine.domain.clock import Clock, SystemClock
 from engine.domain.decision import EventArgs
 from engine.domain.errors import ConflictError, TrancheError
+from engine.domain.liability import Aging, Liability
 from engine.domain.rail import PartyBalance
 from engine.domain.statement import Statement
 from engine.domain.summary import Mismatch, Summary
-from engine.service import chargebacks, contracts, fundings, milestones, payouts, statements
+from engine.service import (
+    chargebacks,
+    contracts,
+    fundings,
+    milestones,
+    payouts,
+    reports,
+    statements,
+)
 from engine.service.fundings import Charge
 from engine.service.milestones import MilestoneView
 from engine.service.uow import UnitOfWork
@@ -209,6 +218,12 @@ class Tranche(Service):
 
     def due_now(self, tenant: str, currency: str | None = None) -> list[PartyBalance]:
         return self.read(lambda uow: payouts.due_now(uow, tenant, currency))
+
+    def liability(self, as_of: str | None, tenant: str | None) -> reports.Report[Liability]:
+        return self.read(lambda uow: reports.liability(uow, as_of, tenant))
+
+    def aging(self, as_of: str | None, tenant: str | None) -> reports.Report[Aging]:
+        return self.read(lambda uow: reports.aging(uow, as_of, tenant))
 
     def settle_rail(
         self, now: datetime | None = None, tenant: str | None = None

@@ -188,7 +188,9 @@ class LedgerEntry(Base):
     kind: Mapped[str] = mapped_column(String(16))
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
     memo: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Indexed: a report as of an instant reads the entries made after it
+    # (engine.store.liability).
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class Posting(Base):

@@ -15,13 +15,15 @@ from rail.conftest import assert_books_match, balance, publish_variant, released
 from rail.test_payouts import pay
 
 
-def charge_back(tranche, funding_reference, amount, reference="du_1"):
+def charge_back(
+    tranche, funding_reference, amount, reference="du_1", tenant="default", currency="usd"
+):
     return tranche.report_chargeback(
-        tenant="default",
+        tenant=tenant,
         funding_reference=funding_reference,
         reference=reference,
         amount=amount,
-        currency="usd",
+        currency=currency,
         reason="fraudulent",
     )
 

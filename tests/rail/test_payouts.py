@@ -20,7 +20,7 @@ from web.cli import main
 
 def pay(tranche, contract, amount, reference, party=PROVIDER.id, currency="USD"):
     return tranche.record_payout(
-        tenant="default",
+        tenant=contract.tenant,
         contract_id=contract.id,
         party_id=party,
         amount=amount,

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 STATUS_BY_CODE = {
     "validation": 422,
     "invalid_amount": 422,
+    "invalid_as_of": 422,
     "unknown_currency": 422,
     "currency_mismatch": 422,
     "exceeds_agreed": 422,
@@ -66,6 +67,7 @@ STATUS_BY_CODE = {
 TITLES = {
     "validation": "The request is not valid",
     "invalid_amount": "The amount is not valid",
+    "invalid_as_of": "The instant is not valid",
     "unknown_currency": "Unknown currency",
     "currency_mismatch": "Currencies do not match",
     "exceeds_agreed": "Milestones would exceed the agreed amount",

@@ -62,13 +62,14 @@ def install(app: Flask) -> None:
         views_misc,
         views_rail,
         views_reconciliations,
+        views_reports,
         views_sandbox,
     )
     from web.party import api as party_api
     from web.statements import api as statements_api
 
     modules = (views_contracts, views_milestones, views_disputes, views_misc, views_rail)
-    modules += (views_reconciliations, views_sandbox)
+    modules += (views_reconciliations, views_reports, views_sandbox)
     for module in (*modules, stripe_webhook, party_api, statements_api):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs)
