@@ -13,6 +13,8 @@ snapshot of the database even while commands commit.
 Per party: a debt of one party is never netted against what another is owed, so each
 party's net is taken before it is split into available (positive) and debt (negative).
 Party ids are a tenant's own, so platform-wide figures still net per tenant and party.
+Platform-wide figures leave out sandbox tenants (engine.domain.sandbox): their money is
+pretend, and their clocks are not the platform's.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from engine.domain.ledger_legs import (
 )
 from engine.domain.liability import FIGURES, Credit, Liability
 from engine.store.models import Contract, LedgerEntry, Milestone, PartyBalance, Posting
+from engine.store.sandbox import live_only, tenant_scope
 
 _P, _E = cast(Table, Posting.__table__), cast(Table, LedgerEntry.__table__)
 _C, _M = cast(Table, Contract.__table__), cast(Table, Milestone.__table__)
@@ -58,7 +61,7 @@ def _postings(tenant: str | None, accounts: list[str], when: Any, by_time: bool 
         .where(_P.c.account.in_(accounts), when)
     )
     if tenant is None:
-        return query
+        return query.where(live_only(_C.c.tenant))  # a sandbox's pretend money is no one's
     return query.where((_C.c.tenant.concat("") if by_time else _C.c.tenant) == tenant)
 
 
@@ -85,8 +88,7 @@ def _per_party(later: Any, tenant: str | None) -> Any:
     """Each party's pending, available and in-flight sums as of the instant: the balance
     row less the postings after it."""
     now = select(_B.c.tenant, _B.c.party_id, _B.c.currency, *(_B.c[c] for c in _PARTY.values()))
-    if tenant is not None:
-        now = now.where(_B.c.tenant == tenant)
+    now = now.where(tenant_scope(_B.c.tenant, tenant))
     key = (later.c.tenant, later.c.party_id, later.c.currency)
     taken = (
         select(
@@ -125,8 +127,7 @@ def liability(session: Session, as_of: datetime, tenant: str | None) -> list[Lia
         party.c.currency,
     )
     milestones = select().select_from(_M.join(_C, _C.c.id == _M.c.contract_id))
-    if tenant is not None:
-        milestones = milestones.where(_C.c.tenant == tenant)
+    milestones = milestones.where(tenant_scope(_C.c.tenant, tenant))
     escrow_now = _lines(
         milestones,
         {"in_escrow": func.sum(_M.c.escrow), "pending_funding": func.sum(_M.c.pending_funding)},

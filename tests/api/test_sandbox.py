@@ -265,3 +265,16 @@ def test_a_security_hold_runs_out_on_the_sandbox_clock_and_the_books_match(sandb
     owed = sandbox.get(f"/v1/parties/{PROVIDER}/balances").json["data"][0]
     assert (owed["pending"], owed["available"]) == (0, 19_000)
     assert_books_match(Tranche(database))
+
+
+def test_a_sandbox_holds_no_money_for_the_platform_but_reports_its_own(sandbox, client, database):
+    for party in (sandbox, client):
+        milestone = party.milestone(party.contract()["id"], 25_000 if party is sandbox else 7_000)
+        assert party.fire(milestone["id"], "fund", BUYER).status_code == 200
+    advance(sandbox, by="3d")
+    platform = Tranche(database).liability(None, None)
+    assert [(line.currency, line.in_escrow) for line in platform.lines] == [("USD", 7_000)]
+    own = sandbox.get("/v1/reports/liability")
+    assert own.status_code == 200, own.json
+    assert [(d["currency"], d["in_escrow"]) for d in own.json["data"]] == [("USD", 25_000)]
+    assert datetime.fromisoformat(own.json["as_of"]) == now_of(sandbox)
