@@ -1,22 +1,12 @@
 """The statements benchmark still runs (tiny), and checks its statements close on the summary."""
 
-import subprocess
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "statements.py"
+from bench_run import run_bench
 
 
 def test_the_statement_benchmark_reports_per_movement_costs_and_ratios():
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--sizes", "3,6", "--samples", "1", "--backends", "sqlite"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    lines = run_bench(
+        "statements.py", "--sizes", "3,6", "--samples", "1", "--backends", "sqlite"
+    ).splitlines()
     assert "sqlite: microseconds per movement (ratio to 3 movements)" in lines
     rows = [line.split() for line in lines if line.split()[:1] in (["3"], ["6"])]
     assert [row[0] for row in rows] == ["3", "6"]
