@@ -106,6 +106,11 @@ def test_yaml_syntax_error_names_the_line():
             "timers[0].after: a duration is a whole number and a unit",
         ),
         (
+            "    after: 14d",
+            "    after: 99999999999999999999d",
+            "timers[0].after: 99999999999999999999d is longer than any clock can count",
+        ),
+        (
             "    event: review_period_elapsed\n    description: auto-approve",
             "    event: review_period_ended\n    description: auto-approve",
             "timers[0].event: no transition handles event 'review_period_ended'",

@@ -23,8 +23,15 @@ def is_test_tenant(tenant: str) -> bool:
     return tenant.startswith(TEST_PREFIX)
 
 
-def check_advance(now: datetime, to: datetime) -> datetime:
-    """A test clock only moves forward, and by at most LONGEST_ADVANCE at a time."""
+def advanced(now: datetime, to: datetime | None, by: timedelta | None) -> datetime:
+    """Where a test clock moves from `now`: to `to`, or `by` further. It only moves
+    forward, and by at most LONGEST_ADVANCE at a time."""
+    if to is None:
+        if by is None or by > LONGEST_ADVANCE:
+            raise ValidationError(
+                f"advance at most {LONGEST_ADVANCE.days} days at a time", field="by"
+            )
+        to = now + by
     if to <= now:
         raise ClockNotForwardError(
             f"the test clock is at {now.isoformat()}; it only moves forward",

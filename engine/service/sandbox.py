@@ -15,7 +15,7 @@ from functools import partial
 
 from engine.domain.clock import tenant_time
 from engine.domain.errors import ConflictError
-from engine.domain.sandbox import check_advance, failure_reason, is_test_tenant
+from engine.domain.sandbox import advanced, failure_reason, is_test_tenant
 from engine.service import chargebacks, fundings, payouts
 from engine.service.tranche import Service
 from engine.service.uow import UnitOfWork
@@ -47,7 +47,7 @@ def move_clock(
     row's lock orders advances, so two at once never both start from the same time."""
     row = sandbox.sandbox_of(uow.session, tenant, lock=True)
     before = row.now
-    row.now = check_advance(before, to if to is not None else before + (by or timedelta()))
+    row.now = advanced(before, to, by)
     return before, row.now
 
 

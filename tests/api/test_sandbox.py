@@ -146,6 +146,9 @@ def test_the_clock_only_moves_forward_and_says_why_not(sandbox):
         ({}, 422, "validation"),
         ({"by": "14x"}, 422, "validation"),
         ({"by": "2000d"}, 422, "validation"),
+        ({"by": "99999999d"}, 422, "validation"),  # past the calendar's end
+        ({"by": "9" * 30 + "d"}, 422, "validation"),  # past what a duration can hold
+        ({"to": "9999-12-31T23:59:59Z"}, 422, "validation"),
         ({"to": "2026-13-01T00:00:00Z"}, 422, "validation"),
         ({"to": "2030-01-01T00:00:00"}, 422, "validation"),  # no zone
         ({"by": "1d", "extra": 1}, 422, "validation"),

@@ -37,7 +37,10 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text)
     if match is None:
         raise SchemaError("a duration is a whole number and a unit d, h or m, like 14d")
-    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+    try:
+        return timedelta(**{_UNITS[match[2]]: int(match[1])})
+    except OverflowError:
+        raise SchemaError(f"{text} is longer than any clock can count") from None
 
 
 class Duration(fields.Field):
