@@ -99,7 +99,7 @@ def sweep(ctx: click.Context, now: datetime | None, limit: int | None) -> None:
     """Do what is due: milestone timers (auto-approve, auto-refund), disputes whose
     response deadline passed, pending fundings past their deadline, payouts whose security
     hold ran out; then forget Idempotency-Keys older than a day. Safe to run from several
-    processes at once."""
+    processes at once. Live tenants only: a sandbox's test clock sweeps its own."""
     database = _database(ctx)
     swept = sweep_due(Tranche(database), Arbitration(database), now, limit=limit)
     for item in swept.fired:
