@@ -14,16 +14,13 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from engine.domain.clock import tenant_time
-from engine.domain.errors import ConflictError
+from engine.domain.errors import ValidationError
 from engine.domain.sandbox import advanced, failure_reason, is_test_tenant
 from engine.service import chargebacks, fundings, payouts
 from engine.service.tranche import Service
 from engine.service.uow import UnitOfWork
 from engine.store import sandbox
 from engine.store.models import Chargeback, Funding, Payout
-from engine.store.sandbox import ORDERS
-
-__all__ = ["ORDERS"]
 
 RESPOND_WITHIN = timedelta(days=7)
 """The pretend network's deadline to answer a chargeback, as card networks commonly give."""
@@ -80,10 +77,10 @@ def bring_chargeback(
     """The pretend network takes back (part of) a confirmed funding of the tenant's."""
     funding = fundings.get_funding(uow, funding_id, tenant)
     if funding.rail_reference is None:
-        raise ConflictError(
+        raise ValidationError(
             f"the funding {funding_id} was recorded without a rail reference: a chargeback "
             "needs a funding the rail confirmed",
-            funding_id=funding_id,
+            field="funding_id",
         )
     return chargebacks.report_chargeback(
         uow,

@@ -221,6 +221,10 @@ def test_the_pretend_network_brings_a_chargeback(sandbox):
     assert respond_by == now_of(sandbox) + timedelta(days=7)
     unknown = sandbox.post("/v1/test-helpers/chargebacks", {"funding_id": "fd_nope"})
     assert unknown.status_code == 404
+    waiting = sandbox.milestone(sandbox.contract()["id"], 10_000)
+    pending = sandbox.fire(waiting["id"], "fund", BUYER, body={"pending": True}).json["funding"]
+    refused = sandbox.post("/v1/test-helpers/chargebacks", {"funding_id": pending["id"]})
+    assert (refused.status_code, refused.json["field"]) == (422, "funding_id")
 
 
 def test_bad_orders_are_refused_and_change_nothing(sandbox):

@@ -16,6 +16,7 @@ from flask_smorest import Blueprint
 from engine.domain.sandbox import is_test_tenant
 from engine.service import sandbox
 from engine.service.uow import UnitOfWork
+from engine.store.sandbox import ORDERS
 from web.api import auth, present, schemas
 from web.api.commands import json_response, run, tranche
 from web.api.problems import ProblemError
@@ -96,7 +97,7 @@ def _order(order: str) -> Any:
     return ordered
 
 
-for _order_name in sandbox.ORDERS:
+for _order_name in ORDERS:
     blp.route(f"/test-helpers/{_order_name.replace('_', '-')}", methods=["POST"])(
         blp.arguments(schemas.ReasonBody())(
             blp.response(200, schemas.OrderOut)(_order(_order_name))
