@@ -446,3 +446,34 @@ def test_the_events_received_are_listed_a_page_at_a_time(client, url):
     rest = client.get(f"/v1/rails/stripe/events?limit=2&after={first['next_cursor']}").json
     assert ([e["event_id"] for e in rest["data"]], rest["next_cursor"]) == (["evt_2"], None)
     assert client.get("/v1/rails/stripe/events?after=evt_x").status_code == 404
+
+
+def test_a_sandboxs_stripe_events_happen_at_its_test_clocks_time(app, database):
+    sandbox = Client(app, create_key(database, "try", test=True)[1])
+    hooked = sandbox.call("PUT", "/v1/rails/stripe", {"signing_secret": SECRET}).json
+    contract = sandbox.post(
+        "/v1/contracts",
+        {
+            "buyer_id": BUYER.id,
+            "provider_id": PROVIDER.id,
+            "currency": "USD",
+            "agreed_amount": 25_000,
+            "title": "t",
+            "milestones": [{"title": "m", "amount": 25_000}],
+        },
+    ).json
+    milestone = contract["milestones"][0]["id"]
+    opened = sandbox.post(
+        f"/v1/milestones/{milestone}/events/fund",
+        {"pending": True, "rail_reference": "pi_sandbox", "expires_in": 3 * 86_400},
+        actor=BUYER.id,
+    )
+    assert opened.status_code == 202, opened.json
+    moved = sandbox.post("/v1/test-clock/advance", {"by": "2d"}).json  # within its 3 days
+    got = deliver(
+        sandbox, hooked["endpoint_url"], event("payment_intent.succeeded", intent("pi_sandbox"))
+    )
+    assert got.json["outcome"].endswith("confirmed"), got.json
+    last = sandbox.get(f"/v1/milestones/{milestone}/history").json["data"][-1]
+    assert last["type"] == "fund"
+    assert last["created_at"] == moved["now"]

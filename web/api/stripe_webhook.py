@@ -20,6 +20,7 @@ from marshmallow import Schema, fields, validate
 
 from engine.domain.errors import ConflictError
 from engine.service import stripe_events
+from engine.service.sandbox import tenant_clock
 from engine.service.tranche import conflicts_as_errors
 from engine.service.uow import UnitOfWork
 from engine.store.keyring import Keyring, KeyringError
@@ -195,8 +196,12 @@ def receive_stripe_event(endpoint_id: str) -> Any:
         ) from None
     body.check_json_body(payload)
     event = json.loads(payload)
-    try:
-        with conflicts_as_errors(), tranche().unit_of_work() as uow:
+    try:  # a sandbox's events happen at its test clock's time, as its API calls do
+        with (
+            tenant_clock(tranche(), endpoint.tenant),
+            conflicts_as_errors(),
+            tranche().unit_of_work() as uow,
+        ):
             got = stripe_events.receive(uow, endpoint, event)
             answer = _event(got.event) | {"replayed": got.replayed}
             uow.commit()
