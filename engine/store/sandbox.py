@@ -61,13 +61,6 @@ def sandbox_of(session: Session, tenant: str, lock: bool = False) -> Sandbox:
     return found
 
 
-def clock_of(session: Session, tenant: str) -> datetime | None:
-    """A sandbox tenant's frozen time; None for a live tenant (no query is made)."""
-    if not is_test_tenant(tenant):
-        return None
-    return sandbox_of(session, tenant).now
-
-
 def take_order(session: Session, tenant: str, order: str) -> str | None:
     """The failure ordered for the next funding or payout of a sandbox tenant, cleared
     as it is taken (the row stays locked until the command commits); None otherwise."""

@@ -13,6 +13,7 @@ from typing import Any
 from flask import current_app
 from flask_smorest import Blueprint
 
+from engine.domain.clock import effective
 from engine.domain.sandbox import is_test_tenant
 from engine.service import sandbox
 from engine.service.uow import UnitOfWork
@@ -41,10 +42,8 @@ def test_keys_only() -> None:
 @blp.route("/test-clock", methods=["GET"])
 @blp.response(200, schemas.ClockOut)
 def test_clock() -> Any:
-    tenant = auth.tenant()
-    with tranche().reading() as uow:
-        now = sandbox.clock(uow, tenant)
-    return json_response(200, {"tenant": tenant, "now": present.moment(now)})
+    now = effective(tranche().clock).now()  # the request runs on the test clock, read once
+    return json_response(200, {"tenant": auth.tenant(), "now": present.moment(now)})
 
 
 @blp.route("/test-clock/advance", methods=["POST"])

@@ -7,7 +7,7 @@ secrets are).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app, request
@@ -19,7 +19,7 @@ from engine.service.contracts import get_contract
 from engine.service.uow import UnitOfWork
 from engine.store import notices
 from engine.store.notice_models import Notice, PartyLink
-from web.api import auth
+from web.api import auth, present
 from web.api.commands import json_response, run, tranche
 from web.api.problems import ProblemError
 from web.api.schemas import Text
@@ -64,10 +64,6 @@ class SettingsBody(Schema):
     theme = fields.Dict(keys=Text(1, 20), values=Text(1, 20), load_default=dict)
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
 def _link(row: PartyLink) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -75,9 +71,9 @@ def _link(row: PartyLink) -> dict[str, Any]:
         "role": row.role,
         "locale": row.locale,
         "time_zone": row.time_zone,
-        "created_at": _iso(row.created_at),
-        "expires_at": _iso(row.expires_at),
-        "revoked_at": _iso(row.revoked_at),
+        "created_at": present.moment(row.created_at),
+        "expires_at": present.moment(row.expires_at),
+        "revoked_at": present.moment(row.revoked_at),
     }
 
 
@@ -90,15 +86,15 @@ def notice_data(row: Notice) -> dict[str, Any]:
         "milestone_id": row.milestone_id,
         "role": row.role,
         "party_id": row.party_id,
-        "on_page_at": _iso(row.created_at),
+        "on_page_at": present.moment(row.created_at),
         "email": {
             "status": row.email_status,
             "attempts": row.email_attempts,
             "last_error": row.email_error,
-            "sent_at": _iso(row.sent_at),
-            "delivered_at": _iso(row.delivered_at),
+            "sent_at": present.moment(row.sent_at),
+            "delivered_at": present.moment(row.delivered_at),
         },
-        "seen_at": _iso(row.seen_at),
+        "seen_at": present.moment(row.seen_at),
     }
 
 
