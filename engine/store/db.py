@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import select
 import sqlite3
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.store.sqlite_queue import QueuedConnection, is_plain_file
@@ -63,8 +65,53 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_in_doubt(engine)
+    return engine
+
+
+PING_IDLE = 30.0
+"""Seconds a pooled connection may rest before its next checkout pings the server."""
+_CHECKED_IN = "tranche_checked_in"
+
+
+def _ping_when_in_doubt(engine: Engine) -> None:
+    """Replace a pooled PostgreSQL connection that is gone, without a round trip per request.
+
+    `pool_pre_ping` sends a statement at every checkout: a round trip on every request,
+    about a tenth of a transition's time. A connection the server ended (restart,
+    pg_terminate_backend) has the server's goodbye waiting on its socket, which a poll
+    with no timeout sees; one that rested longer than PING_IDLE (which a firewall may
+    have dropped in silence) is pinged as before. A dead one is replaced by the pool
+    (DisconnectionError: it retries the checkout with a new connection).
+    """
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _on_rest(dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        rested = time.monotonic() - record.info[_CHECKED_IN]
+        if rested < PING_IDLE and not _has_word_waiting(dbapi_connection):
+            return
+        try:
+            ping = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # whatever the driver raises, the connection is unusable
+            raise DisconnectionError(str(exc)) from exc
+        if not ping:
+            raise DisconnectionError("the connection did not answer a ping")
+
+
+def _has_word_waiting(dbapi_connection: Any) -> bool:
+    """Something to read on an idle connection: only the server ending it sends that."""
+    try:
+        poller = select.poll()
+        poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    except Exception:  # a closed or odd connection: let the ping decide
+        return True
 
 
 def _sqlite_begin_immediate(engine: Engine) -> None:

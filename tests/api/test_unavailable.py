@@ -2,7 +2,8 @@
 
 The app starts without its database (a gunicorn worker that fails to boot makes
 its master shut down for good), answers 503 problem+json while it cannot reach
-it, and recovers by itself: each request checks out a pinged connection.
+it, and recovers by itself: a pooled connection the server ended, or one that rested
+long, is pinged and replaced at checkout (engine.store.db._ping_when_in_doubt).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 from sqlalchemy import event
 from test_console import token
 
+import engine.store.db
 import web.app
 from api.helpers import BUYER, Client
 from conftest import PG_URL
@@ -124,12 +126,33 @@ def test_connections_terminated_between_requests_are_replaced(postgres_database,
     client = Client(app, create_key(postgres_database, "acme")[1])
     contract = client.contract()
     name = postgres_database.engine.url.database
+    # With a timeout, pg_terminate_backend returns once the backend is gone: the
+    # connections were ended before the next request, not while it runs.
     admin.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
         "WHERE datname = %s AND pid <> pg_backend_pid()",
         (name,),
     )
     assert client.get(f"/v1/contracts/{contract['id']}").status_code == 200
+
+
+@pytest.mark.postgres
+def test_a_busy_healthy_connection_is_not_pinged_and_a_rested_one_is(
+    postgres_database, monkeypatch
+):
+    """The ping is a round trip: a request pays it only when the connection is in doubt."""
+    app = create_app({"DATABASE_URL": postgres_database.url}, None)
+    client = Client(app, create_key(postgres_database, "acme")[1])
+    dialect = app.extensions["tranche"].database.engine.dialect
+    pings: list[object] = []
+    real_ping = dialect.do_ping
+    monkeypatch.setattr(dialect, "do_ping", lambda c: pings.append(c) or real_ping(c))
+    contract = client.contract()
+    assert client.get(f"/v1/contracts/{contract['id']}").status_code == 200
+    assert pings == []
+    monkeypatch.setattr(engine.store.db, "PING_IDLE", 0.0)
+    assert client.get(f"/v1/contracts/{contract['id']}").status_code == 200
+    assert pings
 
 
 def _get(url: str) -> tuple[int, str]:
