@@ -16,6 +16,7 @@ from engine.domain.errors import (
     ExceedsAgreedError,
     ForbiddenEventError,
     NotFoundError,
+    TrancheError,
     ValidationError,
 )
 from engine.domain.ledger_legs import DIRECT
@@ -181,6 +182,50 @@ def add_milestone(
     amount = positive_amount(amount)
     title = check_text(title, "title", 200)
     committed, existing = _committed_amount(uow, contract)
+    return _propose(uow, contract, latest, committed, existing, title, amount, actor, role)
+
+
+def create_contract_with_milestones(
+    uow: UnitOfWork, milestones: Sequence[dict[str, Any]], **fields: Any
+) -> tuple[Contract, list[Milestone]]:
+    """A contract and the milestones proposed with it, all or nothing.
+
+    The contract was created in this transaction, so no other can hold it, and what its
+    milestones claim is the sum of those added here: no query reads either back. A
+    refused milestone's error names its `milestone_index`.
+    """
+    contract = create_contract(uow, **fields)
+    added: list[Milestone] = []
+    committed = 0
+    for index, proposed in enumerate(milestones):
+        try:
+            amount = positive_amount(proposed["amount"])
+            title = check_text(proposed["title"], "title", 200)
+            milestone = _propose(
+                uow, contract, contract.policy_version, committed, index, title, amount
+            )
+        except TrancheError as refused:
+            refused.fields["milestone_index"] = index
+            raise
+        committed += amount
+        added.append(milestone)
+    return contract, added
+
+
+def _propose(
+    uow: UnitOfWork,
+    contract: Contract,
+    latest: int | None,
+    committed: int,
+    existing: int,
+    title: str,
+    amount: int,
+    actor: Actor | None = None,
+    role: str = "buyer",
+) -> Milestone:
+    """Insert the milestone (checked: `amount`, `title`) if the contract's milestones, which
+    claim `committed` and number `existing`, leave room for it; `latest`: the newest
+    published version of the contract's policy."""
     if committed + amount > contract.agreed_amount:
         raise ExceedsAgreedError(
             f"milestones would total {committed + amount}, more than the agreed "
@@ -208,6 +253,8 @@ def add_milestone(
         "released": 0,
         "refunded": 0,
         "fees": 0,
+        "pending_funding": 0,
+        "charged_back": 0,
         "previous_state": None,
         "entered_by": None,
         "created_at": now,

@@ -70,6 +70,31 @@ def test_statements_to_create_a_contract_and_a_milestone(client, app, statements
     assert client.get(f"/v1/contracts/{contract['id']}").json["summary"] == contract["summary"]
 
 
+def test_statements_to_create_a_contract_with_its_milestones(client, app, statements):
+    """A contract created with its milestones reads nothing back for them: it is new in the
+    transaction, so it is locked by nature and what its milestones claim is known. Each
+    milestone costs its INSERT and its event's, and every figure the answer gives is what
+    a read finds (a column left out of the INSERT would cost a query, or show null)."""
+    backend = app.extensions["tranche"].database.engine.dialect.name
+    client.milestone(client.contract()["id"])  # the first milestone of a process reads the policy
+    parts = [{"title": "Design", "amount": 30_000}, {"title": "Build", "amount": 70_000}]
+    body = {
+        "buyer_id": BUYER,
+        "provider_id": PROVIDER,
+        "currency": "USD",
+        "agreed_amount": 100_000,
+        "title": "Site redesign",
+        "milestones": parts,
+    }
+    statements.clear()
+    created = client.post("/v1/contracts", body, actor=BUYER)
+    assert created.status_code == 201, created.json
+    expected = SETUP["postgres" if backend == "postgresql" else "sqlite"]["contract"] + 2 * 2
+    assert len(statements) == expected, statements
+    for shown in created.json["milestones"]:
+        assert shown == client.get(f"/v1/milestones/{shown['id']}", actor=BUYER).json
+
+
 # A feed read: SQLite's BEGIN IMMEDIATE, the check for unnumbered rows, the page. Numbering
 # adds PostgreSQL's advisory lock, the UPDATE that numbers, the deliveries owed (and their
 # INSERT when there are some), and on SQLite a BEGIN IMMEDIATE for the page after its commit.

@@ -7,7 +7,6 @@ from typing import Any
 from flask_smorest import Blueprint
 from sqlalchemy import and_, or_, select
 
-from engine.domain.errors import TrancheError
 from engine.domain.summary import Summary
 from engine.service import contracts as commands
 from engine.service.milestones import view_milestone
@@ -40,20 +39,15 @@ def create_contract(body: dict[str, Any]) -> Any:
     milestones = fields.pop("milestones")
 
     def command(uow: UnitOfWork) -> Any:
-        contract = commands.create_contract(uow, tenant=auth.tenant(), **fields)
-        added = []
-        for index, milestone in enumerate(milestones):
-            try:
-                added.append(commands.add_milestone(uow, contract.id, **milestone).id)
-            except TrancheError as refused:
-                refused.fields["milestone_index"] = index
-                raise
+        contract, added = commands.create_contract_with_milestones(
+            uow, milestones, tenant=auth.tenant(), **fields
+        )
         # Nothing can have been posted to a contract created in this transaction.
         body_out = present.contract(
             contract, Summary.opening(contract.currency, contract.agreed_amount)
         )
         body_out["milestones"] = [
-            present.milestone(view_milestone(uow, mid, actor, auth.tenant())) for mid in added
+            present.milestone(view_milestone(uow, m.id, actor, auth.tenant())) for m in added
         ]
         return 201, body_out, {"Location": f"/v1/contracts/{contract.id}"}
 
