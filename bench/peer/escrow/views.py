@@ -11,6 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django_fsm import has_transition_perm
 from moneyed import CURRENCIES
 
 from . import api, chain, ledger
@@ -340,22 +341,25 @@ def _fire(
             expected_version=version,
         )
     source = milestone.state
-    allowed = allowed_events(milestone, role)
-    refusal = {"event": event, "state": source, "actor": role, "allowed_events": allowed}
+
+    def refusal() -> dict[str, Any]:
+        allowed = allowed_events(milestone, role)
+        return {"event": event, "state": source, "actor": role, "allowed_events": allowed}
+
     if event not in EVENTS:
         raise Problem(
             "unknown_event",
             f"policy {POLICY[0]} v{POLICY[1]} has no event {event!r}",
-            **refusal,
+            **refusal(),
             known_events=EVENTS,
         )
-    if event not in allowed:
+    move = getattr(milestone, event, None)  # the dispute's own events have no method here
+    if move is None or not has_transition_perm(move, role):
         raise Problem(
-            "forbidden_event", f"{role} may not {event} a milestone that is {source}", **refusal
+            "forbidden_event", f"{role} may not {event} a milestone that is {source}", **refusal()
         )
     if event not in SERVED:
-        raise Problem("not_implemented", f"the peer does not carry out {event!r}", **refusal)
-    move = getattr(milestone, event)
+        raise Problem("not_implemented", f"the peer does not carry out {event!r}", **refusal())
     custom = move._django_fsm.get_transition(source).custom
     escrow = milestone.escrow
     move()  # django-fsm: checks the source state, sets the target

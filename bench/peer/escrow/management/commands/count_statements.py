@@ -5,7 +5,9 @@ Idempotency-Key) through Django's test client in this process, counting every st
 the app sends through Django's cursors (connection.execute_wrapper), by its first words.
 BEGIN, COMMIT and the per-request connection health check go through psycopg directly and
 are not counted (Tranche's count leaves out the same three). Prints JSON:
-{"transitions": {kind: per transition}, "creations": {kind: per creation}}.
+{"transitions": {kind: per transition}, "creations": {kind: per creation}, "prepared": n},
+n being the server-side prepared statements the connection holds afterwards
+(pg_prepared_statements): none unless PEER_PREPARE_THRESHOLD turned them on.
 """
 
 import collections
@@ -62,8 +64,10 @@ class Command(BaseCommand):
             for n in range(lifecycles):
                 lifecycle(n, counts)
         per = {"transitions": 3 * lifecycles, "creations": lifecycles}
-        self.stdout.write(
-            json.dumps(
-                {name: {k: v / per[name] for k, v in c.items()} for name, c in counts.items()}
-            )
-        )
+        report: dict = {
+            name: {k: v / per[name] for k, v in c.items()} for name, c in counts.items()
+        }
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            report["prepared"] = cursor.fetchone()[0]
+        self.stdout.write(json.dumps(report))
