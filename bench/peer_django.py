@@ -1,66 +1,62 @@
 """Peer: Tranche beside a Django version of the same lifecycle, both on PostgreSQL.
 
-The peer (bench/peer/: Django 5.2, django-fsm-2, django-hordak) serves the two routes a
-lifecycle takes, with Tranche's semantics: API key (SHA-256 looked up, cached 30 s per
-process, as Tranche's KeyCache), Tranche-Actor checked against the contract (a stranger
-403, a party not allowed the event 409 with `allowed_events`), the milestone and its
-contract row-locked (select_for_update), the Idempotency-Key record inserted in the
-command's transaction (a replay repeats the stored answer, the same key with another
-request is refused 422), a django-fsm transition, a hash-chained event (Tranche's
-canonical JSON and SHA-256), the review timer started on submit and cancelled on
-approve, and hordak ledger legs (fund: buyer funding -> escrow; approve: escrow ->
-provider less a 5% platform fee leg). Errors are problem+json with Tranche's `type`.
+The peer (bench/peer/: Django 5.2, django-fsm-2, django-hordak) serves the routes a
+lifecycle takes with Tranche's semantics: API key (its SHA-256 looked up, cached 30 s
+per process, as Tranche's KeyCache); Tranche-Actor checked against the contract (a
+stranger 403, a party not allowed the event 409 with `allowed_events`); the milestone
+and its contract row-locked (select_for_update); the Idempotency-Key record inserted in
+the command's transaction (a replay repeats the stored answer, the same key with another
+request is refused 422); a django-fsm transition; a hash-chained event (Tranche's
+canonical JSON and SHA-256); the review timer started on submit, cancelled on approve;
+hordak ledger legs (fund: buyer funding -> escrow; approve: escrow -> provider and a 5%
+platform fee leg). Errors are problem+json with Tranche's `status` and `type`.
+
+Run (from the tree to measure: it serves that tree's Tranche):
 
     .venv/bin/python bench/peer_django.py [--seconds 20] [--rounds 5] [--clients 8]
-        [--workers 2] [--warmup 1] [--venv /tmp/tranche-peer-venv] [--lifecycles 50]
+        [--workers 2] [--warmup 1] [--lifecycles 50] [--venv /tmp/tranche-peer-venv]
 
-Run it from the tree to measure (it serves that tree's Tranche). It makes the peer's
-virtualenv if it is missing (a later run reuses it), two throwaway databases on
-BENCH_POSTGRES_URL (Tranche's, migrated; Django's, `manage.py migrate`), then serves
-Tranche and the peer twice (plain; and with psycopg's server-side prepared statements:
-Django binds parameters on the client by default, which can never prepare, so the
-second server sets OPTIONS server_side_binding and prepare_threshold 5, the threshold
-Tranche's psycopg runs at by default) under gunicorn, the same sync workers each,
-all three up at once. Both Django servers keep connections (CONN_MAX_AGE None, as
-Tranche's pool) and check one before each request's first query (CONN_HEALTH_CHECKS,
-as Tranche's pool_pre_ping).
+It makes the peer's virtualenv only if a package is missing, two throwaway databases on
+BENCH_POSTGRES_URL, and serves under gunicorn, the same sync workers each, all at once:
+Tranche; the peer; the peer with psycopg's server-side prepared statements (Django binds
+parameters on the client by default, and psycopg's ClientCursor never prepares, so that
+server sets OPTIONS server_side_binding and prepare_threshold 5, psycopg's default, at
+which Tranche prepares). Both peers keep their connections (CONN_MAX_AGE None, as
+Tranche's pool) and check one before a request's first query (CONN_HEALTH_CHECKS, as
+Tranche's pool_pre_ping).
 
-Before timing: the edge-case table (bench/peer/edge_cases.py) against all three over
-HTTP; any answer that differs from the table stops the run with the differences. Then
-statements per request, counted in process by each framework's own hook (Tranche:
-SQLAlchemy's before_cursor_execute; Django: execute_wrapper) over --lifecycles
-lifecycles: what each app sends, without BEGIN, COMMIT and the liveness ping, which
-both send once per request and neither hook sees (pg_stat_statements would need the
-server restarted with it preloaded). Then CLIENTS threads drive whole lifecycles
-(bench/api_load.py's: create a contract with its milestone, fund, submit, approve,
-each with an Idempotency-Key) against one server at a time, in ROUNDS rounds each, the
-order rotating, so a shared machine's drift touches all alike. Reported per server:
-transitions/s, all requests/s, p50/p99, and CPU per request: gunicorn's master and
-workers (/proc) plus the PostgreSQL server's processes (/proc utime+stime of every
-postgres process but the client backends of other databases: the background writers
-are counted, whoever they write for) over the round, divided by all requests
-(transitions and creations). Then the ratios Tranche / Django, plain and prepared, and
-afterwards Tranche's own audit of the peer's hash chains and the peer's ledger.
+Measured. First the edge cases (bench/peer/edge_cases.py) against all three over HTTP:
+an answer other than the table's stops the run, printing the differences. SQL statements
+per request, counted in process by each framework's hook (SQLAlchemy's
+before_cursor_execute, Django's execute_wrapper) over --lifecycles lifecycles: neither
+hook sees BEGIN, COMMIT or the ping, one each per request on both sides
+(pg_stat_statements would need the server restarted to preload it). Then CLIENTS threads
+drive bench/api_load.py's lifecycles (a contract with its milestone, fund, submit,
+approve, each with an Idempotency-Key) against one server at a time, ROUNDS rounds each,
+the order rotating, so a shared machine's drift touches all alike. Per server:
+transitions/s, all requests/s, p50/p99; CPU per request = gunicorn's master and workers
+plus every postgres process but other databases' client backends (utime+stime from
+/proc over the round; background writers are counted, whoever they wrote for), over all
+requests (transitions and creations). Then the ratios, and Tranche's own chain verifier
+run over the peer's events, with a check of the peer's ledger.
 
-What makes it fair, or not:
-- Same client code, requests, answers (the edge cases hold them to it), workers,
-  database server and connection handling; rounds alternate. Either side's PostgreSQL
-  work is charged to it, triggers included.
-- Tranche does more per request: an api_feed row per event (a trigger), a cached party
-  balance on approve (one more statement), the published policy version read on
-  creation, and its Python builds more of the answer (an in-memory machine, a summary
-  object). The peer keeps no feed and no party balances: hordak computes balances
-  from the legs when asked, which no request here asks.
-- The peer does more statements: it moves the contract's chain head by an UPDATE (Tranche
-  by a trigger in the event's INSERT) and writes a hordak transaction and its legs as two
-  INSERTs (Tranche: one). Its ledger has four shared accounts (made once), where Tranche's
-  postings name contract, milestone and party in columns; the peer names the milestone
-  and the provider in descriptions.
-- The peer serves only fund, submit, approve and cancel; its machine has the policy's
-  other events so that allowed_events match, and refuses them (501). It checks bodies
-  by hand (no forms, no DRF), cheaper than Tranche's marshmallow schemas, and runs
-  Django's Security and Common middleware only (no sessions, CSRF or auth).
-- CPU of the client threads (this process) is in neither side's figure.
+Fair, or not:
+- Same client code, requests and answers (the edge cases hold them to it), gunicorn and
+  psycopg versions, workers, database server and connection handling. Each side's
+  PostgreSQL work is charged to it, triggers included.
+- Tranche does more: an api_feed row per event (a trigger), a cached party balance on
+  approve (a statement), and on creation three reads the peer does without (8
+  statements to 6). The peer's policy is code;
+  it keeps no feed and no party balances (hordak sums legs when asked; nothing asks).
+- The peer sends more per transition: an UPDATE of the contract's chain head (Tranche's
+  event INSERT moves it by trigger) and a hordak transaction and its legs as two
+  INSERTs (Tranche: one). Its ledger is four shared accounts; the milestone and the
+  provider are named in descriptions, where Tranche's postings have columns.
+- The peer serves fund, submit, approve and cancel only (its machine has the policy's
+  other events, for allowed_events, and answers them 501); it checks bodies by hand,
+  cheaper than Tranche's marshmallow schemas; its middleware is Django's Security and
+  Common only.
+- The client threads' CPU (this process) is in neither figure.
 Not a test: the numbers depend on the machine; nothing here asserts a speed.
 """
 
@@ -75,6 +71,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC
+from importlib import metadata
 from pathlib import Path
 
 import psycopg
@@ -303,7 +300,8 @@ def statements(counted: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     python, installed = peer_venv(Path(args.venv))
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"load average {load}; peer virtualenv {args.venv} {installed}")
+    ours = ", ".join(f"{p} {metadata.version(p)}" for p in ("gunicorn", "psycopg"))
+    print(f"load average {load}; Tranche's {ours}; peer virtualenv {args.venv} {installed}")
     with postgres_url("tranche_peer") as tranche_url, postgres_url("django_peer") as django_url:
         database = Database(tranche_url)
         database.upgrade()
@@ -385,7 +383,7 @@ def measure(
         )
     print(
         f"{args.clients} clients, {args.workers} gunicorn sync workers per server, "
-        f"{args.seconds:g} s per server in {args.rounds} rounds (order rotating), "
+        f"{args.seconds:g} s per server in {args.rounds} round(s), the order rotating; "
         f"{args.warmup:g} s warm-up each; Django: CONN_MAX_AGE None, CONN_HEALTH_CHECKS on; "
         f"prepared: server_side_binding, prepare_threshold {PREPARE_THRESHOLD}"
     )
