@@ -65,18 +65,28 @@ class Server:
     kept across a restart on the same port."""
 
     def __init__(
-        self, app: str, env: dict[str, str], workers: int, port: int = 0, log: IO | None = None
+        self,
+        app: str,
+        env: dict[str, str],
+        workers: int,
+        port: int = 0,
+        log: IO | None = None,
+        gunicorn: Path = ROOT / ".venv/bin/gunicorn",
+        options: tuple[str, ...] = (),
     ) -> None:
-        """Started and answering on its port; `log` takes gunicorn's output (else ours)."""
+        """Started and answering on its port; `log` takes gunicorn's output (else ours).
+        `gunicorn` and its `options` (e.g. --chdir): another program's, as bench/peer_django.py
+        serves its Django peer from its own virtualenv."""
         self.port = port or free_port()
         command = [
-            str(ROOT / ".venv/bin/gunicorn"),
+            str(gunicorn),
             "-w",
             str(workers),
             "-b",
             f"127.0.0.1:{self.port}",
             "--log-level",
             "warning",
+            *options,
             app,
         ]
         env = {"TRANCHE_SECRET_KEY": SECRET_KEY} | env
