@@ -45,7 +45,8 @@ def test_the_migration_fills_the_figures_of_existing_milestones(tranche, contrac
     assert tranche.cached_mismatches() == []
 
 
-FEED_ROW = (
+FEED_ROW = "INSERT INTO api_feed (event_id, position, tenant) VALUES (:e, :p, 't')"
+OLD_FEED_ROW = (  # before 0020_feed_without_contract
     "INSERT INTO api_feed (event_id, position, tenant, contract_id) VALUES (:e, :p, 't', 'c')"
 )
 
@@ -77,7 +78,7 @@ def test_feed_at_read_keeps_positions_and_downgrades(tmp_path: Path) -> None:
     for revision in ("0002_api", "0003_arbitration", "0005_escrow_cache"):
         command.upgrade(migrations, revision)
     with database.engine.begin() as connection:
-        connection.execute(text(FEED_ROW), [{"e": 5, "p": 1}, {"e": 3, "p": 2}])
+        connection.execute(text(OLD_FEED_ROW), [{"e": 5, "p": 1}, {"e": 3, "p": 2}])
     command.upgrade(migrations, "heads")
     with database.engine.begin() as connection:
         connection.execute(text(FEED_ROW), [{"e": 7, "p": None}, {"e": 6, "p": None}])
@@ -91,3 +92,21 @@ def test_feed_at_read_keeps_positions_and_downgrades(tmp_path: Path) -> None:
     with pytest.raises(DBAPIError, match="append-only"), database.engine.begin() as connection:
         connection.execute(text("UPDATE api_feed SET position = 9 WHERE event_id = 5"))
     database.dispose()
+
+
+def test_the_feed_without_its_contract_column_downgrades_with_it_filled(tranche, contract):
+    """0020 drops `api_feed.contract_id` (a feed page joins the event); going back fills it
+    from the events, and the feed trigger writes it again for new events."""
+    migrations = tranche.database.migrations()
+    command.downgrade(migrations, "0011_webhook_secrets_encrypted")
+    try:
+        tranche.add_milestone(contract.id, title="After", amount=10_000)
+        with tranche.database.engine.connect() as connection:
+            rows = connection.execute(text("SELECT DISTINCT contract_id FROM api_feed")).all()
+        assert rows == [(contract.id,)]
+    finally:
+        command.upgrade(migrations, "heads")
+    with tranche.database.engine.connect() as connection:
+        columns = connection.execute(text("SELECT * FROM api_feed")).keys()
+    assert "contract_id" not in columns
+    tranche.add_milestone(contract.id, title="Again", amount=10_000)

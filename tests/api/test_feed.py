@@ -184,7 +184,9 @@ def test_an_event_written_by_any_program_reaches_the_feed(
             f"INSERT INTO events ({', '.join(columns)}) SELECT {copied} FROM events"
         )
     with database.session() as session:
-        feed = session.execute(select(FeedEntry.tenant, FeedEntry.contract_id)).all()
+        feed = session.execute(
+            select(FeedEntry.tenant, Event.contract_id).join(Event, Event.id == FeedEntry.event_id)
+        ).all()
     assert feed == [(contract.tenant, contract.id)] * 2
     assert number_feed(database) == 2
 

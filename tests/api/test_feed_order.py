@@ -13,6 +13,7 @@ from engine.domain.clock import FixedClock
 from engine.service.contracts import add_milestone
 from engine.service.tranche import Tranche
 from engine.store.db import Database
+from engine.store.models import Event
 from web.api.feed import read_feed
 from web.api.models import FeedEntry
 
@@ -31,7 +32,11 @@ def test_a_late_commit_gets_a_later_position(postgres_database: Database, clock:
     early = add_milestone(slow, first, title="inserted first", amount=10)
     slow.session.flush()
     slow.session.dispatch.before_commit(slow.session)  # its feed row is in, not committed
-    feed_rows = select(FeedEntry.position).where(FeedEntry.contract_id == first)
+    feed_rows = (
+        select(FeedEntry.position)
+        .join(Event, Event.id == FeedEntry.event_id)
+        .where(Event.contract_id == first)
+    )
     assert None in slow.session.scalars(feed_rows).all()
     with tranche.unit_of_work() as fast:
         add_milestone(fast, second, title="inserted second", amount=10)

@@ -174,11 +174,9 @@ def test_numbering_keeps_its_index_when_statistics_saw_a_backlog(postgres_databa
     """Analyzed while thousands of rows waited, the feed still numbers through the index of
     pending rows once they are gone (not the primary key, filtering every numbered row)."""
     database = postgres_database
-    rows = ", ".join(f"({n}, NULL, 't', 'c')" for n in range(1, 5001))
+    rows = ", ".join(f"({n}, NULL, 't')" for n in range(1, 5001))
     with database.engine.begin() as connection:
-        connection.execute(
-            text(f"INSERT INTO api_feed (event_id, position, tenant, contract_id) VALUES {rows}")
-        )
+        connection.execute(text(f"INSERT INTO api_feed (event_id, position, tenant) VALUES {rows}"))
         connection.execute(text("ANALYZE api_feed"))
     number_feed(database)
     with database.engine.connect() as connection:

@@ -52,7 +52,6 @@ class FeedEntry(Base):
     event_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     position: Mapped[int | None] = mapped_column(BigInteger)
     tenant: Mapped[str] = mapped_column(String(64))
-    contract_id: Mapped[str] = mapped_column(String(40))
 
     __table_args__ = (
         Index("ix_api_feed_position", "position", unique=True),
