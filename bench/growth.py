@@ -315,7 +315,19 @@ def full_audit(url: str) -> tuple[float, float, str]:
 
 
 def table_bytes(database: Database) -> dict[str, int]:
-    """Each table's bytes with its indexes (PostgreSQL: pg_total_relation_size; SQLite: dbstat)."""
+    """Each table's bytes with its indexes (PostgreSQL: pg_total_relation_size; SQLite: dbstat).
+
+    On PostgreSQL the tables are compacted first (VACUUM FULL): growing copies every
+    event of a batch in one transaction, and each copied event moves its contract's
+    chain head, so the copy leaves dozens of dead versions of every contract row that
+    nothing prunes. Played one command per transaction, as in service, those updates
+    are HOT and pruned (4,500 milestones' contracts: 520 kB, 99.8% HOT updates).
+    """
+    if database.is_postgres:
+        with database.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                "VACUUM FULL"
+            )
     with database.engine.connect() as connection:
         if database.is_postgres:
             rows = connection.execute(

@@ -22,8 +22,10 @@ Tranche; the peer; the peer with psycopg's server-side prepared statements (Djan
 parameters on the client by default, and psycopg's ClientCursor never prepares, so that
 server sets OPTIONS server_side_binding and prepare_threshold 5, psycopg's default, at
 which Tranche prepares). Both peers keep their connections (CONN_MAX_AGE None, as
-Tranche's pool) and check one before a request's first query (CONN_HEALTH_CHECKS, as
-Tranche's pool_pre_ping).
+Tranche's pool) and check one with a query before a request's first (CONN_HEALTH_CHECKS,
+which a team keeping connections turns on). Tranche pings only a connection in doubt
+(engine.store.db: the server ended it, or it rested 30 s), a round trip the peer pays
+on every request and Tranche does not: say so when quoting the figures.
 
 Measured. First the edge cases (bench/peer/edge_cases.py) against all three over HTTP:
 an answer other than the table's stops the run, printing the differences. SQL statements
@@ -45,8 +47,9 @@ Fair, or not:
   psycopg versions, workers, database server and connection handling. Each side's
   PostgreSQL work is charged to it, triggers included.
 - Tranche does more: an api_feed row per event (a trigger), a cached party balance on
-  approve (a statement), and on creation three reads the peer does without (8
-  statements to 6). The peer's policy is code;
+  approve (a statement), and on creation a read of the policy's newest version, which
+  the peer does without (Tranche sends 5 statements to create, the peer 6). The
+  peer's policy is code;
   it keeps no feed and no party balances (hordak sums legs when asked; nothing asks).
 - The peer sends more per transition: an UPDATE of the contract's chain head (Tranche's
   event INSERT moves it by trigger) and a hordak transaction and its legs as two
