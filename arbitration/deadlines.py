@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, literal, select
+from sqlalchemy import Select, literal, select
 
 from arbitration.disputes import APPLIED
 from arbitration.models import Ruling
@@ -45,29 +46,56 @@ def _next_due(
 ) -> tuple[Dispute, Milestone] | None:
     """The most overdue unanswered live case not in `passed`, with its milestone, locked.
 
+    Two steps, as the timer sweep takes them: the first candidates in the order of the
+    partial index on awaiting cases, unlocked; then each one's milestone by its primary
+    key and the case, locked unless a command holds them (skipped, left for the next
+    sweep). One query joining both rows let PostgreSQL's planner, which took the two
+    join conditions for independent and so expected one row, hash-join every milestone:
+    0.4 s per case with 10^4 due among 10^6 milestones.
+
     Only a milestone's live case is considered: a withdrawn or otherwise closed case
-    can never be decided by default.
+    can never be decided by default (one that is not its milestone's live case is put
+    in `passed`).
     """
     query = (
-        select(Dispute, Milestone)
-        .join(
-            Milestone,
-            and_(Milestone.id == Dispute.milestone_id, Milestone.dispute_id == Dispute.id),
-        )
+        select(Dispute.id, Dispute.milestone_id)
         .where(
             Dispute.status == _AWAITING,
             Dispute.respond_by <= now,
             tenant_scope(Dispute.tenant, tenant),
         )
         .order_by(Dispute.respond_by, Dispute.id)
-        .limit(1)
+        .limit(CANDIDATES)
     )
     if passed:
         query = query.where(Dispute.id.not_in(passed))
+    for case_id, milestone_id in uow.session.execute(query).all():
+        milestone = _first_free(uow, select(Milestone), Milestone.id, milestone_id)
+        if milestone is None:
+            continue  # a command holds it
+        if milestone.dispute_id != case_id:
+            passed.add(case_id)  # not its milestone's live case: never decided by default
+            continue
+        awaiting = select(Dispute).where(Dispute.status == _AWAITING)
+        dispute = _first_free(uow, awaiting, Dispute.id, case_id)
+        if dispute is not None:
+            return dispute, milestone
+    return None
+
+
+CANDIDATES = 16
+"""Cases read per look: those a command holds are passed over, up to this many at once."""
+
+_Row = TypeVar("_Row", Dispute, Milestone)
+
+
+def _first_free(uow: UnitOfWork, query: Select[tuple[_Row]], key: Any, value: str) -> _Row | None:
+    """The row of `query` whose `key` is `value`, locked; on PostgreSQL None while another
+    transaction holds it (SQLite locks the whole database instead)."""
+    query = query.where(key == value)
     if uow.database.is_postgres:
-        query = query.with_for_update(skip_locked=True, of=(Milestone, Dispute))
-    row = uow.session.execute(query).first()
-    return None if row is None else (row[0], row[1])
+        query = query.with_for_update(skip_locked=True)
+    return uow.session.scalars(query).first()
 
 
 def _default_outcome(uow: UnitOfWork, dispute: Dispute, milestone: Milestone, now: datetime) -> str:
