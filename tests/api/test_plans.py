@@ -214,7 +214,7 @@ def test_the_queue_and_the_sweep_read_only_open_cases_among_many_closed(
     with database.engine.begin() as connection:
         connection.execute(text("SET LOCAL session_replication_role = replica"))
         connection.execute(text(CLOSED_CASES))
-    with database.engine.connect() as connection:
+    with database.engine.begin() as connection:  # committed: statistics roll back too
         connection.execute(text("ANALYZE disputes"))
     sent.clear()
     Arbitration(database, clock).sweep()
