@@ -201,21 +201,30 @@ CLOSED_CASES = (
 search trigger off while they are copied, as `session_replication_role = replica` does)."""
 
 
+def copy_around_a_dispute(client: Client, database: Any, *copies: str) -> None:
+    """A milestone disputed through the API, then rows copied from it by `copies` (SQL
+    given :milestone, foreign keys and the search trigger off, as `session_replication_role
+    = replica` does), and the statistics taken and committed (an ANALYZE rolled back with
+    its transaction takes its statistics with it)."""
+    milestone = client.milestone(client.contract()["id"])["id"]
+    for name, actor in (("fund", BUYER), ("submit", PROVIDER), ("dispute", PROVIDER)):
+        assert client.fire(milestone, name, actor).status_code == 200
+    with database.engine.begin() as connection:
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
+        for statement in copies:
+            connection.execute(text(statement), {"milestone": milestone})
+    with database.engine.begin() as connection:
+        connection.execute(text("ANALYZE milestones, disputes"))
+
+
 def test_the_queue_and_the_sweep_read_only_open_cases_among_many_closed(
     client, app, clock, sent, database
 ) -> None:
     if not database.is_postgres:
         pytest.skip("PostgreSQL's planner and statistics (SQLite's plans: the test above)")
     lifecycle(client, app, clock)
-    milestone = client.milestone(client.contract()["id"])["id"]
-    for name, actor in (("fund", BUYER), ("submit", PROVIDER), ("dispute", PROVIDER)):
-        assert client.fire(milestone, name, actor).status_code == 200
     database = app.extensions["tranche"].database
-    with database.engine.begin() as connection:
-        connection.execute(text("SET LOCAL session_replication_role = replica"))
-        connection.execute(text(CLOSED_CASES))
-    with database.engine.begin() as connection:  # committed: statistics roll back too
-        connection.execute(text("ANALYZE disputes"))
+    copy_around_a_dispute(client, database, CLOSED_CASES)
     sent.clear()
     Arbitration(database, clock).sweep()
     with app.extensions["tranche"].reading() as uow:
@@ -260,16 +269,8 @@ def test_the_deadline_sweep_joins_no_milestone_it_does_not_decide(
     sweep reads its candidates from the cases alone, then each one's milestone by its key."""
     if not database.is_postgres:
         pytest.skip("PostgreSQL's planner and statistics")
-    milestone = client.milestone(client.contract()["id"])["id"]
-    for name, actor in (("fund", BUYER), ("submit", PROVIDER), ("dispute", PROVIDER)):
-        assert client.fire(milestone, name, actor).status_code == 200
     database = app.extensions["tranche"].database
-    with database.engine.begin() as connection:
-        connection.execute(text("SET LOCAL session_replication_role = replica"))
-        for statement in DUE_CASES.split(";"):
-            connection.execute(text(statement), {"milestone": milestone})
-    with database.engine.begin() as connection:  # committed: statistics roll back too
-        connection.execute(text("ANALYZE milestones, disputes"))
+    copy_around_a_dispute(client, database, *DUE_CASES.split(";"))
     sent.clear()
     lapsed = deadlines.sweep(database, Arbitration(database, clock).settings, clock.now(), 1)
     assert len(lapsed) == 1
