@@ -135,6 +135,9 @@ def sign_in(page, base: str, email: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("h1:has-text('Dispute queue')")
+    # The page's keys are wired on DOMContentLoaded, after the heading is already shown:
+    # a key pressed before then is lost (seen under load).
+    page.wait_for_load_state("domcontentloaded")
 
 
 def shoot(page, name: str) -> None:
