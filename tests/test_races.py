@@ -8,8 +8,9 @@ TrancheError (ConflictError or ForbiddenEventError) and writes nothing; the ledg
 balances; a milestone that ended holds no escrow; the event chain verifies. Each race
 is repeated so an unlucky interleaving has a chance to show up.
 
-Timer sweeps race too: several sweepers over many due timers fire each exactly
-once (PostgreSQL claims with FOR UPDATE SKIP LOCKED; SQLite serialises writers).
+Timer and dispute-deadline sweeps race too: several sweepers over many due timers or
+overdue cases act on each exactly once (PostgreSQL claims with FOR UPDATE SKIP LOCKED;
+SQLite serialises writers), and a late answer racing the sweep either wins or is refused.
 """
 
 from __future__ import annotations
@@ -19,13 +20,17 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 import pytest
+from arb_helpers import arbitration_for, funded
 
+from arbitration.errors import DisputeClosedError
+from arbitration.service import Arbitration
 from conftest import BUYER, PROVIDER, START
 from engine.domain.actors import Actor
 from engine.domain.clock import FixedClock
-from engine.domain.decision import EventArgs
+from engine.domain.decision import DEFAULTED, UNDER_REVIEW, EventArgs
 from engine.domain.errors import ConflictError, ForbiddenEventError, TrancheError
 from engine.service.tranche import Tranche
 from engine.store.db import Database
@@ -141,22 +146,34 @@ def check_one_winner(tranche: Tranche, race: str, milestone_id: str, results: li
     assert tranche.verify() == []
 
 
-def race_threads(database: Database, clock: FixedClock, names: list[str], ms: str) -> list[str]:
-    """Run the commands at once, one thread each; return their outcomes in order."""
-    barrier = threading.Barrier(len(names))
-    results = [""] * len(names)
+def _race(*steps: Callable[[], object]) -> tuple[list[object], list[BaseException]]:
+    """Run `steps` at once on their own threads (and connections); what each returned, and
+    every error raised."""
+    barrier = threading.Barrier(len(steps))
+    results: list[object] = [None] * len(steps)
+    errors: list[BaseException] = []
 
-    def run(i: int, name: str) -> None:
-        tranche = Tranche(database, clock)
+    def run(i: int) -> None:
         barrier.wait(timeout=30)
-        results[i] = outcome(tranche, name, ms)
+        try:
+            results[i] = steps[i]()
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(i, n)) for i, n in enumerate(names)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(steps))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    return results
+    return results, errors
+
+
+def race_threads(database: Database, clock: FixedClock, names: list[str], ms: str) -> list[str]:
+    """Run the commands at once, one thread each; return their outcomes in order."""
+    racers = [partial(outcome, Tranche(database, clock), name, ms) for name in names]
+    results, errors = _race(*racers)
+    assert errors == []
+    return [str(result) for result in results]
 
 
 @pytest.mark.parametrize("race", sorted(RACES))
@@ -242,26 +259,9 @@ def test_concurrent_sweeps_fire_each_timer_exactly_once(database):
     tranche = Tranche(database, clock)
     milestone_ids = due_review_timers(tranche, 24)
     now: datetime = START + timedelta(days=15)
-    sweepers = 4
-    barrier = threading.Barrier(sweepers)
-    fired: list[list] = [[] for _ in range(sweepers)]
-    errors: list[BaseException] = []
-
-    def sweep(i: int) -> None:
-        barrier.wait(timeout=30)
-        try:
-            fired[i] = Tranche(database, clock).sweep(now)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=sweep, args=(i,)) for i in range(sweepers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
+    fired, errors = _race(*[partial(Tranche(database, clock).sweep, now) for _ in range(4)])
     assert errors == []
-    all_fired = [f for batch in fired for f in batch]
+    all_fired = [f for batch in fired for f in batch]  # type: ignore[attr-defined]
     assert Counter(f.milestone_id for f in all_fired) == Counter(milestone_ids)
     assert {f.outcome for f in all_fired} == {"approved"}
     assert tranche.sweep(now) == []
@@ -269,5 +269,54 @@ def test_concurrent_sweeps_fire_each_timer_exactly_once(database):
         history = [e.type for e in tranche.history(milestone_id)]
         assert history.count("review_period_elapsed") == 1
         assert tranche.milestone(milestone_id).summary.in_escrow == 0
+    assert tranche.unbalanced_entries() == []
+    assert tranche.verify() == []
+
+
+def overdue_cases(tranche: Tranche, arbitration: Arbitration, count: int) -> list[str]:
+    """`count` disputes the provider opened and the buyer left unanswered past respond_by."""
+    contract = tranche.create_contract(
+        buyer_id=BUYER.id,
+        provider_id=PROVIDER.id,
+        currency="USD",
+        agreed_amount=count * 1_000,
+        title="Silent buyer",
+    )
+    cases = [
+        arbitration.open(funded(tranche, contract, amount=1_000), PROVIDER, "Delivered, unpaid.")
+        for _ in range(count)
+    ]
+    tranche.clock.advance(timedelta(days=8))  # past the 7-day deadline to answer
+    return [case.id for case in cases]
+
+
+def test_concurrent_deadline_sweeps_decide_each_overdue_case_exactly_once(database, tmp_path):
+    tranche = Tranche(database, FixedClock(START))
+    cases = overdue_cases(tranche, arbitration_for(tranche, tmp_path), 12)
+    sweeps, errors = _race(*[arbitration_for(tranche, tmp_path).sweep for _ in range(4)])
+    assert errors == []
+    lapsed = [each for batch in sweeps for each in batch]  # type: ignore[attr-defined]
+    assert Counter(each.dispute_id for each in lapsed) == Counter(cases)
+    assert {each.outcome for each in lapsed} == {DEFAULTED}
+    assert arbitration_for(tranche, tmp_path).sweep() == []
+    assert tranche.unbalanced_entries() == []
+    assert tranche.verify() == []
+
+
+def test_a_late_answer_and_the_deadline_sweep_race_and_exactly_one_decides(database, tmp_path):
+    tranche = Tranche(database, FixedClock(START))
+    arbitration = arbitration_for(tranche, tmp_path)
+    for _ in range(ROUNDS):
+        (case,) = overdue_cases(tranche, arbitration, 1)
+        answer = partial(arbitration.statement, case, BUYER, "It was not delivered.")
+        (lapsed, _), errors = _race(arbitration_for(tranche, tmp_path).sweep, answer)
+        status = arbitration.party_view(case, BUYER)["status"]
+        if lapsed:  # the sweep won: the answer came too late and changed nothing
+            assert [(x.dispute_id, x.outcome) for x in lapsed] == [(case, DEFAULTED)]  # type: ignore[attr-defined]
+            assert [type(e) for e in errors] == [DisputeClosedError]
+            assert status == DEFAULTED
+        else:  # the answer won: the case waits for staff
+            assert errors == []
+            assert status == UNDER_REVIEW
     assert tranche.unbalanced_entries() == []
     assert tranche.verify() == []
