@@ -179,8 +179,6 @@ def add_milestone(
     found = _load(uow, _CONTRACT_AND_LATEST, contract_id, tenant, lock=True)
     contract, latest = found[0], found[1]
     role = role_of(contract, actor) if actor else "buyer"
-    amount = positive_amount(amount)
-    title = check_text(title, "title", 200)
     committed, existing = _committed_amount(uow, contract)
     return _propose(uow, contract, latest, committed, existing, title, amount, actor, role)
 
@@ -199,15 +197,13 @@ def create_contract_with_milestones(
     committed = 0
     for index, proposed in enumerate(milestones):
         try:
-            amount = positive_amount(proposed["amount"])
-            title = check_text(proposed["title"], "title", 200)
             milestone = _propose(
-                uow, contract, contract.policy_version, committed, index, title, amount
+                uow, contract, contract.policy_version, committed, index, **proposed
             )
         except TrancheError as refused:
             refused.fields["milestone_index"] = index
             raise
-        committed += amount
+        committed += milestone.amount
         added.append(milestone)
     return contract, added
 
@@ -223,9 +219,11 @@ def _propose(
     actor: Actor | None = None,
     role: str = "buyer",
 ) -> Milestone:
-    """Insert the milestone (checked: `amount`, `title`) if the contract's milestones, which
-    claim `committed` and number `existing`, leave room for it; `latest`: the newest
+    """Insert the milestone if `amount` and `title` are valid and the contract's milestones,
+    which claim `committed` and number `existing`, leave room for it; `latest`: the newest
     published version of the contract's policy."""
+    amount = positive_amount(amount)
+    title = check_text(title, "title", 200)
     if committed + amount > contract.agreed_amount:
         raise ExceedsAgreedError(
             f"milestones would total {committed + amount}, more than the agreed "
