@@ -69,11 +69,9 @@ Not a test: the numbers depend on the machine; nothing here asserts a speed.
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import os
 import resource
-import secrets
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -89,7 +87,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.api_load import Server, Tally, drive, report, tranche_step  # noqa: E402
-from bench.peer import edge_cases  # noqa: E402
+from bench.peer import counting, edge_cases  # noqa: E402
 from bench.throwaway import PG_URL, postgres_url  # noqa: E402
 from engine.store.db import Database  # noqa: E402
 from engine.store.events import walk_chains  # noqa: E402
@@ -230,48 +228,20 @@ def count_tranche(url: str, key: str, lifecycles: int) -> dict:
 
     app = create_app({"DATABASE_URL": url, "AUTO_UPGRADE": False})
     database = app.extensions["tranche"].database
-    counts: dict[str, collections.Counter] = {
-        "transitions": collections.Counter(),
-        "creations": collections.Counter(),
-    }
-    counting: list[collections.Counter] = []
+    tally = counting.Tally()
 
     def count(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        if counting:
-            counting[0][" ".join(statement.split()[:3])[:60]] += 1
+        tally.count(statement)
 
     event.listen(database.engine, "before_cursor_execute", count)
     http = app.test_client()
     auth = {"Authorization": f"Bearer {key}"}
 
-    def lifecycle(n: int, into: dict | None) -> None:
-        body = {
-            "buyer_id": f"b{n}",
-            "provider_id": f"p{n}",
-            "currency": "USD",
-            "agreed_amount": 10_000,
-            "title": "count",
-            "milestones": [{"title": "m", "amount": 10_000}],
-        }
-        counting[:] = [into["creations"]] if into else []
-        created = http.post("/v1/contracts", json=body, headers=auth)
-        assert created.status_code == 201, created.json
-        milestone = created.json["milestones"][0]["id"]
-        counting[:] = [into["transitions"]] if into else []
-        for name, actor in (("fund", f"b{n}"), ("submit", f"p{n}"), ("approve", f"b{n}")):
-            headers = auth | {"Tranche-Actor": actor, "Idempotency-Key": secrets.token_hex(8)}
-            answer = http.post(
-                f"/v1/milestones/{milestone}/events/{name}", json={}, headers=headers
-            )
-            assert answer.status_code == 200, answer.json
-        counting.clear()
+    def post(path: str, body: dict, headers: dict[str, str]) -> tuple[int, object]:
+        answer = http.post(path, json=body, headers=auth | headers)
+        return answer.status_code, answer.json
 
-    for n in range(5):  # warm: the key cache, the policy cache
-        lifecycle(n, None)
-    for n in range(lifecycles):
-        lifecycle(n, counts)
-    per = {"transitions": 3 * lifecycles, "creations": lifecycles}
-    result: dict = {name: {k: v / per[name] for k, v in c.items()} for name, c in counts.items()}
+    result = tally.lifecycles(post, lifecycles)
     with database.engine.connect() as connection:
         prepared = connection.execute(text("SELECT count(*) FROM pg_prepared_statements"))
         result["prepared"] = prepared.scalar_one()
