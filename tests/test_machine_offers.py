@@ -50,9 +50,8 @@ def situations(draw: st.DrawFn) -> tuple:
 def test_allowed_events_are_the_machines_enabled_events(situation) -> None:
     policy, row, facts = situation
     machine = MilestoneMachine(policy, row.state, row.previous_state)
-    machine.slot.state = row.state
     cmd = Command(facts, row.previous_state, listing=True)
-    expected = [event.id for event in machine.sm.enabled_events(cmd=cmd)]
+    expected = [event.id for event in machine.library().enabled_events(cmd=cmd)]
     assert machine.allowed_events(facts) == expected
 
 

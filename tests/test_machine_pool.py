@@ -1,32 +1,39 @@
-"""The pooled machine instance survives a milestone reaching a final state (no rebuild)."""
+"""The pooled library instance (the reference `choose` is held to) survives a milestone
+reaching a final state: no rebuild, and it stays strict."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from conftest import BUYER, PROVIDER
 from engine.domain.errors import ForbiddenEventError
-from engine.domain.policy.machine import _pooled
+from engine.domain.policy.loader import load_policy_file
+from engine.domain.policy.machine import MilestoneMachine
+from engine.domain.policy.vocabulary import Facts
+
+POLICY = load_policy_file(Path(__file__).resolve().parent.parent / "policies/fixed-price.yaml")
 
 
-def test_final_state_keeps_the_pooled_instance_and_its_strictness(tranche, contract, milestone):
-    tranche.fire(milestone.id, "fund", BUYER)
-    with tranche.unit_of_work() as uow:
-        policy = uow.policy(milestone.policy_name, milestone.policy_version)
-    machine, _ = _pooled(policy)
-    tranche.fire(milestone.id, "approve", BUYER)
-    assert tranche.milestone(milestone.id).state == "approved"
-    assert _pooled(policy)[0] is machine  # revived after entering `approved`, not rebuilt
+def facts(role: str) -> Facts:
+    return Facts(milestone_amount=10_000, escrow=10_000, actor_role=role)
+
+
+def test_final_state_keeps_the_pooled_instance_and_its_strictness() -> None:
+    first = MilestoneMachine(POLICY, "funded")
+    machine = first.library()
+    spec, target = first.apply("approve", facts("buyer"))
+    assert (spec.event, target) == ("approve", "approved")
+    assert MilestoneMachine(POLICY, "approved").library() is machine  # not rebuilt
     assert not machine.is_terminated
 
-    second = tranche.add_milestone(contract.id, title="Second", amount=10_000)
-    tranche.fire(second.id, "fund", BUYER)
-    assert _pooled(policy)[0] is machine  # the same instance served the next milestone
-    assert tranche.milestone(second.id).state == "funded"
+    # The same instance serves the next milestone, from another state.
+    second = MilestoneMachine(POLICY, "proposed")
+    assert second.apply("fund", facts("buyer"))[1] == "funded"
+    assert second.library() is machine
 
     # Still strict: a final milestone refuses every event, and so does a wrong actor.
     with pytest.raises(ForbiddenEventError):
-        tranche.fire(milestone.id, "approve", BUYER)
+        MilestoneMachine(POLICY, "approved").apply("approve", facts("buyer"))
     with pytest.raises(ForbiddenEventError):
-        tranche.fire(second.id, "approve", PROVIDER)
-    assert tranche.milestone(second.id).state == "funded"
+        MilestoneMachine(POLICY, "funded").apply("approve", facts("provider"))

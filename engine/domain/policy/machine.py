@@ -1,11 +1,12 @@
 """Compile a policy into a python-statemachine class, and ask it what an event does.
 
-The class is built once per policy version and cached; `decide` points a cached
-instance at the milestone's state and asks it which transition an event takes.
-Who may act and the policy's guards are `cond`s, so `enabled_events` answers
-"what may this actor do now"; amount rules are validators that raise precise
-errors and leave the state unchanged. The strict `StateMachine` base makes an
-event with no transition, or a failing callback, loud.
+The class is built once per policy version and cached. Who may act and the policy's
+guards are its `cond`s, so `enabled_events` answers "what may this actor do now";
+amount rules are validators that raise precise errors and leave the state unchanged.
+The strict `StateMachine` base makes an event with no transition, or a failing
+callback, loud. Commands and reads ask the same conditions, in the machine's order,
+without the library's event loop (`choose`, `allowed_events`); property tests hold
+both to the library's own answers (`apply`, `enabled_events`).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def _applies(spec: TransitionSpec, target: str) -> Callable[[Command], bool]:
 
 
 Cond = Callable[..., bool]
+Applies = tuple["Arrow", Callable[[Command], bool]]
 Offers = dict[str, list[tuple[str, Cond]]]
 """Per source state, in the order the machine holds them: each transition's event and cond."""
 
@@ -125,7 +127,7 @@ def arrows(policy: Policy) -> list[Arrow]:
     return found
 
 
-_CONDS: dict[tuple[str, int, str], list[tuple[Arrow, Callable[[Command], bool]]]] = {}
+_CONDS: dict[tuple[str, int, str], dict[tuple[str, str], list[Applies]]] = {}
 
 
 def enabled(
@@ -140,11 +142,13 @@ def enabled(
     key = (policy.name, policy.version, policy.digest)
     conds = _CONDS.get(key)
     if conds is None:
-        conds = _CONDS[key] = [(a, _applies(a.spec, a.target)) for a in arrows(policy)]
+        conds = _CONDS[key] = {}
+        for arrow in arrows(policy):  # by source and event, in the policy's order
+            conds.setdefault((arrow.source, arrow.spec.event), []).append(
+                (arrow, _applies(arrow.spec, arrow.target))
+            )
     cmd = Command(facts, previous)
-    return [
-        a for a, applies in conds if a.source == state and a.spec.event == event and applies(cmd)
-    ]
+    return [a for a, applies in conds.get((state, event), ()) if applies(cmd)]
 
 
 _CASE_STATES: dict[tuple[str, int, str], frozenset[str]] = {}
@@ -265,7 +269,12 @@ class MilestoneMachine:
         self.policy = policy
         self.state = state
         self.previous_state = previous_state
-        self.sm, self.slot = _pooled(policy)
+
+    def library(self) -> StateMachine:
+        """The library's instance of the policy's machine, at this milestone's state."""
+        sm, slot = _pooled(self.policy)
+        slot.state = self.state
+        return sm
 
     def allowed_events(self, facts: Facts) -> list[str]:
         """The events this actor could send now, given suitable arguments (amounts, a split).
@@ -283,12 +292,12 @@ class MilestoneMachine:
         return list(enabled)
 
     def apply(self, event: str, facts: Facts) -> tuple[TransitionSpec, str]:
-        """The transition `event` takes and its target, or raise with what is allowed."""
+        """The transition `event` takes and its target, or raise with what is allowed: the
+        library's own answer (its `send`), the reference `choose` is held to."""
         self._known(event, facts)
         cmd = Command(facts, self.previous_state)
-        self.slot.state = self.state
         try:
-            self.sm.send(event, cmd=cmd)
+            self.library().send(event, cmd=cmd)
         except TransitionNotAllowed:
             raise self._refusal(event, facts) from None
         return cmd.fired[-1]
@@ -297,8 +306,8 @@ class MilestoneMachine:
         """What `apply` answers, from the same conditions and checks without the library's
         event loop (about 0.3 ms a send): the first enabled arrow, its effects' checks run.
 
-        For the checker, which decides thousands of steps per policy; tests hold the two
-        answers equal over every policy, state, event, role and set of facts.
+        What every command and the checker decide with; tests/test_machine_offers.py
+        holds the two answers equal over every policy, state, event, role and set of facts.
         """
         self._known(event, facts)
         chosen = enabled(self.policy, self.state, self.previous_state, event, facts)
