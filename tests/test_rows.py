@@ -4,12 +4,12 @@ and either forgotten when its transaction or savepoint rolls back."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.service.contracts import create_contract
 from engine.store.events import append
-from engine.store.models import Contract, Milestone
+from engine.store.models import Contract, Event, Milestone
 from engine.store.rows import write_back
 
 
@@ -71,6 +71,73 @@ def test_a_stale_version_raises_and_writes_nothing(tranche, milestone):
             with pytest.raises(StaleDataError, match="another command changed it first"):
                 write_back(uow.session, row)
     assert tranche.milestone(milestone.id).title == milestone.title
+
+
+def _events_of(session, contract_id: str) -> int:
+    return session.scalar(select(func.count()).where(Event.contract_id == contract_id))
+
+
+def test_an_event_carries_its_milestone_write_in_one_statement_on_postgres(
+    tranche, milestone, statements
+):
+    """`append(after=row)`: the row's UPDATE, then the event; one statement on PostgreSQL."""
+    with tranche.unit_of_work() as uow:
+        row, contract = (
+            uow.session.get(Milestone, milestone.id),
+            uow.session.get(Contract, milestone.contract_id),
+        )
+        before = (row.version, _events_of(uow.session, contract.id))
+        with uow.session.no_autoflush:
+            row.title = "carried"
+            statements.clear()
+            event = append(
+                uow.session,
+                contract,
+                "note",
+                "b",
+                "buyer",
+                uow.clock.now(),
+                policy=("p", 1),
+                after=row,
+            )
+        kinds = [s.split()[0] for s in statements]
+        assert kinds == (["WITH"] if tranche.database.is_postgres else ["UPDATE", "INSERT"])
+        assert (row.version, event.seq) == (before[0] + 1, contract.event_seq)
+        assert not uow.session.dirty
+        uow.commit()
+    assert tranche.milestone(milestone.id).title == "carried"
+    with tranche.unit_of_work() as uow:
+        assert _events_of(uow.session, contract.id) == before[1] + 1
+
+
+def test_a_stale_milestone_write_raises_and_its_event_is_not_written(tranche, milestone):
+    with tranche.unit_of_work() as uow:
+        row, contract = (
+            uow.session.get(Milestone, milestone.id),
+            uow.session.get(Contract, milestone.contract_id),
+        )
+        events = _events_of(uow.session, contract.id)
+        uow.session.execute(
+            update(Milestone)
+            .where(Milestone.id == milestone.id)
+            .values(version=Milestone.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        with uow.session.no_autoflush:
+            row.title = "lost"
+            with pytest.raises(StaleDataError, match="another command changed it first"):
+                append(
+                    uow.session,
+                    contract,
+                    "note",
+                    "b",
+                    "buyer",
+                    uow.clock.now(),
+                    policy=("p", 1),
+                    after=row,
+                )
+            # Still in the transaction: the statement wrote no event for the UPDATE it lost.
+            assert _events_of(uow.session, contract.id) == events
 
 
 def test_an_unversioned_row_is_written_by_its_key(tranche, contract):
