@@ -54,23 +54,33 @@ def test_a_row_without_changes_sends_nothing(tranche, contract, statements):
         assert statements == []
 
 
+def moved_on_behind_its_back(session, milestone_id: str) -> None:
+    """Another command moved the row on since it was loaded (same transaction, so this
+    also runs on SQLite, whose writers queue for the whole database)."""
+    session.execute(
+        update(Milestone)
+        .where(Milestone.id == milestone_id)
+        .values(version=Milestone.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def test_a_stale_version_raises_and_writes_nothing(tranche, milestone):
     with tranche.unit_of_work() as uow:
         row = uow.session.get(Milestone, milestone.id)
         assert row is not None
-        # Another command moved the row on since it was loaded (same transaction, so
-        # this also runs on SQLite, whose writers queue for the whole database).
-        uow.session.execute(
-            update(Milestone)
-            .where(Milestone.id == milestone.id)
-            .values(version=Milestone.version + 1)
-            .execution_options(synchronize_session=False)
-        )
+        moved_on_behind_its_back(uow.session, milestone.id)
         with uow.session.no_autoflush:
             row.title = "lost"
             with pytest.raises(StaleDataError, match="another command changed it first"):
                 write_back(uow.session, row)
     assert tranche.milestone(milestone.id).title == milestone.title
+
+
+def note_after(uow, contract, row):
+    """An event appended with `row`'s changes written first (`append(after=row)`)."""
+    now = uow.clock.now()
+    return append(uow.session, contract, "note", "b", "buyer", now, policy=("p", 1), after=row)
 
 
 def _events_of(session, contract_id: str) -> int:
@@ -90,16 +100,7 @@ def test_an_event_carries_its_milestone_write_in_one_statement_on_postgres(
         with uow.session.no_autoflush:
             row.title = "carried"
             statements.clear()
-            event = append(
-                uow.session,
-                contract,
-                "note",
-                "b",
-                "buyer",
-                uow.clock.now(),
-                policy=("p", 1),
-                after=row,
-            )
+            event = note_after(uow, contract, row)
         kinds = [s.split()[0] for s in statements]
         assert kinds == (["WITH"] if tranche.database.is_postgres else ["UPDATE", "INSERT"])
         assert (row.version, event.seq) == (before[0] + 1, contract.event_seq)
@@ -117,25 +118,11 @@ def test_a_stale_milestone_write_raises_and_its_event_is_not_written(tranche, mi
             uow.session.get(Contract, milestone.contract_id),
         )
         events = _events_of(uow.session, contract.id)
-        uow.session.execute(
-            update(Milestone)
-            .where(Milestone.id == milestone.id)
-            .values(version=Milestone.version + 1)
-            .execution_options(synchronize_session=False)
-        )
+        moved_on_behind_its_back(uow.session, milestone.id)
         with uow.session.no_autoflush:
             row.title = "lost"
             with pytest.raises(StaleDataError, match="another command changed it first"):
-                append(
-                    uow.session,
-                    contract,
-                    "note",
-                    "b",
-                    "buyer",
-                    uow.clock.now(),
-                    policy=("p", 1),
-                    after=row,
-                )
+                note_after(uow, contract, row)
             # Still in the transaction: the statement wrote no event for the UPDATE it lost.
             assert _events_of(uow.session, contract.id) == events
 
