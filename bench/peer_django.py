@@ -52,8 +52,9 @@ Fair, or not:
   peer's policy is code;
   it keeps no feed and no party balances (hordak sums legs when asked; nothing asks).
 - The peer sends more per transition: an UPDATE of the contract's chain head (Tranche's
-  event INSERT moves it by trigger) and a hordak transaction and its legs as two
-  INSERTs (Tranche: one). Its ledger is four shared accounts; the milestone and the
+  event INSERT moves it by trigger), its milestone's UPDATE on its own (Tranche's rides
+  in the event's INSERT) and a hordak transaction and its legs as two INSERTs
+  (Tranche: one). Its ledger is four shared accounts; the milestone and the
   provider are named in descriptions, where Tranche's postings have columns.
 - The peer serves fund, submit, approve and cancel only (its machine has the policy's
   other events, for allowed_events, and answers them 501); it checks bodies by hand,
