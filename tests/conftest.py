@@ -108,12 +108,32 @@ def postgres_url() -> Iterator[str]:
         admin.close()
 
 
+TABLES = [t.name for t in Base.metadata.sorted_tables if t.name not in KEEP]
+# The tables a test wrote to, then the sequences of all of them that moved (a rolled-back
+# INSERT moves one and leaves its table empty). TRUNCATE costs ~100 ms for all 36 tables,
+# and most tests touch a few: emptying only those keeps ~500 tests a minute faster.
+USED_TABLES = text(
+    " UNION ALL ".join(f"SELECT '{t}' WHERE EXISTS (SELECT FROM {t})" for t in TABLES)
+)
+MOVED_SEQUENCES = text(
+    "SELECT s.schemaname || '.' || s.sequencename FROM pg_sequences AS s"
+    " JOIN pg_class AS q ON q.relname = s.sequencename"
+    " JOIN pg_depend AS d ON d.objid = q.oid AND d.deptype IN ('a', 'i')"
+    " JOIN pg_class AS t ON t.oid = d.refobjid"
+    " WHERE s.last_value IS NOT NULL AND t.relname = ANY(:tables)"
+).bindparams(tables=TABLES)
+
+
 @pytest.fixture
 def postgres_database(postgres_url: str) -> Iterator[Database]:
+    """The session's database, every table emptied and every id sequence back at 1."""
     database = Database(postgres_url)
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name not in KEEP)
     with database.engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        used = connection.execute(USED_TABLES).scalars().all()
+        if used:
+            connection.execute(text(f"TRUNCATE {', '.join(used)} RESTART IDENTITY CASCADE"))
+        for sequence in connection.execute(MOVED_SEQUENCES).scalars().all():
+            connection.execute(text(f"ALTER SEQUENCE {sequence} RESTART"))
     database.policy_cache.clear()
     yield database
     database.dispose()
