@@ -198,7 +198,13 @@ def create_contract_with_milestones(
     for index, proposed in enumerate(milestones):
         try:
             milestone = _propose(
-                uow, contract, contract.policy_version, committed, index, **proposed
+                uow,
+                contract,
+                contract.policy_version,
+                committed,
+                index,
+                proposed["title"],
+                proposed["amount"],
             )
         except TrancheError as refused:
             refused.fields["milestone_index"] = index
