@@ -278,15 +278,11 @@ def test_the_deadline_sweep_joins_no_milestone_it_does_not_decide(
     sent.clear()
     lapsed = deadlines.sweep(database, Arbitration(database, clock).settings, clock.now(), 1)
     assert len(lapsed) == 1
-    whole = []
     with database.engine.connect() as connection:
-        for statement, parameters in list(sent.items()):
-            if statement.startswith("SELECT"):
-                plan = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters)
-                nodes = [node for node, _ in scans(plan.scalar_one()[0]["Plan"])]
-                whole += [
-                    node["Relation Name"]
-                    for node in nodes
-                    if node["Node Type"] == "Seq Scan" and node["Relation Name"] in GROWING
-                ]
+        whole = [
+            found
+            for statement, parameters in list(sent.items())
+            if statement.startswith("SELECT")
+            for found in unbounded(connection, statement, parameters)
+        ]
     assert whole == []
