@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 import pytest
 from arb_helpers import arbitration_for, funded
@@ -146,11 +147,11 @@ def check_one_winner(tranche: Tranche, race: str, milestone_id: str, results: li
     assert tranche.verify() == []
 
 
-def _race(*steps: Callable[[], object]) -> tuple[list[object], list[BaseException]]:
+def _race(*steps: Callable[[], Any]) -> tuple[list[Any], list[BaseException]]:
     """Run `steps` at once on their own threads (and connections); what each returned, and
     every error raised."""
     barrier = threading.Barrier(len(steps))
-    results: list[object] = [None] * len(steps)
+    results: list[Any] = [None] * len(steps)
     errors: list[BaseException] = []
 
     def run(i: int) -> None:
@@ -261,7 +262,7 @@ def test_concurrent_sweeps_fire_each_timer_exactly_once(database):
     now: datetime = START + timedelta(days=15)
     fired, errors = _race(*[partial(Tranche(database, clock).sweep, now) for _ in range(4)])
     assert errors == []
-    all_fired = [f for batch in fired for f in batch]  # type: ignore[attr-defined]
+    all_fired = [f for batch in fired for f in batch]
     assert Counter(f.milestone_id for f in all_fired) == Counter(milestone_ids)
     assert {f.outcome for f in all_fired} == {"approved"}
     assert tranche.sweep(now) == []
@@ -295,7 +296,7 @@ def test_concurrent_deadline_sweeps_decide_each_overdue_case_exactly_once(databa
     cases = overdue_cases(tranche, arbitration_for(tranche, tmp_path), 12)
     sweeps, errors = _race(*[arbitration_for(tranche, tmp_path).sweep for _ in range(4)])
     assert errors == []
-    lapsed = [each for batch in sweeps for each in batch]  # type: ignore[attr-defined]
+    lapsed = [each for batch in sweeps for each in batch]
     assert Counter(each.dispute_id for each in lapsed) == Counter(cases)
     assert {each.outcome for each in lapsed} == {DEFAULTED}
     assert arbitration_for(tranche, tmp_path).sweep() == []
@@ -312,7 +313,7 @@ def test_a_late_answer_and_the_deadline_sweep_race_and_exactly_one_decides(datab
         (lapsed, _), errors = _race(arbitration_for(tranche, tmp_path).sweep, answer)
         status = arbitration.party_view(case, BUYER)["status"]
         if lapsed:  # the sweep won: the answer came too late and changed nothing
-            assert [(x.dispute_id, x.outcome) for x in lapsed] == [(case, DEFAULTED)]  # type: ignore[attr-defined]
+            assert [(x.dispute_id, x.outcome) for x in lapsed] == [(case, DEFAULTED)]
             assert [type(e) for e in errors] == [DisputeClosedError]
             assert status == DEFAULTED
         else:  # the answer won: the case waits for staff
