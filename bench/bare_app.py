@@ -10,7 +10,8 @@
   and move the contract's chain head), the milestone's UPDATE and an idempotency
   record; its response is the milestone row as JSON. On SQLite, one statement per
   table, as Tranche sends them; on PostgreSQL, all of a request's writes in one
-  statement (a transition sends 2 statements where Tranche sends 5 or 6).
+  statement (a transition sends 2 statements; Tranche sends 2, or 3 when it pays the
+  provider: the upsert of their balance answers with their debt).
   What no implementation of the API can go below, whatever it does about its own code.
 """
 
@@ -28,8 +29,8 @@ from sqlalchemy import DateTime, Integer, String, bindparam, insert, select, tex
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from engine.store.db import Database
-from engine.store.ledger import _INSERT_ENTRY, _INSERT_POSTINGS
-from engine.store.models import Contract, Event, Milestone
+from engine.store.ledger import _INSERT_ENTRY
+from engine.store.models import Contract, Event, Milestone, Posting
 from web.api.models import IdempotencyRecord
 
 
@@ -76,6 +77,7 @@ _TOUCH = (
 )
 _EVENT = insert(Event.__table__)
 _RECORD = insert(IdempotencyRecord.__table__)
+_INSERT_POSTINGS = insert(Posting.__table__)
 
 # PostgreSQL: every write in one statement, one round trip. The ledger entry's id is
 # drawn from its sequence by the load, so the event can name it before it exists.

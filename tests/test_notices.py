@@ -50,11 +50,12 @@ def test_only_parties_are_told_once_each_and_silent_events_tell_nobody(tranche, 
             uow.clock.now(),
             policy=(row.policy_name, row.policy_version),
             data={"notify": notify} if notify is not None else {},
-        ).id
+        )
 
-    noisy = tranche.write(lambda uow: write(uow, ["buyer", "buyer", "staff", 7]))
-    silent = tranche.write(lambda uow: write(uow, None))
-    odd = tranche.write(lambda uow: write(uow, "provider"))  # not a list
+    # An event's id is known once its INSERT went out: on PostgreSQL, at the commit.
+    noisy = tranche.write(lambda uow: write(uow, ["buyer", "buyer", "staff", 7])).id
+    silent = tranche.write(lambda uow: write(uow, None)).id
+    odd = tranche.write(lambda uow: write(uow, "provider")).id  # not a list
     rows = told(tranche, contract)
     assert [(n.event_id, n.role, n.email_status) for n in rows] == [
         (noisy, "buyer", notices.NO_ADDRESS)

@@ -27,6 +27,8 @@ def statements(tranche):
 
 
 def test_changes_go_out_in_one_update_and_the_version_moves_by_one(tranche, milestone, statements):
+    """On SQLite at once; on PostgreSQL with the transaction's next statement, here its commit."""
+    postgres = tranche.database.is_postgres
     with tranche.unit_of_work() as uow:
         row = uow.session.get(Milestone, milestone.id)
         assert row is not None
@@ -35,13 +37,16 @@ def test_changes_go_out_in_one_update_and_the_version_moves_by_one(tranche, mile
             row.title, row.revisions = "renamed", row.revisions + 2
             statements.clear()
             write_back(uow.session, row)
-        assert [s.split()[0] for s in statements] == ["UPDATE"]
+        assert [s.split()[0] for s in statements] == ([] if postgres else ["UPDATE"])
         assert row.version == before + 1
         assert not uow.session.dirty  # nothing left for the ORM to write
         statements.clear()
         uow.session.flush()
         assert statements == []
         uow.commit()
+        assert [s.split()[:4] for s in statements] == (
+            [["WITH", "b0", "AS", "(UPDATE"]] if postgres else []
+        )
     stored = tranche.milestone(milestone.id)
     assert (stored.title, stored.revisions, stored.version) == ("renamed", 2, before + 1)
 
@@ -72,8 +77,13 @@ def test_a_stale_version_raises_and_writes_nothing(tranche, milestone):
         moved_on_behind_its_back(uow.session, milestone.id)
         with uow.session.no_autoflush:
             row.title = "lost"
-            with pytest.raises(StaleDataError, match="another command changed it first"):
+
+            def write_and_commit() -> None:
                 write_back(uow.session, row)
+                uow.commit()  # PostgreSQL: the UPDATE goes out here
+
+            with pytest.raises(StaleDataError, match="another command changed it first"):
+                write_and_commit()
     assert tranche.milestone(milestone.id).title == milestone.title
 
 
@@ -87,10 +97,12 @@ def _events_of(session, contract_id: str) -> int:
     return session.scalar(select(func.count()).where(Event.contract_id == contract_id))
 
 
-def test_an_event_carries_its_milestone_write_in_one_statement_on_postgres(
+def test_an_event_and_its_milestone_write_leave_in_one_statement_on_postgres(
     tranche, milestone, statements
 ):
-    """`append(after=row)`: the row's UPDATE, then the event; one statement on PostgreSQL."""
+    """`append(after=row)`: the row's UPDATE, then the event; on PostgreSQL both wait for
+    the transaction's next statement (here its commit) and leave in one."""
+    postgres = tranche.database.is_postgres
     with tranche.unit_of_work() as uow:
         row, contract = (
             uow.session.get(Milestone, milestone.id),
@@ -101,17 +113,22 @@ def test_an_event_carries_its_milestone_write_in_one_statement_on_postgres(
             row.title = "carried"
             statements.clear()
             event = note_after(uow, contract, row)
-        kinds = [s.split()[0] for s in statements]
-        assert kinds == (["WITH"] if tranche.database.is_postgres else ["UPDATE", "INSERT"])
+        assert [s.split()[0] for s in statements] == ([] if postgres else ["UPDATE", "INSERT"])
         assert (row.version, event.seq) == (before[0] + 1, contract.event_seq)
         assert not uow.session.dirty
+        statements.clear()
         uow.commit()
+        assert len(statements) == (1 if postgres else 0)
+        assert event.id is not None  # the INSERT's RETURNING, once it went out
     assert tranche.milestone(milestone.id).title == "carried"
     with tranche.unit_of_work() as uow:
         assert _events_of(uow.session, contract.id) == before[1] + 1
+        assert uow.session.get(Event, event.id).seq == event.seq
 
 
-def test_a_stale_milestone_write_raises_and_its_event_is_not_written(tranche, milestone):
+def test_a_stale_milestone_write_raises_and_nothing_of_its_transaction_lands(tranche, milestone):
+    """On PostgreSQL the event and the UPDATE that lost leave in one statement: the guard
+    fails the whole transaction, so not even a commit attempted anyway writes the event."""
     with tranche.unit_of_work() as uow:
         row, contract = (
             uow.session.get(Milestone, milestone.id),
@@ -121,10 +138,20 @@ def test_a_stale_milestone_write_raises_and_its_event_is_not_written(tranche, mi
         moved_on_behind_its_back(uow.session, milestone.id)
         with uow.session.no_autoflush:
             row.title = "lost"
-            with pytest.raises(StaleDataError, match="another command changed it first"):
+
+            def note_and_count() -> None:
                 note_after(uow, contract, row)
-            # Still in the transaction: the statement wrote no event for the UPDATE it lost.
-            assert _events_of(uow.session, contract.id) == events
+                _events_of(uow.session, contract.id)  # PostgreSQL: the writes go out first
+
+            with pytest.raises(StaleDataError, match="another command changed it first"):
+                note_and_count()
+        try:
+            uow.commit()
+        except Exception:  # PostgreSQL may refuse the commit of a failed transaction
+            pass
+    with tranche.unit_of_work() as uow:
+        assert _events_of(uow.session, milestone.contract_id) == events
+        assert uow.session.get(Milestone, milestone.id).version == milestone.version
 
 
 def test_an_unversioned_row_is_written_by_its_key(tranche, contract):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Insert, Select, Table, bindparam, func, insert, select
+from sqlalchemy import Select, Table, bindparam, func, select
 
 from engine.domain.actors import Actor, check_party_id, role_of
 from engine.domain.errors import (
@@ -24,6 +24,7 @@ from engine.domain.money import check_currency, positive_amount
 from engine.domain.policy.vocabulary import Movement
 from engine.domain.texts import check_text
 from engine.service.uow import UnitOfWork
+from engine.store import batch
 from engine.store.events import GENESIS, append
 from engine.store.ledger import post_movement
 from engine.store.models import Contract, Milestone, PaymentRequest, PolicyVersion, new_id
@@ -58,19 +59,19 @@ _CLAIMS = select(
     _MILESTONES.c.amount,
 ).where(_MILESTONES.c.contract_id == bindparam("contract_id"))
 
-_INSERT_CONTRACT = insert(cast(Table, Contract.__table__))
-_INSERT_MILESTONE = insert(_MILESTONES)
 _Row = TypeVar("_Row", Contract, Milestone)
 
 
-def _insert(uow: UnitOfWork, statement: Insert, new: _Row, row: dict[str, Any]) -> _Row:
+def _insert(uow: UnitOfWork, new: _Row, row: dict[str, Any]) -> _Row:
     """INSERT `row`, and hold `new` (made of the same values) in the session as if flushed.
 
-    A plain INSERT built once: the ORM's flush of one new object cost several times the
+    A plain INSERT built once (engine.store.batch: on PostgreSQL it leaves with the
+    command's other writes): the ORM's flush of one new object cost several times the
     statement. `row` gives every column, so `new` has nothing left to load, a view reads
     it without a query, and its first change is checked against its version as usual.
     """
-    uow.session.execute(statement, row)
+    table = cast(Table, type(new).__table__)
+    batch.later(uow.session, batch.rows_insert(table, tuple(row)), row)
     inserted(uow.session, new)
     return new
 
@@ -138,7 +139,7 @@ def create_contract(
         "event_seq": 0,  # the first event's INSERT moves the head (a trigger, see events.append)
         "last_event_hash": GENESIS,
     }
-    contract = _insert(uow, _INSERT_CONTRACT, Contract(**row), row)
+    contract = _insert(uow, Contract(**row), row)
     append(
         uow.session,
         contract,
@@ -264,7 +265,7 @@ def _propose(
         "created_at": now,
         "updated_at": now,
     }
-    milestone = _insert(uow, _INSERT_MILESTONE, Milestone(**row), row)
+    milestone = _insert(uow, Milestone(**row), row)
     append(
         uow.session,
         contract,

@@ -20,6 +20,7 @@ from engine.domain.policy.document import Policy
 from engine.domain.policy.vocabulary import DISPUTE
 from engine.domain.summary import Summary, milestone_summary
 from engine.service.uow import UnitOfWork
+from engine.store.ledger import NEXT_ENTRY_ID, keep_spare_id
 from engine.store.models import Contract, Dispute, Event, Milestone, new_id
 from engine.store.timers import next_pending
 from engine.store.writer import apply_decision, case_of
@@ -29,7 +30,9 @@ _LOAD = (
     .join(Contract, Contract.id == Milestone.contract_id)
     .where(Milestone.id == bindparam("milestone_id"))
 )
-_LOAD_LOCKED = _LOAD.with_for_update()
+_LOAD_LOCKED = _LOAD.add_columns(NEXT_ENTRY_ID).with_for_update()
+"""PostgreSQL: the rows locked, and an id drawn for the ledger entry the command may write
+(engine.store.ledger.keep_spare_id): its writes then need no answer before the commit."""
 
 
 def load_for_update(
@@ -40,11 +43,14 @@ def load_for_update(
     (SQLite locks the whole database on BEGIN IMMEDIATE.) Both rows stay held by the
     unit of work, so a view read after the command finds them without a query.
     """
-    query = _LOAD_LOCKED if uow.database.is_postgres else _LOAD
+    postgres = uow.database.is_postgres
+    query = _LOAD_LOCKED if postgres else _LOAD
     row = uow.session.execute(query, {"milestone_id": milestone_id}).first()
     if row is None or (tenant and row[1].tenant != tenant):
         raise NotFoundError(f"no milestone {milestone_id!r}", milestone_id=milestone_id)
-    milestone, contract = row
+    milestone, contract = row[:2]
+    if postgres:
+        keep_spare_id(uow.session, row[2])
     uow.held.extend((milestone, contract))
     return milestone, contract
 

@@ -86,8 +86,9 @@ def count(
     at: datetime,
     hold: timedelta | None,
     offset_debts: bool,
-) -> None:
-    """Count one entry's party legs on the parties' rows; hold and offset what it credits."""
+) -> list[str]:
+    """Count one entry's party legs on the parties' rows, and hold what it credits; return
+    the parties whose debts it lets `repay_debts` offset (once the entry is written)."""
     changes: dict[str, dict[str, int]] = {}
     for leg in legs:
         column = COLUMNS.get(leg.account)
@@ -95,6 +96,7 @@ def count(
             deltas = changes.setdefault(leg.party, dict.fromkeys(COLUMNS.values(), 0))
             deltas[column] += leg.amount
     dialect = session.get_bind().dialect.name
+    owing = []
     for role, deltas in changes.items():
         party_id = party_of(contract, role)
         key = {"tenant": contract.tenant, "party_id": party_id, "currency": contract.currency}
@@ -111,7 +113,8 @@ def count(
             session.add(hold_row)
         credited = deltas["available"] > 0 and debt > 0
         if offset_debts and (credited or (kind == CHARGEBACK and deltas["available"] < 0)):
-            _offset_debts(session, contract.tenant, str(party_id), contract.currency, at)
+            owing.append(str(party_id))
+    return owing
 
 
 _PAYABLE_BY_CONTRACT = (
@@ -136,9 +139,7 @@ def payable_by_contract(session: Session, tenant: str, party_id: str, currency: 
     }
 
 
-def _offset_debts(
-    session: Session, tenant: str, party_id: str, currency: str, at: datetime
-) -> None:
+def repay_debts(session: Session, tenant: str, party_id: str, currency: str, at: datetime) -> None:
     """Repay the party's debts, oldest first, from what they have on their other contracts."""
     payable = payable_by_contract(session, tenant, party_id, currency)
     debts = [[contract, -total] for contract, total in payable.items() if total < 0]

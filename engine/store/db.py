@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.store import batch
 from engine.store.sqlite_queue import QueuedConnection, is_plain_file
 
 if TYPE_CHECKING:
@@ -180,6 +181,8 @@ class Database:
         self.url = database_url(url)
         self.engine = make_engine(self.url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if self.is_postgres:
+            batch.install(self.engine, self.sessions)
         self.policy_cache: dict = {}
 
     @property

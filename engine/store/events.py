@@ -12,42 +12,23 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, Update, bindparam, insert, literal_column, select
-from sqlalchemy import cast as cast_
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from engine.domain.clock import as_utc
+from engine.store import batch
 from engine.store.models import Contract, Event
-from engine.store.rows import planned_write, written_by_database
+from engine.store.rows import write_back, written_by_database
 
 GENESIS = "0" * 64
 _EVENTS = cast(Table, Event.__table__)
 _COLUMNS = [column.key for column in _EVENTS.columns if column.key != "id"]
-_INSERT = insert(_EVENTS).returning(_EVENTS.c.id)
+_INSERT = batch.rows_insert(_EVENTS, _COLUMNS).returning(_EVENTS.c.id)
 """Events go in as plain table INSERTs, built once: nothing reads them back as objects in
 the command's transaction, and the ORM's unit of work cost several times the statement."""
-_AFTER_UPDATE: dict[Update, Insert] = {}
-
-
-def _insert_after(update_: Update) -> Insert:
-    """PostgreSQL: `update_` as a data-modifying CTE, and the event inserted once per row it
-    wrote (so not at all if its guard matched nothing): one statement, one round trip.
-    Built once per UPDATE (one per set of changed columns)."""
-    statement = _AFTER_UPDATE.get(update_)
-    if statement is None:
-        written = update_.returning(literal_column("1")).cte("written")
-        # Named apart from the columns: a parameter named as a milestones column would be
-        # taken as one more column for the UPDATE to set.
-        values = [
-            cast_(bindparam(f"e_{key}", type_=_EVENTS.c[key].type), _EVENTS.c[key].type)
-            for key in _COLUMNS
-        ]
-        source = select(*values).select_from(written)
-        statement = insert(_EVENTS).from_select(_COLUMNS, source).returning(_EVENTS.c.id)
-        _AFTER_UPDATE[update_] = statement
-    return statement
 
 
 def _canonical(event: Any) -> bytes:
@@ -98,10 +79,11 @@ def append(
     on `events` writes it, so a command sends no UPDATE of the contract for it.
 
     `after`: a loaded row (the milestone) whose changes are written first, guarded by
-    its version as `write_back` does; on PostgreSQL in the event's own statement.
+    its version (`write_back`).
 
-    The returned Event carries its id but is not in the session (it was inserted as a
-    row); a later query in the same transaction finds it like any other.
+    The returned Event is not in the session (it is inserted as a row, on PostgreSQL with
+    the transaction's next statement: engine.store.batch); it carries its id from then
+    on, and a later query in the same transaction finds it like any other.
     """
     event = Event(
         contract_id=contract.id,
@@ -121,18 +103,10 @@ def append(
         prev_hash=contract.last_event_hash,
     )
     event.hash = event_hash(event)
+    if after is not None:
+        write_back(session, after)
     row = {key: getattr(event, key) for key in _COLUMNS}
-    write = None if after is None else planned_write(after)
-    if write is not None and session.get_bind().dialect.name == "postgresql":
-        params = write.params | {f"e_{key}": value for key, value in row.items()}
-        inserted = session.execute(_insert_after(write.statement), params).first()
-        write.written(session, 0 if inserted is None else 1)
-        assert inserted is not None
-        event.id = inserted[0]
-    else:
-        if write is not None:
-            write.send(session)
-        event.id = session.execute(_INSERT, row).scalar_one()
+    batch.later(session, _INSERT, row, returned=partial(setattr, event, "id"))
     # The INSERT moved the contract's head in the database (a trigger, migration 0009);
     # the loaded row learns it here, as already written, so nothing writes it twice.
     written_by_database(session, contract, {"event_seq": event.seq, "last_event_hash": event.hash})

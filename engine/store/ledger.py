@@ -15,11 +15,11 @@ transaction; `tranche audit verify` proves both agree with the postings.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Insert, Table, bindparam, func, insert, select, true, union_all
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from engine.domain.errors import InsufficientEscrowError, LedgerError, NotFoundError
@@ -34,66 +34,47 @@ from engine.domain.ledger_legs import (
 )
 from engine.domain.policy.document import Policy
 from engine.domain.policy.vocabulary import HOLD, REFUND, RELEASE, Movement
-from engine.store import balances
+from engine.store import balances, batch
 from engine.store.models import Contract, LedgerEntry, Milestone, Posting
 
 # Entry and postings go in as plain INSERTs on their tables, built once: nothing reads
 # them back as objects, the ORM would insert postings one by one to learn their ids,
 # and adding the entry as an object would need a flush (of the milestone too) for its id.
 _ENTRIES, _POSTINGS = cast(Table, LedgerEntry.__table__), cast(Table, Posting.__table__)
-_INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
-_INSERT_POSTINGS = insert(_POSTINGS)
 _ENTRY_FIELDS = ("contract_id", "milestone_id", "kind", "memo", "reverses_id", "created_at")
-_ENTRY_WITH_POSTINGS: dict[int, Insert] = {}
+_POSTING_FIELDS = (
+    "entry_id",
+    "contract_id",
+    "milestone_id",
+    "account",
+    "amount",
+    "currency",
+    "party_id",
+)
+_INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
+_INSERT_NUMBERED_ENTRY = batch.rows_insert(_ENTRIES, ("id", *_ENTRY_FIELDS))
+NEXT_ENTRY_ID = func.nextval(func.pg_get_serial_sequence("ledger_entries", "id"))
+"""PostgreSQL: an entry's id drawn before its INSERT, so that the INSERT need not return
+it and can wait in the transaction's batch (engine.store.batch) with the event naming it."""
+_SPARE_ID = "tranche_spare_entry_id"
 
 
-def _entry_with_postings(count: int) -> Insert:
-    """PostgreSQL: the entry and its `count` postings in one statement, one round trip.
+def keep_spare_id(session: Session, entry_id: int) -> None:
+    """An entry id drawn (NEXT_ENTRY_ID) by a statement the command sent anyway (the load of
+    its milestone), for the transaction's next entry: no statement of its own to draw one.
+    Unused, it is a gap in the ids, as a rolled-back INSERT leaves."""
+    session.info[_SPARE_ID] = entry_id
 
-    The entry's INSERT is a data-modifying CTE whose RETURNING id the postings take;
-    built once per number of legs (2 or 3).
-    """
-    statement = _ENTRY_WITH_POSTINGS.get(count)
-    if statement is None:
-        entry = (
-            insert(_ENTRIES)
-            .values(
-                {field: bindparam(field, type_=_ENTRIES.c[field].type) for field in _ENTRY_FIELDS}
-            )
-            .returning(_ENTRIES.c.id)
-            .cte("entry")
-        )
-        rows = union_all(
-            *(
-                select(
-                    bindparam(f"account_{i}", type_=_POSTINGS.c.account.type).label("account"),
-                    bindparam(f"amount_{i}", type_=_POSTINGS.c.amount.type).label("amount"),
-                    bindparam(f"party_{i}", type_=_POSTINGS.c.party_id.type).label("party_id"),
-                )
-                for i in range(count)
-            )
-        ).subquery("legs")
-        columns = [
-            "entry_id",
-            "contract_id",
-            "milestone_id",
-            "account",
-            "amount",
-            "currency",
-            "party_id",
-        ]
-        source = select(
-            entry.c.id,
-            bindparam("contract_id", type_=_POSTINGS.c.contract_id.type),
-            bindparam("milestone_id", type_=_POSTINGS.c.milestone_id.type),
-            rows.c.account,
-            rows.c.amount,
-            bindparam("currency", type_=_POSTINGS.c.currency.type),
-            rows.c.party_id,
-        ).select_from(entry.join(rows, true()))
-        statement = insert(_POSTINGS).from_select(columns, source).returning(_POSTINGS.c.entry_id)
-        _ENTRY_WITH_POSTINGS[count] = statement
-    return statement
+
+def _insert_entry(session: Session, entry: Mapping[str, object]) -> int:
+    """Write the entry (PostgreSQL: in the transaction's batch) and return its id."""
+    if session.get_bind().dialect.name != "postgresql":
+        return session.execute(_INSERT_ENTRY, entry).scalar_one()
+    entry_id = session.info.pop(_SPARE_ID, None)
+    if entry_id is None:
+        entry_id = session.execute(select(NEXT_ENTRY_ID)).scalar_one()
+    batch.later(session, _INSERT_NUMBERED_ENTRY, {**entry, "id": entry_id})
+    return int(entry_id)
 
 
 def post(
@@ -132,33 +113,29 @@ def post(
         "created_at": at,
     }
     parties = [balances.party_of(contract, leg.party) for leg in legs]
-    entry_id: int
-    if session.get_bind().dialect.name == "postgresql":
-        params = entry | {"currency": contract.currency}
-        for i, (leg, party) in enumerate(zip(legs, parties, strict=True)):
-            params |= {f"account_{i}": leg.account, f"amount_{i}": leg.amount, f"party_{i}": party}
-        entry_id = session.execute(_entry_with_postings(len(legs)), params).scalars().all()[0]
-    else:
-        entry_id = session.execute(_INSERT_ENTRY, entry).scalar_one()
-        session.execute(
-            _INSERT_POSTINGS,
-            [
-                {
-                    "entry_id": entry_id,
-                    "contract_id": contract.id,
-                    "milestone_id": milestone_id,
-                    "account": leg.account,
-                    "amount": leg.amount,
-                    "currency": contract.currency,
-                    "party_id": party,
-                }
-                for leg, party in zip(legs, parties, strict=True)
-            ],
-        )
+    # The parties' rows first: their upsert answers with the debt at once, and the entry
+    # then waits in the batch (PostgreSQL) with the rest of the command.
+    owing = []
+    if any(parties):
+        owing = balances.count(session, contract, kind, legs, milestone_id, at, hold, offset_debts)
+    entry_id = _insert_entry(session, entry)
+    postings = [
+        {
+            "entry_id": entry_id,
+            "contract_id": contract.id,
+            "milestone_id": milestone_id,
+            "account": leg.account,
+            "amount": leg.amount,
+            "currency": contract.currency,
+            "party_id": party,
+        }
+        for leg, party in zip(legs, parties, strict=True)
+    ]
+    batch.later_rows(session, _POSTINGS, _POSTING_FIELDS, postings)
     if milestone is not None:
         _count(milestone, kind, legs)
-    if any(parties):
-        balances.count(session, contract, kind, legs, milestone_id, at, hold, offset_debts)
+    for party_id in owing:  # reads the postings, so the batch goes first
+        balances.repay_debts(session, contract.tenant, party_id, contract.currency, at)
     return entry_id
 
 

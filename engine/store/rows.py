@@ -13,7 +13,7 @@ expires (or expunges) it, so nothing reads values the database no longer has.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Table, Update, and_, bindparam, inspect, update
@@ -21,6 +21,8 @@ from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.state import InstanceState
+
+from engine.store import batch
 
 _STATEMENTS: dict[tuple[Mapper[Any], tuple[str, ...]], Update] = {}
 
@@ -45,49 +47,19 @@ def _statement(mapper: Mapper[Any], keys: tuple[str, ...]) -> Update:
     return statement
 
 
-@dataclass(frozen=True, slots=True)
-class RowWrite:
-    """A loaded row's changes as one UPDATE, not yet sent: `written` then records the
-    outcome, so another statement may carry the UPDATE (see engine.store.events.append)."""
+def write_back(session: Session, row: object) -> None:
+    """Write `row`'s changed attributes in one UPDATE, guarded by its version, and hold them
+    as written from now on (on PostgreSQL the UPDATE leaves with the transaction's next
+    statement: engine.store.batch).
 
-    state: InstanceState[Any]
-    statement: Update
-    params: dict[str, Any]
-    values: dict[str, Any]
-
-    def send(self, session: Session) -> None:
-        """Send the UPDATE on its own."""
-        result = session.execute(self.statement, self.params)
-        self.written(session, result.rowcount)  # type: ignore[attr-defined]
-
-    def written(self, session: Session, matched: int) -> None:
-        """The UPDATE matched `matched` rows: raise unless 1, else mark the row committed."""
-        state = self.state
-        mapper = state.mapper
-        if matched != 1:
-            identity = [state.dict[str(column.key)] for column in mapper.primary_key]
-            raise StaleDataError(
-                f"UPDATE of {mapper.class_.__name__} {identity} matched {matched} rows, not 1: "
-                "another command changed it first"
-            )
-        state.dict.update(self.values)
-        # What the ORM itself does after its flush writes a row: the transaction (or the
-        # savepoint) records the row as written, so rolling it back expires the row, and
-        # the object is clean again. There is no public spelling of either;
-        # tests/test_rows.py fails if they go away or stop doing this.
-        session._register_altered([state])
-        state._commit_all(state.dict, session.identity_map)
-
-
-def planned_write(row: object) -> RowWrite | None:
-    """`row`'s changed attributes as one UPDATE, guarded by its version; None if unchanged.
-
-    (Attributes are named as their columns, as everywhere in engine.store.models.)
+    Call it inside `session.no_autoflush` from the first change on: the ORM must not
+    flush the row meanwhile, or its version would move twice. (Attributes are named as
+    their columns, as everywhere in engine.store.models.)
     """
     state = inspect(row)
     keys = tuple(sorted(state.committed_state))
     if not keys:
-        return None
+        return
     mapper = state.mapper
     values = {key: state.dict[key] for key in keys}
     params = {f"v_{key}": value for key, value in values.items()}
@@ -97,18 +69,25 @@ def planned_write(row: object) -> RowWrite | None:
         current = state.dict[version.key]
         params["w_version"], params[f"v_{version.key}"] = current, current + 1
         values[version.key] = current + 1
-    return RowWrite(state, _statement(mapper, keys), params, values)
+    batch.later(session, _statement(mapper, keys), params, counted=partial(_matched, state))
+    state.dict.update(values)
+    # What the ORM itself does after its flush writes a row: the transaction (or the
+    # savepoint) records the row as written, so rolling it back expires the row, and
+    # the object is clean again. There is no public spelling of either;
+    # tests/test_rows.py fails if they go away or stop doing this.
+    session._register_altered([state])
+    state._commit_all(state.dict, session.identity_map)
 
 
-def write_back(session: Session, row: object) -> None:
-    """Send `row`'s changed attributes in one UPDATE and mark them committed.
-
-    Call it inside `session.no_autoflush` from the first change on: the ORM must not
-    flush the row meanwhile, or its version would move twice.
-    """
-    write = planned_write(row)
-    if write is not None:
-        write.send(session)
+def _matched(state: InstanceState[Any], rows: int) -> None:
+    """The UPDATE matched `rows` rows: another command moved the row first unless 1."""
+    if rows != 1:
+        mapper = state.mapper
+        identity = [state.dict[str(column.key)] for column in mapper.primary_key]
+        raise StaleDataError(
+            f"UPDATE of {mapper.class_.__name__} {identity} matched {rows} rows, not 1: "
+            "another command changed it first"
+        )
 
 
 def written_by_database(session: Session, row: object, values: dict[str, Any]) -> None:

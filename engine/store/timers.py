@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, literal, select, update
+from sqlalchemy import Table, bindparam, literal, select, update
 from sqlalchemy.orm import Session
 
 from engine.domain.policy.document import Policy
+from engine.store import batch
 from engine.store.models import Contract, Milestone, Timer, UTCDateTime
 from engine.store.sandbox import tenant_scope
 
@@ -33,9 +34,9 @@ class Pending:
 _TIMERS = cast(Table, Timer.__table__)
 _PENDING = literal(PENDING, literal_execute=True)
 """A literal in the sweep's SQL, so that it meets the partial index of pending timers."""
-_INSERT_TIMERS = insert(_TIMERS)
-"""Timers go in as plain INSERTs, built once: the ORM would flush them in a unit of work
-of their own, on the path of every transition into a state with a deadline."""
+_TIMER_FIELDS = ("milestone_id", "event", "description", "due_at", "status", "created_at")
+"""Timers go in as plain INSERTs (engine.store.batch): the ORM would flush them in a unit
+of work of their own, on the path of every transition into a state with a deadline."""
 
 
 def schedule(
@@ -71,20 +72,18 @@ def schedule(
                 due_at = now + max(interrupted.due_at - interrupted.finished_at, timedelta(0))
         started.append(Pending(spec.event, due_at, spec.description))
     if started:
-        session.execute(
-            _INSERT_TIMERS,
-            [
-                {
-                    "milestone_id": milestone_id,
-                    "event": timer.event,
-                    "description": timer.description,
-                    "due_at": timer.due_at,
-                    "status": PENDING,
-                    "created_at": now,
-                }
-                for timer in started
-            ],
-        )
+        rows = [
+            {
+                "milestone_id": milestone_id,
+                "event": timer.event,
+                "description": timer.description,
+                "due_at": timer.due_at,
+                "status": PENDING,
+                "created_at": now,
+            }
+            for timer in started
+        ]
+        batch.later_rows(session, _TIMERS, _TIMER_FIELDS, rows)
     return started
 
 
@@ -96,7 +95,7 @@ _CANCEL_PENDING = (
 
 
 def cancel_pending(session: Session, milestone_id: str, now: datetime) -> None:
-    session.execute(_CANCEL_PENDING, {"of_milestone": milestone_id, "now": now})
+    batch.later(session, _CANCEL_PENDING, {"of_milestone": milestone_id, "now": now})
 
 
 _NEXT_PENDING = (

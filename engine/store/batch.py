@@ -1,0 +1,288 @@
+"""PostgreSQL: a command's writes leave together, in one statement, one round trip.
+
+A write that nothing reads back at once (a ledger entry whose id is already known, its
+postings, timers, the milestone's guarded UPDATE, the event, the Idempotency-Key record)
+is handed to `later`. On PostgreSQL it waits in the transaction's batch, and the whole
+batch goes out as one statement of data-modifying CTEs (`WITH b0 AS (INSERT ...), b1 AS
+(UPDATE ...) SELECT ...`) just before anything else reaches the database: the next
+statement of the transaction (so every read, the ORM's flush included, sees the writes),
+a savepoint, or the commit. A rollback, or a rollback to the savepoint the writes were
+made in, drops them unsent. On SQLite, `later` runs the statement at once: there is no
+round trip to save.
+
+Each part may ask for what it wrote (`counted`: the rows, for a guard such as the
+milestone's version) or what it returned (`returned`: the first column of its RETURNING,
+such as the event's id); the answer arrives when the batch is sent. A callback that raises
+(StaleDataError) fails the statement or commit that sent the batch, and the whole
+transaction with it (`_doom`).
+
+Two UPDATEs of one table never share a statement (PostgreSQL leaves it undefined which
+of two changes to one row wins): the second sends the batch first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import (
+    Engine,
+    Insert,
+    Table,
+    Update,
+    bindparam,
+    event,
+    func,
+    insert,
+    literal_column,
+    select,
+)
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.visitors import replacement_traverse
+
+Counted = Callable[[int], None]
+Returned = Callable[[Any], None]
+
+
+@dataclass(slots=True)
+class _Part:
+    statement: UpdateBase
+    params: Mapping[str, Any]
+    counted: Counted | None
+    returned: Returned | None
+
+
+@dataclass(slots=True)
+class _Batch:
+    parts: list[_Part] = field(default_factory=list)
+    updated: set[str] = field(default_factory=set)
+    """Tables an UPDATE in the batch writes."""
+
+
+_BATCH = "tranche_batch"
+"""Connection.info (kept with the pooled connection): the batch of its open transaction."""
+_CONNECTION = "tranche_batch_connection"
+"""session.info: the connection whose batch this session filled (sent at its commit)."""
+
+
+def later(
+    session: Session,
+    statement: UpdateBase,
+    params: Mapping[str, Any],
+    *,
+    counted: Counted | None = None,
+    returned: Returned | None = None,
+) -> None:
+    """Write `statement` with `params` (one row's or one statement's, never a list) before
+    anything else reaches the database in this transaction; at once on SQLite."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        result: Any = connection.execute(statement, params)
+        if counted is not None:
+            counted(result.rowcount)
+        if returned is not None:
+            returned(result.scalar_one())
+        return
+    batch = connection.info.get(_BATCH)
+    if batch is None:
+        batch = connection.info[_BATCH] = _Batch()
+        session.info[_CONNECTION] = connection
+    if isinstance(statement, Update):
+        name = cast(Table, statement.table).name
+        if name in batch.updated:
+            send(connection)
+            batch = connection.info[_BATCH] = _Batch()
+        batch.updated.add(name)
+    batch.parts.append(_Part(statement, params, counted, returned))
+
+
+def send(connection: Connection) -> None:
+    """Send the connection's waiting writes, if it has any, as one statement."""
+    batch = _take(connection)
+    if batch is None or not batch.parts:
+        return
+    parts = batch.parts
+    combined = _combined(parts, connection.dialect)
+    params: dict[str, Any] = {}
+    for n, part in enumerate(parts):
+        params.update({f"b{n}_{key}": value for key, value in part.params.items()})
+    row = connection.exec_driver_sql(combined.sql, combined.parameters(params)).one()
+    asking = [part for part in parts if _asked(part)]
+    try:
+        for part, answer in zip(asking, row[: len(asking)], strict=True):
+            if part.counted is not None:
+                part.counted(answer)
+            elif part.returned is not None:
+                part.returned(answer)
+    except BaseException:
+        _doom(connection)
+        raise
+
+
+def _doom(connection: Connection) -> None:
+    """Fail the transaction in the database: a part refused what it wrote (a guard that
+    matched no row), but its siblings wrote theirs in the same statement. PostgreSQL then
+    refuses every later statement of the transaction and ends it by a rollback, even if
+    someone tries to commit it: nothing of it can land."""
+    try:
+        connection.exec_driver_sql("SELECT 1 / 0")
+    except DBAPIError:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Combined:
+    """One batch shape's statement, compiled once: its SQL and how to bind its parameters."""
+
+    sql: str
+    compiled: Any
+
+    def parameters(self, given: dict[str, Any]) -> dict[str, Any]:
+        """The driver's parameters, each value bound as its type binds it (what SQLAlchemy
+        does for a statement it runs itself)."""
+        values = self.compiled.construct_params(given)
+        processors = self.compiled._bind_processors
+        return {
+            key: processors[key](value) if key in processors else value
+            for key, value in values.items()
+        }
+
+
+_COMBINED: dict[tuple[int, ...], tuple[Sequence[UpdateBase], _Combined]] = {}
+_SHAPES = 1_000
+"""Shapes kept compiled: what commands send is a few dozen; a bound all the same."""
+
+
+def _combined(parts: Sequence[_Part], dialect: Dialect) -> _Combined:
+    """The parts' statements as the CTEs b0, b1... of one statement, each one's parameters
+    prefixed with its name, answering for the parts that asked (a count, or the first
+    value returned); built and compiled once per sequence of statements (each built once
+    by its module) and answers asked."""
+    statements = tuple(part.statement for part in parts)
+    key = tuple(id(s) for s in statements) + tuple(_asked(part) for part in parts)
+    found = _COMBINED.get(key)
+    if found is not None:
+        return found[1]
+    ctes: list[Any] = []
+    answers: list[Any] = []
+    for n, part in enumerate(parts):
+        renamed = _prefixed(part.statement, f"b{n}_")
+        asked = _asked(part)
+        if asked == _COUNT:
+            renamed = renamed.returning(literal_column("1"))
+        cte = renamed.cte(f"b{n}")
+        ctes.append(cte)
+        if asked == _COUNT:
+            answers.append(select(func.count()).select_from(cte).scalar_subquery())
+        elif asked == _FIRST:
+            answers.append(select(list(cte.c)[0]).select_from(cte).limit(1).scalar_subquery())
+    statement = select(*answers or [literal_column("1")]).add_cte(*ctes)
+    compiled = statement.compile(dialect=dialect)
+    defaulted = [*compiled.insert_prefetch, *compiled.update_prefetch]
+    if defaulted:  # a default only the execution of the statement itself would fill in
+        raise ValueError(f"a batched write must name every column; missing {defaulted}")
+    combined = _Combined(str(compiled), compiled)
+    if len(_COMBINED) >= _SHAPES:
+        _COMBINED.clear()
+    _COMBINED[key] = (statements, combined)  # the statements kept alive, so ids stay theirs
+    return combined
+
+
+_COUNT, _FIRST, _NOTHING = 1, 2, 0
+
+
+def _asked(part: _Part) -> int:
+    return _COUNT if part.counted else _FIRST if part.returned else _NOTHING
+
+
+def _prefixed(statement: UpdateBase, prefix: str) -> Any:
+    """A copy of `statement` whose named parameters are named `prefix` + their name (the
+    anonymous ones the compiler names apart itself)."""
+
+    def rename(element: Any, **kw: Any) -> Any:
+        if isinstance(element, BindParameter) and not element.unique:
+            return bindparam(prefix + element.key, type_=element.type)
+        return None
+
+    options: dict[str, Any] = {}
+    return replacement_traverse(statement, options, rename)
+
+
+_ROWS: dict[tuple[str, tuple[str, ...], int], Insert] = {}
+
+
+def rows_insert(table: Table, columns: Sequence[str], count: int = 1) -> Insert:
+    """INSERT of `count` rows into `table`, naming `columns`, built once: parameter
+    `{column}` for one row, `{column}_{i}` for row i of several."""
+    key = (table.name, tuple(columns), count)
+    statement = _ROWS.get(key)
+    if statement is None:
+        if count == 1:
+            rows: Any = {c: bindparam(c, type_=table.c[c].type) for c in columns}
+        else:
+            rows = [
+                {c: bindparam(f"{c}_{i}", type_=table.c[c].type) for c in columns}
+                for i in range(count)
+            ]
+        statement = _ROWS[key] = insert(table).values(rows)
+    return statement
+
+
+def later_rows(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """`later` for an INSERT of `rows` (each naming `columns`): on PostgreSQL one statement
+    of them all, in the batch; on SQLite one executemany of the single row's statement
+    (SQLAlchemy caches no multi-row INSERT's compiled form: it would compile every time)."""
+    if len(rows) == 1:
+        later(session, rows_insert(table, columns), rows[0])
+    elif session.get_bind().dialect.name == "postgresql":
+        params = {f"{key}_{i}": value for i, row in enumerate(rows) for key, value in row.items()}
+        later(session, rows_insert(table, columns, len(rows)), params)
+    elif rows:
+        session.connection().execute(rows_insert(table, columns), list(rows))
+
+
+def _take(connection: Connection) -> _Batch | None:
+    """The connection's batch, taken off it; None on a connection lost meanwhile (its
+    transaction is gone, and the pool forgets its info with it)."""
+    if connection.invalidated:
+        return None
+    return connection.info.pop(_BATCH, None)
+
+
+def install(engine: Engine, sessions: sessionmaker[Session]) -> None:
+    """Send a connection's batch before its next statement, savepoint or commit; drop it
+    on rollback (of the transaction, or of the savepoint it was filled in)."""
+
+    @event.listens_for(engine, "before_execute")
+    def _before_execute(connection: Connection, *_: Any) -> None:
+        if not connection.invalidated and _BATCH in connection.info:
+            send(connection)
+
+    @event.listens_for(engine, "savepoint")
+    def _before_savepoint(connection: Connection, name: str) -> None:
+        send(connection)
+
+    @event.listens_for(engine, "rollback_savepoint")
+    def _before_rollback_to(connection: Connection, name: str, context: Any) -> None:
+        _take(connection)
+
+    @event.listens_for(engine, "rollback")
+    def _before_rollback(connection: Connection) -> None:
+        _take(connection)
+
+    @event.listens_for(engine, "reset")
+    def _on_return_to_pool(dbapi_connection: Any, record: Any, state: Any) -> None:
+        record.info.pop(_BATCH, None)  # whatever way its transaction ended
+
+    @event.listens_for(sessions, "before_commit")
+    def _before_commit(session: Session) -> None:
+        connection = session.info.pop(_CONNECTION, None)
+        if connection is not None:
+            send(connection)
