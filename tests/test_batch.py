@@ -4,6 +4,7 @@ savepoint they were made in) drops them. On SQLite each is sent at once."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import cast
 
 import pytest
@@ -128,21 +129,39 @@ def test_the_orm_flush_comes_after_the_writes_it_may_refer_to(tranche, contract)
         assert uow.session.get(LedgerEntry, entry_id) is not None
 
 
-@pytest.mark.postgres
-def test_a_batched_insert_must_name_every_column(postgres_database):
+def test_a_batched_insert_must_name_every_column(tranche, milestone):
     """A column default only the INSERT's own execution fills in (the timer's description)
-    cannot ride in a batch: refused when the batch is built, not written as NULL."""
-    session = postgres_database.session()
-    try:
-        with session.begin():
-            columns = ("milestone_id", "event", "due_at", "status", "created_at")
-            values = dict.fromkeys(columns)
-            batch.later(session, batch.rows_insert(_TIMERS, columns), values)
-            with pytest.raises(ValueError, match="must name every column.*description"):
-                session.execute(select(1))
-            session.rollback()
-    finally:
-        session.close()
+    cannot ride in a batch: refused when the statement is built, not written as NULL."""
+    columns = ("milestone_id", "event", "due_at", "status", "created_at")
+    with tranche.unit_of_work() as uow:
+        row = {"milestone_id": milestone.id, "event": "x", "status": "pending"}
+        row |= {"due_at": uow.clock.now(), "created_at": uow.clock.now()}
+        with pytest.raises(ValueError, match=r"timers must name \['description'\]"):
+            batch.insert_later(uow.session, _TIMERS, columns, [row])
+
+
+def test_rows_keep_their_values_exactly(tranche, milestone):
+    """On PostgreSQL the rows travel as JSON: moments to the microsecond, in UTC whatever
+    their offset, text as given (quotes, backslashes, accents), NULL as NULL, big ints."""
+    at = datetime(2026, 3, 1, 12, 30, 45, 123456, tzinfo=timezone(timedelta(hours=5)))
+    text = 'a "quoted" \\ back\\slash, é, 日本, \t tab'
+    with tranche.unit_of_work() as uow:
+        rows = [
+            {"milestone_id": milestone.id, "event": text, "description": "", "due_at": at}
+            | {"status": "odd", "created_at": at},
+            {"milestone_id": milestone.id, "event": "second", "description": text, "due_at": at}
+            | {"status": "odd", "created_at": at.astimezone(UTC)},
+        ]
+        batch.insert_later(uow.session, _TIMERS, tuple(rows[0]), rows)
+        uow.commit()
+    with tranche.reading() as uow:
+        stored = uow.session.execute(
+            select(Timer.event, Timer.description, Timer.due_at, Timer.created_at)
+            .where(Timer.status == "odd")
+            .order_by(Timer.id)
+        ).all()
+    assert [tuple(r) for r in stored] == [(text, "", at, at), ("second", text, at, at)]
+    assert stored[0].due_at.utcoffset() == timedelta(0)
 
 
 def test_a_failed_statement_of_the_batch_fails_the_transaction(tranche, contract):

@@ -70,8 +70,7 @@ def _insert(uow: UnitOfWork, new: _Row, row: dict[str, Any]) -> _Row:
     statement. `row` gives every column, so `new` has nothing left to load, a view reads
     it without a query, and its first change is checked against its version as usual.
     """
-    table = cast(Table, type(new).__table__)
-    batch.later(uow.session, batch.rows_insert(table, tuple(row)), row)
+    batch.insert_later(uow.session, cast(Table, type(new).__table__), tuple(row), [row])
     inserted(uow.session, new)
     return new
 

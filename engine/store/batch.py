@@ -22,13 +22,17 @@ of two changes to one row wins): the second sends the batch first.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    JSON,
     Engine,
     Insert,
+    String,
     Table,
     Update,
     bindparam,
@@ -38,12 +42,15 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy import cast as cast_
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
+
+from engine.domain.clock import as_utc
 
 Counted = Callable[[int], None]
 Returned = Callable[[Any], None]
@@ -183,9 +190,6 @@ def _combined(parts: Sequence[_Part], dialect: Dialect) -> _Combined:
             answers.append(select(list(cte.c)[0]).select_from(cte).limit(1).scalar_subquery())
     statement = select(*answers or [literal_column("1")]).add_cte(*ctes)
     compiled = statement.compile(dialect=dialect)
-    defaulted = [*compiled.insert_prefetch, *compiled.update_prefetch]
-    if defaulted:  # a default only the execution of the statement itself would fill in
-        raise ValueError(f"a batched write must name every column; missing {defaulted}")
     combined = _Combined(str(compiled), compiled)
     if len(_COMBINED) >= _SHAPES:
         _COMBINED.clear()
@@ -213,39 +217,61 @@ def _prefixed(statement: UpdateBase, prefix: str) -> Any:
     return replacement_traverse(statement, options, rename)
 
 
-_ROWS: dict[tuple[str, tuple[str, ...], int], Insert] = {}
+_INSERTS: dict[tuple[str, tuple[str, ...], bool, bool], Insert] = {}
 
 
-def rows_insert(table: Table, columns: Sequence[str], count: int = 1) -> Insert:
-    """INSERT of `count` rows into `table`, naming `columns`, built once: parameter
-    `{column}` for one row, `{column}_{i}` for row i of several."""
-    key = (table.name, tuple(columns), count)
-    statement = _ROWS.get(key)
+def _insert(table: Table, columns: tuple[str, ...], returning: bool, postgres: bool) -> Insert:
+    """INSERT into `table` naming `columns`, built once: on SQLite of one row (parameters
+    named as the columns), on PostgreSQL of the rows in the JSON array `rows`, one
+    parameter however many rows and columns (psycopg caches the parsing of a statement
+    only up to 50 parameters); RETURNING the id with `returning`."""
+    key = (table.name, columns, returning, postgres)
+    statement = _INSERTS.get(key)
     if statement is None:
-        if count == 1:
-            rows: Any = {c: bindparam(c, type_=table.c[c].type) for c in columns}
+        defaulted = [c.name for c in table.c if c.default is not None and c.name not in columns]
+        if defaulted:  # the statement's own execution fills those in; a batch would not
+            raise ValueError(f"an INSERT into {table.name} must name {defaulted} too")
+        if postgres:
+            rows = cast_(bindparam("rows", type_=String), JSON)
+            source = func.json_populate_recordset(literal_column(f"NULL::{table.name}"), rows)
+            found = source.table_valued(*columns).alias("r")
+            select_ = select(*(found.c[c] for c in columns))
+            statement = insert(table).from_select(columns, select_, include_defaults=False)
         else:
-            rows = [
-                {c: bindparam(f"{c}_{i}", type_=table.c[c].type) for c in columns}
-                for i in range(count)
-            ]
-        statement = _ROWS[key] = insert(table).values(rows)
+            values = {c: bindparam(c, type_=table.c[c].type) for c in columns}
+            statement = insert(table).values(values)
+        if returning:
+            statement = statement.returning(table.c.id)
+        _INSERTS[key] = statement
     return statement
 
 
-def later_rows(
-    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+def insert_later(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    returned: Returned | None = None,
 ) -> None:
-    """`later` for an INSERT of `rows` (each naming `columns`): on PostgreSQL one statement
-    of them all, in the batch; on SQLite one executemany of the single row's statement
-    (SQLAlchemy caches no multi-row INSERT's compiled form: it would compile every time)."""
-    if len(rows) == 1:
-        later(session, rows_insert(table, columns), rows[0])
-    elif session.get_bind().dialect.name == "postgresql":
-        params = {f"{key}_{i}": value for i, row in enumerate(rows) for key, value in row.items()}
-        later(session, rows_insert(table, columns, len(rows)), params)
-    elif rows:
-        session.connection().execute(rows_insert(table, columns), list(rows))
+    """INSERT `rows` (each naming `columns`) as `later` writes: on PostgreSQL in the batch,
+    as one part; on SQLite at once. `returned` is given the id of the (single) row."""
+    if not rows:
+        return
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement = _insert(table, tuple(columns), returned is not None, postgres)
+    if postgres:
+        later(session, statement, {"rows": json.dumps(rows, default=_json)}, returned=returned)
+    elif returned is not None or len(rows) == 1:
+        later(session, statement, rows[0], returned=returned)
+    else:
+        session.connection().execute(statement, list(rows))
+
+
+def _json(value: Any) -> str:
+    """A moment as PostgreSQL reads it into a timestamptz, exactly (UTCDateTime's UTC)."""
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
+    raise TypeError(f"{type(value).__name__} has no JSON form for a batched row")
 
 
 def _take(connection: Connection) -> _Batch | None:

@@ -26,9 +26,9 @@ from engine.store.rows import write_back, written_by_database
 GENESIS = "0" * 64
 _EVENTS = cast(Table, Event.__table__)
 _COLUMNS = [column.key for column in _EVENTS.columns if column.key != "id"]
-_INSERT = batch.rows_insert(_EVENTS, _COLUMNS).returning(_EVENTS.c.id)
-"""Events go in as plain table INSERTs, built once: nothing reads them back as objects in
-the command's transaction, and the ORM's unit of work cost several times the statement."""
+"""Events go in as plain table INSERTs (engine.store.batch): nothing reads them back as
+objects in the command's transaction, and the ORM's unit of work cost several times the
+statement."""
 
 
 def _canonical(event: Any) -> bytes:
@@ -106,7 +106,7 @@ def append(
     if after is not None:
         write_back(session, after)
     row = {key: getattr(event, key) for key in _COLUMNS}
-    batch.later(session, _INSERT, row, returned=partial(setattr, event, "id"))
+    batch.insert_later(session, _EVENTS, _COLUMNS, [row], returned=partial(setattr, event, "id"))
     # The INSERT moved the contract's head in the database (a trigger, migration 0009);
     # the loaded row learns it here, as already written, so nothing writes it twice.
     written_by_database(session, contract, {"event_seq": event.seq, "last_event_hash": event.hash})

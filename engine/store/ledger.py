@@ -52,7 +52,6 @@ _POSTING_FIELDS = (
     "party_id",
 )
 _INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
-_INSERT_NUMBERED_ENTRY = batch.rows_insert(_ENTRIES, ("id", *_ENTRY_FIELDS))
 NEXT_ENTRY_ID = func.nextval(func.pg_get_serial_sequence("ledger_entries", "id"))
 """PostgreSQL: an entry's id drawn before its INSERT, so that the INSERT need not return
 it and can wait in the transaction's batch (engine.store.batch) with the event naming it."""
@@ -73,7 +72,7 @@ def _insert_entry(session: Session, entry: Mapping[str, object]) -> int:
     entry_id = session.info.pop(_SPARE_ID, None)
     if entry_id is None:
         entry_id = session.execute(select(NEXT_ENTRY_ID)).scalar_one()
-    batch.later(session, _INSERT_NUMBERED_ENTRY, {**entry, "id": entry_id})
+    batch.insert_later(session, _ENTRIES, ("id", *_ENTRY_FIELDS), [{**entry, "id": entry_id}])
     return int(entry_id)
 
 
@@ -131,7 +130,7 @@ def post(
         }
         for leg, party in zip(legs, parties, strict=True)
     ]
-    batch.later_rows(session, _POSTINGS, _POSTING_FIELDS, postings)
+    batch.insert_later(session, _POSTINGS, _POSTING_FIELDS, postings)
     if milestone is not None:
         _count(milestone, kind, legs)
     for party_id in owing:  # reads the postings, so the batch goes first

@@ -83,7 +83,7 @@ def schedule(
             }
             for timer in started
         ]
-        batch.later_rows(session, _TIMERS, _TIMER_FIELDS, rows)
+        batch.insert_later(session, _TIMERS, _TIMER_FIELDS, rows)
     return started
 
 
