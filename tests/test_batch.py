@@ -181,3 +181,15 @@ def test_a_failed_statement_of_the_batch_fails_the_transaction(tranche, contract
         assert (first.id is None) == tranche.database.is_postgres  # it never answered there
     with tranche.reading() as uow:
         assert events_of(uow.session, contract.id) == 1  # the contract's creation only
+
+
+def test_a_commit_that_bypasses_the_session_still_sends_the_writes(tranche, contract):
+    """The session sends the batch before its flush; were that skipped (a commit made on
+    the connection), the connection's own commit still sends it first."""
+    with tranche.unit_of_work() as uow:
+        before = events_of(uow.session, contract.id)
+        note(uow, contract.id)
+        uow.session.info.pop(batch._CONNECTION, None)  # the session no longer knows
+        uow.commit()
+    with tranche.reading() as uow:
+        assert events_of(uow.session, contract.id) == before + 1

@@ -2,13 +2,15 @@
 
 A write that nothing reads back at once (a ledger entry whose id is already known, its
 postings, timers, the milestone's guarded UPDATE, the event, the Idempotency-Key record)
-is handed to `later`. On PostgreSQL it waits in the transaction's batch, and the whole
-batch goes out as one statement of data-modifying CTEs (`WITH b0 AS (INSERT ...), b1 AS
-(UPDATE ...) SELECT ...`) just before anything else reaches the database: the next
-statement of the transaction (so every read, the ORM's flush included, sees the writes),
-a savepoint, or the commit. A rollback, or a rollback to the savepoint the writes were
-made in, drops them unsent. On SQLite, `later` runs the statement at once: there is no
-round trip to save.
+is handed to `later` (an UPDATE) or `insert_later` (rows). On PostgreSQL it waits in the
+transaction's batch, and the whole batch goes out as one statement of data-modifying
+CTEs (`WITH b0 AS (INSERT ...), b1 AS (UPDATE ...) SELECT ...`) just before anything
+else reaches the database: the next statement of the transaction (so every read, the
+ORM's flush included, sees the writes), a savepoint, or the commit. A rollback, or a
+rollback to the savepoint the writes were made in, drops them unsent. An INSERT's rows
+travel as one JSON parameter, so the statement stays short and few-parametered enough
+for psycopg to cache its parsing. On SQLite each write runs at once: there is no round
+trip to save.
 
 Each part may ask for what it wrote (`counted`: the rows, for a guard such as the
 milestone's version) or what it returned (`returned`: the first column of its RETURNING,
@@ -283,8 +285,10 @@ def _take(connection: Connection) -> _Batch | None:
 
 
 def install(engine: Engine, sessions: sessionmaker[Session]) -> None:
-    """Send a connection's batch before its next statement, savepoint or commit; drop it
-    on rollback (of the transaction, or of the savepoint it was filled in)."""
+    """Send a connection's batch before its next statement, savepoint or commit (the
+    session's, before its flush, so the ORM's rows follow; the connection's, for a commit
+    made around the session); drop it on rollback (of the transaction, or of the savepoint
+    it was filled in)."""
 
     @event.listens_for(engine, "before_execute")
     def _before_execute(connection: Connection, *_: Any) -> None:
@@ -306,6 +310,10 @@ def install(engine: Engine, sessions: sessionmaker[Session]) -> None:
     @event.listens_for(engine, "reset")
     def _on_return_to_pool(dbapi_connection: Any, record: Any, state: Any) -> None:
         record.info.pop(_BATCH, None)  # whatever way its transaction ended
+
+    @event.listens_for(engine, "commit")
+    def _before_commit_of_connection(connection: Connection) -> None:
+        send(connection)  # a commit that did not pass through a session's: nothing is lost
 
     @event.listens_for(sessions, "before_commit")
     def _before_commit(session: Session) -> None:
