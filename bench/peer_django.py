@@ -48,14 +48,14 @@ Fair, or not:
   PostgreSQL work is charged to it, triggers included.
 - Tranche does more: an api_feed row per event (a trigger), a cached party balance on
   approve (a statement), and on creation a read of the policy's newest version, which
-  the peer does without (Tranche sends 5 statements to create, the peer 6). The
-  peer's policy is code;
-  it keeps no feed and no party balances (hordak sums legs when asked; nothing asks).
-- The peer sends more per transition: an UPDATE of the contract's chain head (Tranche's
-  event INSERT moves it by trigger), its milestone's UPDATE on its own (Tranche's rides
-  in the event's INSERT) and a hordak transaction and its legs as two INSERTs
-  (Tranche: one). Its ledger is four shared accounts; the milestone and the
-  provider are named in descriptions, where Tranche's postings have columns.
+  the peer does without. The peer's policy is code; it keeps no feed and no party
+  balances (hordak sums legs when asked; nothing asks).
+- The peer sends a statement per write: the contract's chain head (Tranche's event
+  INSERT moves it by trigger), the milestone, the event, the timer, the record, a hordak
+  transaction and its legs. Tranche's writes after the locking load all leave in one
+  statement (engine.store.batch), the ledger entry's id drawn by that load. Its ledger is
+  four shared accounts; the milestone and the provider are named in descriptions, where
+  Tranche's postings have columns.
 - The peer serves fund, submit, approve and cancel only (its machine has the policy's
   other events, for allowed_events, and answers them 501); it checks bodies by hand,
   cheaper than Tranche's marshmallow schemas; its middleware is Django's Security and
