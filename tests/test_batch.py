@@ -193,3 +193,17 @@ def test_a_commit_that_bypasses_the_session_still_sends_the_writes(tranche, cont
         uow.commit()
     with tranche.reading() as uow:
         assert events_of(uow.session, contract.id) == before + 1
+
+
+def test_an_id_is_returned_for_one_row_only(tranche, milestone):
+    """`returned` answers with one id; asked of several rows it is refused, not given the
+    first one's (PostgreSQL) or left with the others unwritten (SQLite)."""
+    columns = ("milestone_id", "event", "description", "due_at", "status", "created_at")
+    with tranche.unit_of_work() as uow:
+        now = uow.clock.now()
+        row = dict(zip(columns, (milestone.id, "x", "", now, "odd", now), strict=True))
+        with pytest.raises(ValueError, match="single row"):
+            batch.insert_later(uow.session, _TIMERS, columns, [row, row], returned=print)
+        uow.commit()
+    with tranche.reading() as uow:
+        assert uow.session.scalar(select(func.count()).where(Timer.status == "odd")) == 0

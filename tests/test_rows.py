@@ -88,9 +88,10 @@ def test_a_stale_version_raises_and_writes_nothing(tranche, milestone):
 
 
 def note_after(uow, contract, row):
-    """An event appended with `row`'s changes written first (`append(after=row)`)."""
+    """An event appended after `row`'s changes were written, as a transition does."""
+    write_back(uow.session, row)
     now = uow.clock.now()
-    return append(uow.session, contract, "note", "b", "buyer", now, policy=("p", 1), after=row)
+    return append(uow.session, contract, "note", "b", "buyer", now, policy=("p", 1))
 
 
 def _events_of(session, contract_id: str) -> int:
@@ -100,8 +101,8 @@ def _events_of(session, contract_id: str) -> int:
 def test_an_event_and_its_milestone_write_leave_in_one_statement_on_postgres(
     tranche, milestone, statements
 ):
-    """`append(after=row)`: the row's UPDATE, then the event; on PostgreSQL both wait for
-    the transaction's next statement (here its commit) and leave in one."""
+    """The row's UPDATE, then the event; on PostgreSQL both wait for the transaction's
+    next statement (here its commit) and leave in one."""
     postgres = tranche.database.is_postgres
     with tranche.unit_of_work() as uow:
         row, contract = (

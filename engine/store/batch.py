@@ -259,11 +259,13 @@ def insert_later(
     as one part; on SQLite at once. `returned` is given the id of the (single) row."""
     if not rows:
         return
+    if returned is not None and len(rows) != 1:
+        raise ValueError("`returned` takes the id of a single row")
     postgres = session.get_bind().dialect.name == "postgresql"
     statement = _insert(table, tuple(columns), returned is not None, postgres)
     if postgres:
         later(session, statement, {"rows": json.dumps(rows, default=_json)}, returned=returned)
-    elif returned is not None or len(rows) == 1:
+    elif len(rows) == 1:
         later(session, statement, rows[0], returned=returned)
     else:
         session.connection().execute(statement, list(rows))

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from engine.domain.clock import as_utc
 from engine.store import batch
 from engine.store.models import Contract, Event
-from engine.store.rows import write_back, written_by_database
+from engine.store.rows import written_by_database
 
 GENESIS = "0" * 64
 _EVENTS = cast(Table, Event.__table__)
@@ -71,15 +71,11 @@ def append(
     from_state: str | None = None,
     to_state: str | None = None,
     data: dict[str, Any] | None = None,
-    after: object | None = None,
 ) -> Event:
     """Append the contract's next event; the caller holds the contract row for update.
 
     The contract's head (event_seq, last_event_hash) moves with the INSERT: a trigger
     on `events` writes it, so a command sends no UPDATE of the contract for it.
-
-    `after`: a loaded row (the milestone) whose changes are written first, guarded by
-    its version (`write_back`).
 
     The returned Event is not in the session (it is inserted as a row, on PostgreSQL with
     the transaction's next statement: engine.store.batch); it carries its id from then
@@ -103,8 +99,6 @@ def append(
         prev_hash=contract.last_event_hash,
     )
     event.hash = event_hash(event)
-    if after is not None:
-        write_back(session, after)
     row = {key: getattr(event, key) for key in _COLUMNS}
     batch.insert_later(session, _EVENTS, _COLUMNS, [row], returned=partial(setattr, event, "id"))
     # The INSERT moved the contract's head in the database (a trigger, migration 0009);

@@ -19,6 +19,7 @@ from engine.domain.policy.document import Policy
 from engine.store.events import append
 from engine.store.ledger import post_movement
 from engine.store.models import Contract, Dispute, Event, Milestone
+from engine.store.rows import write_back
 from engine.store.timers import Pending, cancel_pending, schedule
 
 NOTE_LIMIT = 2_000
@@ -38,9 +39,9 @@ def apply_decision(
     (None when the state did not change)."""
     started = None
     # Each posting counts itself on the milestone's row and the transition changes the
-    # row: nothing may flush meanwhile, so the row is written once, by one UPDATE (in the
-    # event's statement on PostgreSQL), and its version moves by one. (The event's
-    # INSERT moves the contract's chain head.)
+    # row: nothing may flush meanwhile, so the row is written once, by one UPDATE, and
+    # its version moves by one. (The event's INSERT moves the contract's chain head; on
+    # PostgreSQL both leave with the command's other writes, engine.store.batch.)
     with session.no_autoflush:
         entries = [
             post_movement(session, contract, m, milestone, policy, now, decision.event)
@@ -66,6 +67,7 @@ def apply_decision(
         milestone.state = decision.target
         milestone.revisions = decision.revisions
         milestone.updated_at = now
+        write_back(session, milestone)
         event = append(
             session,
             contract,
@@ -79,7 +81,6 @@ def apply_decision(
             from_state=decision.source,
             to_state=decision.target,
             data=_record(decision, entries, args, milestone.escrow),
-            after=milestone,
         )
     return event, started
 
